@@ -1,0 +1,1 @@
+"""cargo-mcp: MCP server for the Cargo orchestration API."""

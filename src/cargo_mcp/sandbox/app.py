@@ -1,0 +1,395 @@
+"""The sandbox's ASGI app: Cargo's ``/v1`` paths, payloads, errors and caps over a synthetic workspace."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from cargo_mcp.sandbox import outputs, select, serialize
+from cargo_mcp.sandbox import payloads as p
+from cargo_mcp.sandbox.engine import QueryError
+from cargo_mcp.sandbox.faults import FaultMiddleware
+from cargo_mcp.sandbox.workspace import RunRec, SandboxWorkspace, WorkflowRec
+
+if TYPE_CHECKING:
+    from cargo_mcp.sandbox.server import Sandbox
+
+EXPORT_CAP = 10_000
+Handler = Callable[[Request, SandboxWorkspace], Awaitable[Response]]
+
+
+class ApiError(Exception):
+    """An error answered as Cargo does: ``{errorMessage, reason}`` with an HTTP status."""
+
+    def __init__(self, status: int, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.status, self.message, self.reason = status, message, reason
+
+
+def ok(data: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(data)
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(404, f"{what.capitalize()} not found.", f"{what}NotFound")
+
+
+async def body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise ApiError(400, f"Invalid request: the body is not valid JSON ({e.msg} at position {e.pos}).",
+                       "invalidPayload") from None
+
+
+def query_params(request: Request) -> dict[str, Any]:
+    """GET parameters, accepting both ``key[]=a`` and repeated ``key=a`` for arrays."""
+    out: dict[str, Any] = {}
+    for key, value in request.query_params.multi_items():
+        if key.endswith("[]"):
+            out.setdefault(key[:-2], []).append(value)
+        elif key in out:
+            prev = out[key]
+            out[key] = [*prev, value] if isinstance(prev, list) else [prev, value]
+        else:
+            out[key] = value
+    for k, v in list(out.items()):
+        if k in ("workflowUuids", "statuses", "includedDataKinds", "excludedDataKinds") and not isinstance(v, list):
+            out[k] = [v]
+    return out
+
+
+def parse(model: type[p.P], data: Any) -> p.P:
+    try:
+        return p.parse(model, data)
+    except p.PayloadError as e:
+        raise ApiError(400, str(e), "invalidPayload") from None
+
+
+def path_uuid(request: Request, what: str) -> str:
+    raw = request.path_params["uuid"]
+    try:
+        return p._uuid(raw)
+    except ValueError as e:
+        raise ApiError(400, f"Invalid request: uuid: {e}.", "invalidPayload") from None
+
+
+def _workflow(ws: SandboxWorkspace, uuid: str | None) -> WorkflowRec:
+    wf = ws.workflows_by_uuid.get(uuid or "")
+    if wf is None:
+        raise ApiError(404, "Workflow not found.", "workflowNotFound")
+    return wf
+
+
+def _run(ws: SandboxWorkspace, uuid: str) -> RunRec:
+    r = ws.runs_by_uuid.get(uuid)
+    if r is None:
+        raise not_found("run")
+    return r
+
+
+class Api:
+    """Route handlers bound to one :class:`~cargo_mcp.sandbox.server.Sandbox`."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sb = sandbox
+
+    # --- runs -------------------------------------------------------------------------------
+    async def run_get(self, r: Request, ws: SandboxWorkspace) -> Response:
+        return ok(serialize.get_run(ws, _run(ws, path_uuid(r, "run"))).wire())
+
+    async def runs_list(self, r: Request, ws: SandboxWorkspace) -> Response:
+        q = parse(p.ListRuns, await body(r))
+        runs = select.match_runs(ws, q)
+        return ok({"runs": [serialize.run(ws, x).wire() for x in select.page(runs, q.limit, q.offset, 20, 1000)],
+                   "count": len(runs)})
+
+    async def runs_count(self, r: Request, ws: SandboxWorkspace) -> Response:
+        return ok({"count": len(select.match_runs(ws, parse(p.CountRuns, await body(r))))})
+
+    async def runs_download(self, r: Request, ws: SandboxWorkspace) -> Response:
+        q = parse(p.DownloadRuns, await body(r))
+        _workflow(ws, q.workflow_uuid)
+        runs = self._capped(select.match_runs(ws, q), "runs")
+        return self._file(r, ws, outputs.ndjson_runs(ws, runs), "application/x-ndjson", "ndjson")
+
+    async def runs_download_outputs(self, r: Request, ws: SandboxWorkspace) -> Response:
+        q = parse(p.DownloadRunOutputs, await body(r))
+        wf = _workflow(ws, q.workflow_uuid)
+        slug = self._output_slug(wf, q.output_node_slug)
+        runs = select.match_runs(ws, q)
+        if q.offset or q.limit is not None:
+            runs = runs[q.offset or 0:(q.offset or 0) + q.limit if q.limit is not None else None]
+        runs = self._capped(runs, "runs")
+        return self._outputs(r, ws, runs, slug, q.format)
+
+    async def runs_metrics(self, r: Request, ws: SandboxWorkspace) -> Response:
+        q = parse(p.RunMetrics, await body(r))
+        _workflow(ws, q.workflow_uuid)
+        runs = select.match_runs(ws, p.CountRuns(
+            workflowUuid=q.workflow_uuid, releaseUuid=q.release_uuid, batchUuid=q.batch_uuid,  # type: ignore[call-arg]
+            createdAfter=q.created_after, createdBefore=q.created_before,
+        ))
+        return ok({"runMetrics": [x.wire() for x in serialize.metrics(runs)]})
+
+    # --- batches ----------------------------------------------------------------------------
+    async def batch_get(self, r: Request, ws: SandboxWorkspace) -> Response:
+        b = ws.batches_by_uuid.get(path_uuid(r, "batch"))
+        if b is None:
+            raise not_found("batch")
+        return ok({"batch": serialize.batch(ws, b).wire()})
+
+    async def batches_list(self, r: Request, ws: SandboxWorkspace) -> Response:
+        q = parse(p.ListBatches, query_params(r))
+        items = select.page(select.match_batches(ws, q), q.limit, q.offset, 50, 1000)
+        return ok({"batches": [serialize.batch(ws, b).wire() for b in items]})
+
+    async def batch_download(self, r: Request, ws: SandboxWorkspace) -> Response:
+        b = ws.batches_by_uuid.get(path_uuid(r, "batch"))
+        if b is None:
+            raise not_found("batch")
+        q = parse(p.BatchDownload, await body(r))
+        if b.status not in ("success", "error", "cancelled", "skipped"):
+            raise ApiError(400, "Batch not finished.", "batchNotFinished")
+        slug = self._output_slug(b.workflow, q.output_node_slug)
+        runs = sorted(ws.runs_of_batch.get(b.uuid, []), key=lambda x: (-x.created_at, x.uuid))
+        return self._outputs(r, ws, runs, slug, q.format)
+
+    # --- releases, workflows, tools, plays ------------------------------------------------
+    async def release_get(self, r: Request, ws: SandboxWorkspace) -> Response:
+        rel = ws.releases_by_uuid.get(path_uuid(r, "release"))
+        if rel is None or ws.workflows_by_uuid[rel.workflow_uuid].spec.kind == "adhoc":
+            raise ApiError(404, "Release not found.", "releaseNotFound")
+        return ok({"release": serialize.release(ws, rel).wire()})
+
+    async def releases_list(self, r: Request, ws: SandboxWorkspace) -> Response:
+        q = parse(p.ListReleases, query_params(r))
+        rels = [rel for w in ws.workflows if w.spec.kind != "adhoc" for rel in w.releases
+                if (not q.workflow_uuid or rel.workflow_uuid == q.workflow_uuid)
+                and (not q.statuses or rel.status in q.statuses)
+                and (not q.user_uuid or rel.user_uuid == q.user_uuid)]
+        rels.sort(key=lambda x: -x.created_at)
+        return ok({"releases": [serialize.release(ws, x).wire() for x in select.page(rels, q.limit, q.offset, 50, 500)]})
+
+    async def release_deployed(self, r: Request, ws: SandboxWorkspace) -> Response:
+        q = parse(p.DeployedRelease, query_params(r))
+        wf = ws.workflows_by_uuid.get(q.workflow_uuid)
+        if wf is None or wf.deployed is None:
+            raise ApiError(404, "Deployed release not found.", "releaseNotFound")
+        return ok({"release": serialize.release(ws, wf.deployed).wire()})
+
+    async def workflows_list(self, r: Request, ws: SandboxWorkspace) -> Response:
+        parse(p.Empty, query_params(r))
+        return ok({"workflows": [serialize.workflow(ws, w).wire() for w in ws.workflows]})
+
+    async def tools_list(self, r: Request, ws: SandboxWorkspace) -> Response:
+        parse(p.Empty, query_params(r))
+        return ok({"tools": [serialize.tool(ws, w).wire() for w in ws.workflows if w.tool_uuid]})
+
+    async def tool_get(self, r: Request, ws: SandboxWorkspace) -> Response:
+        uuid = path_uuid(r, "tool")
+        wf = next((w for w in ws.workflows if w.tool_uuid == uuid), None)
+        if wf is None:
+            raise not_found("tool")
+        return ok({"tool": serialize.tool(ws, wf).wire()})
+
+    async def plays_list(self, r: Request, ws: SandboxWorkspace) -> Response:
+        q = parse(p.ListPlays, query_params(r))
+        plays = [w for w in ws.workflows if w.play_uuid
+                 and (q.model_uuid is None or w.model_uuid == q.model_uuid)
+                 and (q.segment_uuid is None or w.segment_uuid == q.segment_uuid)
+                 and (q.is_enabled is None or q.is_enabled)
+                 and (q.schedule_type is None or q.schedule_type == "cron")]
+        return ok({"plays": [serialize.play(ws, w).wire() for w in plays]})
+
+    async def play_get(self, r: Request, ws: SandboxWorkspace) -> Response:
+        uuid = path_uuid(r, "play")
+        wf = next((w for w in ws.workflows if w.play_uuid == uuid), None)
+        if wf is None:
+            raise not_found("play")
+        return ok({"play": serialize.play(ws, wf).wire()})
+
+    # --- SQL, spans, records -----------------------------------------------------------------
+    async def query(self, r: Request, ws: SandboxWorkspace) -> Response:
+        q = parse(p.Query, await body(r))
+        try:
+            res = await anyio.to_thread.run_sync(self.sb.engine.query, ws.uuid, q.query)
+        except QueryError as e:
+            raise ApiError(400, e.message, "queryFailed") from None
+        return ok({"rows": res.rows})
+
+    async def spans_list(self, r: Request, ws: SandboxWorkspace) -> Response:
+        q = parse(p.ListSpans, await body(r))
+        hits = list(select.match_spans(ws, q))
+        maximum = 1000 if q.trace_uuid else 500
+        items = select.page(hits, q.limit, q.offset, 50, maximum)
+        return ok({"spans": [serialize.span(ws, run, i).wire() for run, i, _ in items], "count": len(hits)})
+
+    async def spans_count(self, r: Request, ws: SandboxWorkspace) -> Response:
+        q = parse(p.SpanFilters, await body(r))
+        return ok({"count": sum(1 for _ in select.match_spans(ws, q))})
+
+    async def records_list(self, r: Request, ws: SandboxWorkspace) -> Response:
+        q = parse(p.ListRecords, await body(r) if r.method == "POST" else query_params(r))
+        recs = select.match_records(ws, q)
+        items = select.page(recs, q.limit, q.offset, 20, 1000)
+        return ok({"records": [serialize.record(ws, x).wire() for x in items], "count": len(recs)})
+
+    async def records_count(self, r: Request, ws: SandboxWorkspace) -> Response:
+        return ok({"count": len(select.match_records(ws, parse(p.RecordFilters, await body(r))))})
+
+    async def records_download_outputs(self, r: Request, ws: SandboxWorkspace) -> Response:
+        q = parse(p.DownloadRecordOutputs, await body(r))
+        wf = _workflow(ws, q.workflow_uuid)
+        slug = self._output_slug(wf, q.output_node_slug)
+        recs = select.match_records(ws, q)
+        if not recs:
+            raise ApiError(400, "No records found matching the given filters.", "noRecordsFound")
+        if len(recs) > EXPORT_CAP:
+            raise ApiError(400, "Export is limited to 10,000 records. Please narrow your filters.", "tooManyRecords")
+        return self._outputs(r, ws, recs, slug, q.format)
+
+    # --- identity ------------------------------------------------------------------------------
+    async def user_current(self, r: Request, ws: SandboxWorkspace) -> Response:
+        return ok({"user": serialize.user(ws).wire()})
+
+    async def workspace_user_current(self, r: Request, ws: SandboxWorkspace) -> Response:
+        return ok({"user": serialize.workspace_user(ws).wire()})
+
+    async def workspace_current(self, r: Request, ws: SandboxWorkspace) -> Response:
+        return ok({"workspace": serialize.workspace(ws).wire()})
+
+    async def workspaces_list(self, r: Request, ws: SandboxWorkspace) -> Response:
+        return ok({"workspaces": [serialize.workspace(ws).wire()]})
+
+    # --- helpers -------------------------------------------------------------------------------
+    def _capped(self, runs: list[RunRec], what: str) -> list[RunRec]:
+        if not runs:
+            raise ApiError(400, "No runs found matching the given filters.", "noRunsFound")
+        if len(runs) > EXPORT_CAP:
+            raise ApiError(400, "Export is limited to 10,000 runs. Please narrow your filters.", "tooManyRuns")
+        return runs
+
+    def _output_slug(self, wf: WorkflowRec, slug: str | None) -> str:
+        if slug is None:
+            slug = outputs.default_output_slug(wf)
+            if slug is None:
+                raise ApiError(400, "Node not found: the workflow has no output node.", "nodeNotFound")
+        elif not outputs.slug_exists(wf, slug):
+            raise ApiError(400, f"Node not found: no node with slug {slug!r} in this workflow's releases.",
+                           "nodeNotFound")
+        return slug
+
+    def _outputs(self, r: Request, ws: SandboxWorkspace, runs: list[RunRec], slug: str, fmt: str) -> Response:
+        columns, rows = outputs.rows(runs, slug)
+        data, ctype = outputs.encode(columns, rows, fmt)
+        return self._file(r, ws, data, ctype, fmt)
+
+    def _file(self, r: Request, ws: SandboxWorkspace, data: bytes, ctype: str, ext: str) -> Response:
+        base = str(r.base_url).rstrip("/")
+        return ok({"url": self.sb.files.put(base, ws.uuid, data, ctype, ext)})
+
+    # --- auth wrapper ----------------------------------------------------------------------------
+    def authed(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                ws = self._workspace(request)
+                return await handler(request, ws)
+            except ApiError as e:
+                return JSONResponse({"errorMessage": e.message, "reason": e.reason}, status_code=e.status)
+
+        return endpoint
+
+    def _workspace(self, request: Request) -> SandboxWorkspace:
+        auth = request.headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "Not authorized: send 'Authorization: Bearer <API token>'.", "unauthorized")
+        ws = self.sb.by_token.get(token.strip())
+        if ws is None:
+            raise ApiError(401, "Not authorized: the API token is invalid or revoked.", "unauthorized")
+        selected = request.headers.get("selected-workspace-uuid")
+        if selected and selected.lower() != ws.uuid:
+            raise ApiError(403, f"Forbidden: this token cannot access workspace {selected}.", "forbidden")
+        return ws
+
+    async def file(self, request: Request) -> Response:
+        got = self.sb.files.get(request.path_params["file_id"], request.query_params.get("expires", ""),
+                                request.query_params.get("signature", ""))
+        if isinstance(got, str):
+            xml = f"<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>{got}</Message></Error>"
+            return Response(xml, status_code=403, media_type="application/xml")
+        return Response(got.body, media_type=got.content_type)
+
+    async def faults(self, request: Request) -> Response:
+        if self.sb.faults is None:
+            return JSONResponse({"errorMessage": "Fault injection is disabled."}, status_code=404)
+        if request.method == "DELETE":
+            self.sb.faults.clear()
+            self.sb.files.expire_now = False
+            return JSONResponse({"ok": True})
+        spec = await request.json()
+        if spec.get("kind") == "expire_urls":
+            self.sb.files.expire_now = True
+            return JSONResponse({"ok": True})
+        try:
+            self.sb.faults.add(spec)
+        except ValueError as e:
+            return JSONResponse({"errorMessage": str(e)}, status_code=400)
+        return JSONResponse({"ok": True})
+
+
+def create_app(sandbox: Sandbox) -> Any:
+    """Build the ASGI app (wrapped in fault injection when the sandbox enables it)."""
+    api = Api(sandbox)
+    o = "/v1/orchestration"
+    table: list[tuple[str, str, Handler]] = [
+        ("GET", f"{o}/runs/{{uuid}}", api.run_get),
+        ("POST", f"{o}/runs/list", api.runs_list),
+        ("POST", f"{o}/runs/count", api.runs_count),
+        ("POST", f"{o}/runs/download", api.runs_download),
+        ("POST", f"{o}/runs/download-runs", api.runs_download),  # the seeds' path; alias for tolerance
+        ("POST", f"{o}/runs/download-outputs", api.runs_download_outputs),
+        ("POST", f"{o}/runs/metrics", api.runs_metrics),
+        ("GET", f"{o}/batches/list", api.batches_list),
+        ("GET", f"{o}/batches/{{uuid}}", api.batch_get),
+        ("POST", f"{o}/batches/{{uuid}}/download", api.batch_download),
+        ("GET", f"{o}/releases/list", api.releases_list),
+        ("GET", f"{o}/releases/deployed", api.release_deployed),
+        ("GET", f"{o}/releases/{{uuid}}", api.release_get),
+        ("GET", f"{o}/workflows/list", api.workflows_list),
+        ("GET", f"{o}/tools/list", api.tools_list),
+        ("GET", f"{o}/tools/{{uuid}}", api.tool_get),
+        ("GET", f"{o}/plays/list", api.plays_list),
+        ("GET", f"{o}/plays/{{uuid}}", api.play_get),
+        ("POST", f"{o}/query", api.query),
+        ("POST", f"{o}/spans/list", api.spans_list),
+        ("POST", f"{o}/spans/count", api.spans_count),
+        ("POST", f"{o}/records/list", api.records_list),
+        ("GET", f"{o}/records/list", api.records_list),
+        ("POST", f"{o}/records/count", api.records_count),
+        ("POST", f"{o}/records/download-outputs", api.records_download_outputs),
+        ("GET", "/v1/userManagement/users/current", api.user_current),
+        ("GET", "/v1/workspaceManagement/users/current", api.workspace_user_current),
+        ("GET", "/v1/workspaceManagement/workspaces/current", api.workspace_current),
+        ("GET", "/v1/workspaceManagement/workspaces/list", api.workspaces_list),
+    ]
+    routes = [Route(path, api.authed(h), methods=[method]) for method, path, h in table]
+    routes += [
+        Route("/files/{file_id}", api.file, methods=["GET"]),
+        Route("/_sandbox/faults", api.faults, methods=["POST", "DELETE"]),
+    ]
+    app: Any = Starlette(routes=routes)
+    if sandbox.faults is not None:
+        app = FaultMiddleware(app, sandbox.faults)
+    return app

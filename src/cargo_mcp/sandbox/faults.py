@@ -1,0 +1,100 @@
+"""Fault injection for tests (off unless the sandbox is created with ``faults=True``).
+
+``POST /_sandbox/faults`` with ``{"path": "/v1/orchestration/runs/count", "kind": ..., "count": N}``
+makes the next N requests whose path starts with ``path`` misbehave. Kinds: ``status``
+(``status``, optional ``retryAfter`` seconds), ``hang`` (``seconds``, then served normally),
+``drop`` (the connection closes mid-response), ``malformed`` (200 with invalid JSON) and
+``expire_urls`` (signed URLs minted from now on are already expired). ``DELETE`` clears all.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+@dataclass
+class Fault:
+    path: str
+    kind: str
+    count: int = 1
+    status: int = 503
+    retry_after: float | None = None
+    seconds: float = 0.0
+
+
+class Faults:
+    """The pending faults, consumed in order of registration."""
+
+    KINDS = ("status", "hang", "drop", "malformed")
+
+    def __init__(self) -> None:
+        self._rules: list[Fault] = []
+        self._lock = threading.Lock()
+        self.hits = 0
+
+    def add(self, spec: dict[str, Any]) -> Fault:
+        kind = spec.get("kind")
+        if kind not in self.KINDS:
+            raise ValueError(f"kind must be one of {', '.join(self.KINDS)} or expire_urls, got {kind!r}")
+        f = Fault(path=str(spec.get("path", "/")), kind=kind, count=int(spec.get("count", 1)),
+                  status=int(spec.get("status", 503)), retry_after=spec.get("retryAfter"),
+                  seconds=float(spec.get("seconds", 0)))
+        with self._lock:
+            self._rules.append(f)
+        return f
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def take(self, path: str) -> Fault | None:
+        with self._lock:
+            for f in self._rules:
+                if f.count > 0 and path.startswith(f.path):
+                    f.count -= 1
+                    self.hits += 1
+                    return f
+        return None
+
+
+class FaultMiddleware:
+    """ASGI middleware applying :class:`Faults` to matching requests."""
+
+    def __init__(self, app: ASGIApp, faults: Faults) -> None:
+        self.app = app
+        self.faults = faults
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_sandbox"):
+            await self.app(scope, receive, send)
+            return
+        f = self.faults.take(scope["path"])
+        if f is None:
+            await self.app(scope, receive, send)
+        elif f.kind == "hang":
+            await anyio.sleep(f.seconds)
+            await self.app(scope, receive, send)
+        elif f.kind == "status":
+            body = json.dumps({"errorMessage": f"Injected fault: HTTP {f.status}"} if f.status < 500 else {}).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            if f.retry_after is not None:
+                headers.append((b"retry-after", str(f.retry_after).encode()))
+            await send({"type": "http.response.start", "status": f.status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+        elif f.kind == "malformed":
+            body = b'{"runs": [{"uuid": '
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+        else:  # drop: promise a body, send part of it, then give up -> the server closes the connection
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+            await send({"type": "http.response.body", "body": b'{"partial": ', "more_body": True})
+            raise ConnectionAbortedError("injected connection drop")

@@ -1,0 +1,163 @@
+"""Columnar views of a sandbox workspace for the SQL engine (timestamps as epoch milliseconds)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+from cargo_mcp.sandbox.workspace import RunRec, SandboxWorkspace
+
+
+def ms(t: float | None) -> int | None:
+    return None if t is None else int(t * 1000)
+
+
+def s3(run: RunRec, what: str) -> str:
+    return f"workspaces/{run.workflow.uuid}/runs/{run.uuid}/{what}.json"
+
+
+def runs_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
+    c: dict[str, list[Any]] = defaultdict(list)
+    for r in ws.runs:
+        nodes = r.release.nodes if r.adhoc else None
+        c["uuid"].append(r.uuid)
+        c["workspace_uuid"].append(ws.uuid)
+        c["workflow_uuid"].append(r.workflow.uuid)
+        c["user_uuid"].append(ws.user_uuid)
+        c["release_uuid"].append(None if r.adhoc else r.release.uuid)
+        c["batch_uuid"].append(r.batch.uuid if r.batch else None)
+        c["trace_uuid"].append(r.trace_uuid)
+        c["temporal_workflow_id"].append(f"run-{r.uuid}")
+        c["record_id"].append(r.record_id)
+        c["record_title"].append(r.record_title)
+        c["context_s3_filename"].append(s3(r, "context"))
+        c["computed_configs_s3_filename"].append(s3(r, "computed-configs"))
+        for k in ("parent_uuid", "parent_node_uuid", "parent_batch_uuid", "parent_agent_uuid",
+                  "parent_chat_uuid", "parent_message_uuid", "is_group_parent"):
+            c[k].append(None)
+        c["status"].append(r.status)
+        c["error_message"].append(r.error_message)
+        c["credits_used_count"].append(r.credits)
+        c["created_at"].append(ms(r.created_at))
+        c["updated_at"].append(ms(r.updated_at))
+        c["finished_at"].append(ms(r.finished_at))
+        c["deleted_at"].append(None)
+        c["nodes"].append(json.dumps([n.wire() for n in nodes]) if nodes else "null")
+        c["is_finished"].append(r.status in ("success", "error", "cancelled", "skipped"))
+        c["executions_count"].append(len(r.executions))
+        specs, nodes_ = r.release.specs, r.release.nodes
+        ex = r.executions
+        c["executions_node_uuid"].append([nodes_[e.node].uuid for e in ex])
+        c["executions_node_slug"].append([specs[e.node].slug for e in ex])
+        c["executions_node_kind"].append([specs[e.node].kind for e in ex])
+        c["executions_node_action_slug"].append([specs[e.node].action for e in ex])
+        c["executions_node_integration_slug"].append([specs[e.node].integration for e in ex])
+        c["executions_node_connector_uuid"].append([nodes_[e.node].connector_uuid for e in ex])
+        c["executions_node_tool_uuid"].append([None] * len(ex))
+        c["executions_node_agent_uuid"].append([nodes_[e.node].agent_uuid for e in ex])
+        c["executions_node_release_uuid"].append([None] * len(ex))
+        c["executions_node_batch_uuid"].append([None] * len(ex))
+        c["executions_node_run_uuid"].append([None] * len(ex))
+        c["executions_node_message_uuid"].append([None] * len(ex))
+        c["executions_node_child_index"].append([e.child_index for e in ex])
+        c["executions_next_node_uuid"].append([nodes_[e.next_node].uuid if e.next_node is not None else None
+                                               for e in ex])
+        c["executions_status"].append([e.status for e in ex])
+        c["executions_error_message"].append([e.error for e in ex])
+        c["executions_title"].append([e.title for e in ex])
+        c["executions_icon_url"].append([None] * len(ex))
+        c["executions_credits_used_count"].append([e.credits for e in ex])
+        c["executions_started_at"].append([ms(e.started_at) for e in ex])
+        c["executions_updated_at"].append([ms(e.finished_at or e.started_at) for e in ex])
+        c["executions_finished_at"].append([ms(e.finished_at) for e in ex])
+        c["executions_node_wait_until_finished"].append([specs[e.node].kind == "agent" for e in ex])
+    return dict(c)
+
+
+def spans_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
+    """One span per execution, consistent with ``run.executions[]`` by construction."""
+    c: dict[str, list[Any]] = defaultdict(list)
+    const = {"workspace_uuid": ws.uuid, "user_uuid": ws.user_uuid, "parent_run_uuid": None,
+             "parent_node_uuid": None, "parent_batch_uuid": None, "parent_agent_uuid": None,
+             "parent_chat_uuid": None, "parent_message_uuid": None, "is_group_parent": None,
+             "node_tool_uuid": None, "node_release_uuid": None, "node_batch_uuid": None, "node_run_uuid": None,
+             "node_message_uuid": None, "execution_icon_url": None}
+    for r in ws.runs:
+        n = len(r.executions)
+        if not n:
+            continue
+        for k, v in const.items():
+            c[k].extend([v] * n)
+        per_run = {"workflow_uuid": r.workflow.uuid, "batch_uuid": r.batch.uuid if r.batch else None,
+                   "trace_uuid": r.trace_uuid, "record_id": r.record_id, "record_title": r.record_title,
+                   "run_uuid": r.uuid, "run_context_s3_filename": s3(r, "context"),
+                   "run_computed_configs_s3_filename": s3(r, "computed-configs")}
+        for k, v in per_run.items():
+            c[k].extend([v] * n)
+        specs, nodes = r.release.specs, r.release.nodes
+        for i, e in enumerate(r.executions):
+            s, node = specs[e.node], nodes[e.node]
+            c["node_uuid"].append(node.uuid)
+            c["node_kind"].append(s.kind)
+            c["node_slug"].append(s.slug)
+            c["node_action_slug"].append(s.action)
+            c["node_connector_uuid"].append(node.connector_uuid)
+            c["node_integration_slug"].append(s.integration)
+            c["node_agent_uuid"].append(node.agent_uuid)
+            c["node_child_index"].append(e.child_index)
+            c["node_wait_until_finished"].append(s.kind == "agent")
+            c["node_next_uuid"].append(nodes[e.next_node].uuid if e.next_node is not None else None)
+            c["execution_index"].append(i)
+            c["execution_status"].append(e.status)
+            c["execution_error_message"].append(e.error)
+            c["execution_title"].append(e.title)
+            c["execution_credits_used_count"].append(e.credits)
+            c["execution_started_at"].append(ms(e.started_at))
+            c["execution_updated_at"].append(ms(e.finished_at or e.started_at))
+            c["execution_finished_at"].append(ms(e.finished_at))
+    return dict(c)
+
+
+def batches_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
+    c: dict[str, list[Any]] = defaultdict(list)
+    for b in ws.batches:
+        row = {
+            "uuid": b.uuid, "workspace_uuid": ws.uuid, "workflow_uuid": b.workflow.uuid, "user_uuid": ws.user_uuid,
+            "release_uuid": b.release.uuid, "trace_uuid": None, "temporal_workflow_id": b.temporal_workflow_id,
+            "data_kind": b.data["kind"], "data": json.dumps(b.data), "error_message": b.error_message,
+            "status": b.status, "runs_status": b.runs_status, "runs_count": b.runs_count,
+            "executed_runs_count": b.executed_runs_count, "failed_runs_count": b.failed_runs_count,
+            "credits_used_count": b.credits_used_count, "created_at": ms(b.created_at),
+            "updated_at": ms(b.finished_at or b.created_at), "finished_at": ms(b.finished_at),
+        }
+        for k, v in row.items():
+            c[k].append(v)
+    return dict(c)
+
+
+def records_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
+    c: dict[str, list[Any]] = defaultdict(list)
+    for r in ws.records:
+        row = {
+            "id": r.record_id, "title": r.record_title, "run_uuid": r.uuid, "trace_uuid": r.trace_uuid,
+            "workspace_uuid": ws.uuid, "workflow_uuid": r.workflow.uuid, "user_uuid": ws.user_uuid,
+            "release_uuid": None if r.adhoc else r.release.uuid, "batch_uuid": r.batch.uuid if r.batch else None,
+            "temporal_workflow_id": f"run-{r.uuid}", "context_s3_filename": s3(r, "context"),
+            "computed_configs_s3_filename": s3(r, "computed-configs"), "parent_run_uuid": None,
+            "parent_node_uuid": None, "parent_batch_uuid": None, "parent_agent_uuid": None,
+            "parent_chat_uuid": None, "parent_message_uuid": None, "is_group_parent": None,
+            "status": record_status(r.status), "error_message": r.error_message, "created_at": ms(r.created_at),
+            "updated_at": ms(r.updated_at), "finished_at": ms(r.finished_at),
+        }
+        for k, v in row.items():
+            c[k].append(v)
+    return dict(c)
+
+
+def record_status(run_status: str) -> str:
+    """RecordStatus has no ``idle``/``skipped``: map them to ``pending``/``cancelled``."""
+    return {"idle": "pending", "skipped": "cancelled"}.get(run_status, run_status)
+
+
+BUILDERS = {"runs": runs_columns, "spans": spans_columns, "batches": batches_columns, "records": records_columns}
