@@ -21,8 +21,9 @@ def sandbox() -> Iterator[Sandbox]:
 @pytest.fixture(scope="module")
 def api(sandbox: Sandbox) -> Iterator[httpx.Client]:
     ws = sandbox.workspaces[0]
-    with httpx.Client(base_url=sandbox.base_url + "/v1", headers={"authorization": f"Bearer {ws.token}"},
-                      timeout=60) as c:
+    with httpx.Client(
+        base_url=sandbox.base_url + "/v1", headers={"authorization": f"Bearer {ws.token}"}, timeout=60
+    ) as c:
         yield c
 
 
@@ -36,8 +37,9 @@ def test_size_of_the_default_workspace(sandbox: Sandbox) -> None:
 def test_missing_and_bad_token(sandbox: Sandbox) -> None:
     r = httpx.post(sandbox.base_url + "/v1/orchestration/runs/count", json={})
     assert r.status_code == 401 and r.json()["reason"] == "unauthorized"
-    r = httpx.post(sandbox.base_url + "/v1/orchestration/runs/count", json={},
-                   headers={"authorization": "Bearer nope"})
+    r = httpx.post(
+        sandbox.base_url + "/v1/orchestration/runs/count", json={}, headers={"authorization": "Bearer nope"}
+    )
     assert r.status_code == 401
 
 
@@ -59,11 +61,15 @@ def test_not_found(api: httpx.Client) -> None:
 def test_count_equals_sql_and_batch_counters(api: httpx.Client, sandbox: Sandbox) -> None:
     ws = sandbox.workspaces[0]
     b = next(b for b in ws.batches if b.failed_runs_count > 0)
-    count = api.post("/orchestration/runs/count", json={"workflowUuid": b.workflow.uuid, "batchUuid": b.uuid,
-                                                         "statuses": ["error"]}).json()["count"]
+    count = api.post(
+        "/orchestration/runs/count",
+        json={"workflowUuid": b.workflow.uuid, "batchUuid": b.uuid, "statuses": ["error"]},
+    ).json()["count"]
     assert count == b.failed_runs_count
-    rows = api.post("/orchestration/query", json={
-        "query": f"SELECT count() AS n FROM runs WHERE batch_uuid = '{b.uuid}' AND status = 'error'"}).json()["rows"]
+    rows = api.post(
+        "/orchestration/query",
+        json={"query": f"SELECT count() AS n FROM runs WHERE batch_uuid = '{b.uuid}' AND status = 'error'"},
+    ).json()["rows"]
     assert rows[0]["n"] == count
     got = api.get(f"/orchestration/batches/{b.uuid}").json()["batch"]
     assert got["failedRunsCount"] == count and got["runsCount"] == b.runs_count
@@ -72,10 +78,18 @@ def test_count_equals_sql_and_batch_counters(api: httpx.Client, sandbox: Sandbox
 def test_planted_rate_limit_count(api: httpx.Client, sandbox: Sandbox) -> None:
     ws = sandbox.workspaces[0]
     t = ws.truth["rate_limit"]
-    flt = {"conjonction": "and", "groups": [{"conjonction": "and", "conditions": [
-        {"kind": "node", "nodeSlug": "find_email", "status": "error", "value": "429"}]}]}
-    n = api.post("/orchestration/runs/count", json={"workflowUuid": t["workflow_uuid"],
-                                                    "executionsFilter": flt}).json()["count"]
+    flt = {
+        "conjonction": "and",
+        "groups": [
+            {
+                "conjonction": "and",
+                "conditions": [{"kind": "node", "nodeSlug": "find_email", "status": "error", "value": "429"}],
+            }
+        ],
+    }
+    n = api.post(
+        "/orchestration/runs/count", json={"workflowUuid": t["workflow_uuid"], "executionsFilter": flt}
+    ).json()["count"]
     assert n == t["runs"] > 0
 
 
@@ -89,8 +103,10 @@ def test_tenancy(sandbox: Sandbox) -> None:
     run_b = b.runs[0].uuid
     with httpx.Client(base_url=sandbox.base_url + "/v1", headers={"authorization": f"Bearer {a.token}"}) as c:
         assert c.get(f"/orchestration/runs/{run_b}").status_code == 404
-        rows = c.post("/orchestration/query", json={"query": "SELECT uniqExact(workspace_uuid) AS n, "
-                                                    "any(workspace_uuid) AS w FROM runs"}).json()["rows"]
+        rows = c.post(
+            "/orchestration/query",
+            json={"query": "SELECT uniqExact(workspace_uuid) AS n, any(workspace_uuid) AS w FROM runs"},
+        ).json()["rows"]
         assert rows == [{"n": 1, "w": a.uuid}]
         r = c.get("/workspaceManagement/workspaces/current", headers={"selected-workspace-uuid": b.uuid})
         assert r.status_code == 403
@@ -99,8 +115,10 @@ def test_tenancy(sandbox: Sandbox) -> None:
 def test_download_outputs_signed_url(api: httpx.Client, sandbox: Sandbox) -> None:
     ws = sandbox.workspaces[0]
     b = next(b for b in ws.batches if b.status == "success" and b.runs_count < 10_000)
-    url = api.post("/orchestration/runs/download-outputs", json={
-        "workflowUuid": b.workflow.uuid, "batchUuid": b.uuid, "format": "json"}).json()["url"]
+    url = api.post(
+        "/orchestration/runs/download-outputs",
+        json={"workflowUuid": b.workflow.uuid, "batchUuid": b.uuid, "format": "json"},
+    ).json()["url"]
     rows = httpx.get(url).json()
     assert len(rows) == b.runs_count
     assert len({r["recordId"] for r in rows}) <= len(rows)

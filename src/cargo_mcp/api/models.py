@@ -1,4 +1,4 @@
-"""Pydantic models of the Cargo orchestration wire types (cargo-api.md §3–§4).
+"""Pydantic models of the Cargo orchestration wire types (cargo-api.md §3 to §4).
 
 One source of truth: the client parses responses with these models and the sandbox serializes
 its data through them. Python attributes are snake_case; the wire is camelCase. Nullable wire
@@ -106,7 +106,9 @@ class Node(Wire):
         return {
             k: v
             for k, v in data.items()
-            if not ((k in _NODE_ALL_KIND_FIELDS and (k not in own or v is None)) or (k in optional and v is None))
+            if not (
+                (k in _NODE_ALL_KIND_FIELDS and (k not in own or v is None)) or (k in optional and v is None)
+            )
         }
 
 

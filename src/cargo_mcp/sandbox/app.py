@@ -48,8 +48,11 @@ async def body(request: Request) -> Any:
     try:
         return json.loads(raw)
     except json.JSONDecodeError as e:
-        raise ApiError(400, f"Invalid request: the body is not valid JSON ({e.msg} at position {e.pos}).",
-                       "invalidPayload") from None
+        raise ApiError(
+            400,
+            f"Invalid request: the body is not valid JSON ({e.msg} at position {e.pos}).",
+            "invalidPayload",
+        ) from None
 
 
 def query_params(request: Request) -> dict[str, Any]:
@@ -64,7 +67,9 @@ def query_params(request: Request) -> dict[str, Any]:
         else:
             out[key] = value
     for k, v in list(out.items()):
-        if k in ("workflowUuids", "statuses", "includedDataKinds", "excludedDataKinds") and not isinstance(v, list):
+        if k in ("workflowUuids", "statuses", "includedDataKinds", "excludedDataKinds") and not isinstance(
+            v, list
+        ):
             out[k] = [v]
     return out
 
@@ -111,8 +116,12 @@ class Api:
     async def runs_list(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.ListRuns, await body(r))
         runs = select.match_runs(ws, q)
-        return ok({"runs": [serialize.run(ws, x).wire() for x in select.page(runs, q.limit, q.offset, 20, 1000)],
-                   "count": len(runs)})
+        return ok(
+            {
+                "runs": [serialize.run(ws, x).wire() for x in select.page(runs, q.limit, q.offset, 20, 1000)],
+                "count": len(runs),
+            }
+        )
 
     async def runs_count(self, r: Request, ws: SandboxWorkspace) -> Response:
         return ok({"count": len(select.match_runs(ws, parse(p.CountRuns, await body(r))))})
@@ -129,17 +138,23 @@ class Api:
         slug = self._output_slug(wf, q.output_node_slug)
         runs = select.match_runs(ws, q)
         if q.offset or q.limit is not None:
-            runs = runs[q.offset or 0:(q.offset or 0) + q.limit if q.limit is not None else None]
+            runs = runs[q.offset or 0 : (q.offset or 0) + q.limit if q.limit is not None else None]
         runs = self._capped(runs, "runs")
         return self._outputs(r, ws, runs, slug, q.format)
 
     async def runs_metrics(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.RunMetrics, await body(r))
         _workflow(ws, q.workflow_uuid)
-        runs = select.match_runs(ws, p.CountRuns(
-            workflowUuid=q.workflow_uuid, releaseUuid=q.release_uuid, batchUuid=q.batch_uuid,  # type: ignore[call-arg]
-            createdAfter=q.created_after, createdBefore=q.created_before,
-        ))
+        runs = select.match_runs(
+            ws,
+            p.CountRuns(
+                workflowUuid=q.workflow_uuid,
+                releaseUuid=q.release_uuid,
+                batchUuid=q.batch_uuid,  # type: ignore[call-arg]
+                createdAfter=q.created_after,
+                createdBefore=q.created_before,
+            ),
+        )
         return ok({"runMetrics": [x.wire() for x in serialize.metrics(runs)]})
 
     # --- batches ----------------------------------------------------------------------------
@@ -174,12 +189,23 @@ class Api:
 
     async def releases_list(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.ListReleases, query_params(r))
-        rels = [rel for w in ws.workflows if w.spec.kind != "adhoc" for rel in w.releases
-                if (not q.workflow_uuid or rel.workflow_uuid == q.workflow_uuid)
-                and (not q.statuses or rel.status in q.statuses)
-                and (not q.user_uuid or rel.user_uuid == q.user_uuid)]
+        rels = [
+            rel
+            for w in ws.workflows
+            if w.spec.kind != "adhoc"
+            for rel in w.releases
+            if (not q.workflow_uuid or rel.workflow_uuid == q.workflow_uuid)
+            and (not q.statuses or rel.status in q.statuses)
+            and (not q.user_uuid or rel.user_uuid == q.user_uuid)
+        ]
         rels.sort(key=lambda x: -x.created_at)
-        return ok({"releases": [serialize.release(ws, x).wire() for x in select.page(rels, q.limit, q.offset, 50, 500)]})
+        return ok(
+            {
+                "releases": [
+                    serialize.release(ws, x).wire() for x in select.page(rels, q.limit, q.offset, 50, 500)
+                ]
+            }
+        )
 
     async def release_deployed(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.DeployedRelease, query_params(r))
@@ -205,11 +231,15 @@ class Api:
 
     async def plays_list(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.ListPlays, query_params(r))
-        plays = [w for w in ws.workflows if w.play_uuid
-                 and (q.model_uuid is None or w.model_uuid == q.model_uuid)
-                 and (q.segment_uuid is None or w.segment_uuid == q.segment_uuid)
-                 and (q.is_enabled is None or q.is_enabled)
-                 and (q.schedule_type is None or q.schedule_type == "cron")]
+        plays = [
+            w
+            for w in ws.workflows
+            if w.play_uuid
+            and (q.model_uuid is None or w.model_uuid == q.model_uuid)
+            and (q.segment_uuid is None or w.segment_uuid == q.segment_uuid)
+            and (q.is_enabled is None or q.is_enabled)
+            and (q.schedule_type is None or q.schedule_type == "cron")
+        ]
         return ok({"plays": [serialize.play(ws, w).wire() for w in plays]})
 
     async def play_get(self, r: Request, ws: SandboxWorkspace) -> Response:
@@ -256,7 +286,9 @@ class Api:
         if not recs:
             raise ApiError(400, "No records found matching the given filters.", "noRecordsFound")
         if len(recs) > EXPORT_CAP:
-            raise ApiError(400, "Export is limited to 10,000 records. Please narrow your filters.", "tooManyRecords")
+            raise ApiError(
+                400, "Export is limited to 10,000 records. Please narrow your filters.", "tooManyRecords"
+            )
         return self._outputs(r, ws, recs, slug, q.format)
 
     # --- identity ------------------------------------------------------------------------------
@@ -277,7 +309,9 @@ class Api:
         if not runs:
             raise ApiError(400, "No runs found matching the given filters.", "noRunsFound")
         if len(runs) > EXPORT_CAP:
-            raise ApiError(400, "Export is limited to 10,000 runs. Please narrow your filters.", "tooManyRuns")
+            raise ApiError(
+                400, "Export is limited to 10,000 runs. Please narrow your filters.", "tooManyRuns"
+            )
         return runs
 
     def _output_slug(self, wf: WorkflowRec, slug: str | None) -> str:
@@ -286,8 +320,11 @@ class Api:
             if slug is None:
                 raise ApiError(400, "Node not found: the workflow has no output node.", "nodeNotFound")
         elif not outputs.slug_exists(wf, slug):
-            raise ApiError(400, f"Node not found: no node with slug {slug!r} in this workflow's releases.",
-                           "nodeNotFound")
+            raise ApiError(
+                400,
+                f"Node not found: no node with slug {slug!r} in this workflow's releases.",
+                "nodeNotFound",
+            )
         return slug
 
     def _outputs(self, r: Request, ws: SandboxWorkspace, runs: list[RunRec], slug: str, fmt: str) -> Response:
@@ -324,10 +361,13 @@ class Api:
         return ws
 
     async def file(self, request: Request) -> Response:
-        got = self.sb.files.get(request.path_params["file_id"], request.query_params.get("expires", ""),
-                                request.query_params.get("signature", ""))
+        got = self.sb.files.get(
+            request.path_params["file_id"],
+            request.query_params.get("expires", ""),
+            request.query_params.get("signature", ""),
+        )
         if isinstance(got, str):
-            xml = f"<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>{got}</Message></Error>"
+            xml = f'<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>{got}</Message></Error>'
             return Response(xml, status_code=403, media_type="application/xml")
         return Response(got.body, media_type=got.content_type)
 

@@ -68,10 +68,22 @@ COMPANY_ENRICHMENT = WorkflowSpec(
         n("start", "native", "start", children=("normalize",), name="Start"),
         n("normalize", "native", "variables", children=("enrich_company",), name="Normalize domain"),
         n(
-            "enrich_company", "connector", "enrichCompany", "clearbit", ("has_domain",),
-            fallback="fallback_enrich", name="Enrich company (Clearbit)",
+            "enrich_company",
+            "connector",
+            "enrichCompany",
+            "clearbit",
+            ("has_domain",),
+            fallback="fallback_enrich",
+            name="Enrich company (Clearbit)",
         ),
-        n("fallback_enrich", "connector", "enrichCompany", "apollo", ("has_domain",), name="Fallback enrich (Apollo)"),
+        n(
+            "fallback_enrich",
+            "connector",
+            "enrichCompany",
+            "apollo",
+            ("has_domain",),
+            name="Fallback enrich (Apollo)",
+        ),
         n("has_domain", "native", "filter", children=("is_b2b",), name="Has a domain"),
         n("is_b2b", "native", "branch", children=("qualify", "skip"), name="Is B2B?"),
         n("qualify", "agent", "agent", children=("output",), name="Qualify account"),
@@ -214,13 +226,13 @@ def decide(s: Situation) -> tuple[str | None, str | None]:
     Filter stops are not errors: they return ``("filter_stop", None)``.
     """
     w, slug, r = s.workflow, s.slug, s.roll
-    if w == "contact_finder" and slug == "find_email" and s.burst and s.burst[0] <= s.at <= s.burst[1]:
-        if r < 0.62:
-            wait = 20 + int(r * 1000) % 40
-            return "rate_limit", (
-                f"Request failed with status code 429: Too Many Requests - rate limit of 50 requests "
-                f"per minute exceeded for hunter.io, retry after {wait}s"
-            )
+    in_burst = s.burst is not None and s.burst[0] <= s.at <= s.burst[1]
+    if w == "contact_finder" and slug == "find_email" and in_burst and r < 0.62:
+        wait = 20 + int(r * 1000) % 40
+        return "rate_limit", (
+            f"Request failed with status code 429: Too Many Requests - rate limit of 50 requests "
+            f"per minute exceeded for hunter.io, retry after {wait}s"
+        )
     if w == "inbound_routing" and slug == "post_slack" and s.at >= s.now - 6 * DAY:
         return "expired_credentials", (
             "401 Unauthorized: invalid_auth - the Slack access token for this connection has expired. "

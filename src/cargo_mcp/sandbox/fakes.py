@@ -5,7 +5,24 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-_SYL = ("ac", "me", "glo", "bex", "ini", "tech", "nova", "ly", "cor", "ta", "vel", "ox", "lum", "en", "ri", "zo")
+_SYL = (
+    "ac",
+    "me",
+    "glo",
+    "bex",
+    "ini",
+    "tech",
+    "nova",
+    "ly",
+    "cor",
+    "ta",
+    "vel",
+    "ox",
+    "lum",
+    "en",
+    "ri",
+    "zo",
+)
 _TLD = ("com", "io", "ai", "co", "dev")
 _INDUSTRIES = ("Software", "Fintech", "Healthcare", "Logistics", "Retail", "Manufacturing", "Media")
 _FIRST = ("Ada", "Grace", "Alan", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Radia", "Tim", "Sophie")
@@ -71,23 +88,41 @@ def node_output(workflow: str, slug: str, action: str, data: dict[str, Any], key
         return dict(data)
     if action in ("enrichCompany", "getCompany"):
         return {
-            "name": data.get("company_name"), "domain": domain, "industry": data.get("industry", "Software"),
-            "employees": data.get("employees", 50 + h % 900), "country": ("US", "FR", "DE", "GB")[h % 4],
-            "annual_revenue": (h % 90 + 1) * 1_000_000, "linkedin_handle": f"company/{domain.split('.')[0]}",
+            "name": data.get("company_name"),
+            "domain": domain,
+            "industry": data.get("industry", "Software"),
+            "employees": data.get("employees", 50 + h % 900),
+            "country": ("US", "FR", "DE", "GB")[h % 4],
+            "annual_revenue": (h % 90 + 1) * 1_000_000,
+            "linkedin_handle": f"company/{domain.split('.')[0]}",
         }
     if action == "enrichPerson":
-        return {"email": f"{str(data.get('first_name', 'x')).lower()}@{domain}", "seniority": "manager",
-                "title": data.get("job_title"), "location": ("Paris", "Austin", "Berlin")[h % 3]}
+        return {
+            "email": f"{str(data.get('first_name', 'x')).lower()}@{domain}",
+            "seniority": "manager",
+            "title": data.get("job_title"),
+            "location": ("Paris", "Austin", "Berlin")[h % 3],
+        }
     if action == "findEmail":
-        return {"email": f"{str(data.get('first_name', 'x')).lower()}.{str(data.get('last_name', 'y')).lower()}@{domain}",
-                "score": 60 + h % 40, "sources": 1 + h % 5}
+        return {
+            "email": f"{str(data.get('first_name', 'x')).lower()}.{str(data.get('last_name', 'y')).lower()}"
+            f"@{domain}",
+            "score": 60 + h % 40,
+            "sources": 1 + h % 5,
+        }
     if action == "verifyEmail":
         return {"status": "valid" if h % 10 >= 2 else "invalid", "sub_status": None, "free_email": False}
     if action == "sendMessage":
         return {"ok": True, "channel": "C04SALES", "ts": f"{1700000000 + h % 10**7}.{h % 1000:06d}"}
     if action == "agent":
-        return {"answer": {"qualified": h % 10 >= 3, "score": h % 100,
-                           "reasoning": f"{data.get('company_name', 'The account')} matches the ICP on size and industry."}}
+        return {
+            "answer": {
+                "qualified": h % 10 >= 3,
+                "score": h % 100,
+                "reasoning": f"{data.get('company_name', 'The account')} matches the ICP on size "
+                "and industry.",
+            }
+        }
     if action in ("filter", "branch"):
         return {"condition": True}
     if action == "variables":

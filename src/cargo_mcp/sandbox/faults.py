@@ -42,9 +42,14 @@ class Faults:
         kind = spec.get("kind")
         if kind not in self.KINDS:
             raise ValueError(f"kind must be one of {', '.join(self.KINDS)} or expire_urls, got {kind!r}")
-        f = Fault(path=str(spec.get("path", "/")), kind=kind, count=int(spec.get("count", 1)),
-                  status=int(spec.get("status", 503)), retry_after=spec.get("retryAfter"),
-                  seconds=float(spec.get("seconds", 0)))
+        f = Fault(
+            path=str(spec.get("path", "/")),
+            kind=kind,
+            count=int(spec.get("count", 1)),
+            status=int(spec.get("status", 503)),
+            retry_after=spec.get("retryAfter"),
+            seconds=float(spec.get("seconds", 0)),
+        )
         with self._lock:
             self._rules.append(f)
         return f
@@ -81,7 +86,9 @@ class FaultMiddleware:
             await anyio.sleep(f.seconds)
             await self.app(scope, receive, send)
         elif f.kind == "status":
-            body = json.dumps({"errorMessage": f"Injected fault: HTTP {f.status}"} if f.status < 500 else {}).encode()
+            body = json.dumps(
+                {"errorMessage": f"Injected fault: HTTP {f.status}"} if f.status < 500 else {}
+            ).encode()
             headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
             if f.retry_after is not None:
                 headers.append((b"retry-after", str(f.retry_after).encode()))
@@ -89,12 +96,24 @@ class FaultMiddleware:
             await send({"type": "http.response.body", "body": body})
         elif f.kind == "malformed":
             body = b'{"runs": [{"uuid": '
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(body)).encode())]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
         else:  # drop: promise a body, send part of it, then give up -> the server closes the connection
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+                }
+            )
             await send({"type": "http.response.body", "body": b'{"partial": ', "more_body": True})
             raise ConnectionAbortedError("injected connection drop")

@@ -45,8 +45,12 @@ def rows(runs: list[RunRec], slug: str) -> tuple[list[str], list[dict[str, Any]]
     out = []
     for r in runs:
         ctx, _ = context_of(r)
-        row: dict[str, Any] = {"recordId": r.record_id, "recordTitle": r.record_title, "runUuid": r.uuid,
-                               "runStatus": r.status}
+        row: dict[str, Any] = {
+            "recordId": r.record_id,
+            "recordTitle": r.record_title,
+            "runUuid": r.uuid,
+            "runStatus": r.status,
+        }
         start = fakes.record_input(r.workflow.spec.record_kind, r.key)
         for k, v in start.items():
             if k != "_id":
@@ -72,8 +76,12 @@ def encode(columns: list[str], data: list[dict[str, Any]], fmt: str) -> tuple[by
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(columns)
     for row in data:
-        w.writerow(["" if (v := row.get(c)) is None else json.dumps(v) if isinstance(v, dict | list | bool) else v
-                    for c in columns])
+        w.writerow(
+            [
+                "" if (v := row.get(c)) is None else json.dumps(v) if isinstance(v, dict | list | bool) else v
+                for c in columns
+            ]
+        )
     return buf.getvalue().encode(), "text/csv; charset=utf-8"
 
 

@@ -30,28 +30,47 @@ def execution(run: RunRec, i: int) -> m.Execution:
     e = run.executions[i]
     s, node = run.release.specs[e.node], run.release.nodes[e.node]
     return m.Execution(
-        node_uuid=node.uuid, node_slug=s.slug, node_kind=s.kind,  # type: ignore[arg-type]
+        node_uuid=node.uuid,
+        node_slug=s.slug,
+        node_kind=s.kind,  # type: ignore[arg-type]
         node_child_index=e.child_index,
         next_node_uuid=run.release.nodes[e.next_node].uuid if e.next_node is not None else None,
         status=e.status,  # type: ignore[arg-type]
-        error_message=e.error, title=e.title, credits_used_count=e.credits, started_at=dt(e.started_at),
-        updated_at=dt(e.finished_at or e.started_at), finished_at=dt(e.finished_at),
-        node_wait_until_finished=s.kind == "agent", node_action_slug=s.action,
-        node_connector_uuid=node.connector_uuid, node_integration_slug=s.integration,
+        error_message=e.error,
+        title=e.title,
+        credits_used_count=e.credits,
+        started_at=dt(e.started_at),
+        updated_at=dt(e.finished_at or e.started_at),
+        finished_at=dt(e.finished_at),
+        node_wait_until_finished=s.kind == "agent",
+        node_action_slug=s.action,
+        node_connector_uuid=node.connector_uuid,
+        node_integration_slug=s.integration,
         node_agent_uuid=node.agent_uuid,
     )
 
 
 def run(ws: SandboxWorkspace, r: RunRec) -> m.Run:
     return m.Run(
-        uuid=r.uuid, workspace_uuid=ws.uuid, workflow_uuid=r.workflow.uuid, user_uuid=ws.user_uuid,
-        release_uuid=None if r.adhoc else r.release.uuid, nodes=r.release.nodes if r.adhoc else None,
-        batch_uuid=r.batch.uuid if r.batch else None, trace_uuid=r.trace_uuid,
-        temporal_workflow_id=f"run-{r.uuid}", record_id=r.record_id, record_title=r.record_title,
-        context_s3_filename=s3(r, "context"), computed_configs_s3_filename=s3(r, "computed-configs"),
+        uuid=r.uuid,
+        workspace_uuid=ws.uuid,
+        workflow_uuid=r.workflow.uuid,
+        user_uuid=ws.user_uuid,
+        release_uuid=None if r.adhoc else r.release.uuid,
+        nodes=r.release.nodes if r.adhoc else None,
+        batch_uuid=r.batch.uuid if r.batch else None,
+        trace_uuid=r.trace_uuid,
+        temporal_workflow_id=f"run-{r.uuid}",
+        record_id=r.record_id,
+        record_title=r.record_title,
+        context_s3_filename=s3(r, "context"),
+        computed_configs_s3_filename=s3(r, "computed-configs"),
         status=r.status,  # type: ignore[arg-type]
-        error_message=r.error_message, executions=[execution(r, i) for i in range(len(r.executions))],
-        created_at=_dt(r.created_at), updated_at=_dt(r.updated_at), finished_at=dt(r.finished_at),
+        error_message=r.error_message,
+        executions=[execution(r, i) for i in range(len(r.executions))],
+        created_at=_dt(r.created_at),
+        updated_at=_dt(r.updated_at),
+        finished_at=dt(r.finished_at),
     )
 
 
@@ -63,53 +82,100 @@ def get_run(ws: SandboxWorkspace, r: RunRec) -> m.GetRunResult:
 def record(ws: SandboxWorkspace, r: RunRec) -> m.Record:
     w = run(ws, r)
     return m.Record(
-        workspace_uuid=ws.uuid, workflow_uuid=w.workflow_uuid, user_uuid=w.user_uuid, id=r.record_id,
-        title=r.record_title, run_uuid=r.uuid, trace_uuid=r.trace_uuid, release_uuid=w.release_uuid,
-        nodes=w.nodes, batch_uuid=w.batch_uuid, temporal_workflow_id=w.temporal_workflow_id,
-        context_s3_filename=w.context_s3_filename, computed_configs_s3_filename=w.computed_configs_s3_filename,
+        workspace_uuid=ws.uuid,
+        workflow_uuid=w.workflow_uuid,
+        user_uuid=w.user_uuid,
+        id=r.record_id,
+        title=r.record_title,
+        run_uuid=r.uuid,
+        trace_uuid=r.trace_uuid,
+        release_uuid=w.release_uuid,
+        nodes=w.nodes,
+        batch_uuid=w.batch_uuid,
+        temporal_workflow_id=w.temporal_workflow_id,
+        context_s3_filename=w.context_s3_filename,
+        computed_configs_s3_filename=w.computed_configs_s3_filename,
         status=record_status(r.status),  # type: ignore[arg-type]
-        error_message=r.error_message, executions=w.executions, created_at=w.created_at,
-        updated_at=w.updated_at, finished_at=w.finished_at,
+        error_message=r.error_message,
+        executions=w.executions,
+        created_at=w.created_at,
+        updated_at=w.updated_at,
+        finished_at=w.finished_at,
     )
 
 
 def span(ws: SandboxWorkspace, r: RunRec, i: int) -> m.Span:
     e = execution(r, i)
     return m.Span(
-        workspace_uuid=ws.uuid, workflow_uuid=r.workflow.uuid, user_uuid=ws.user_uuid,
-        batch_uuid=r.batch.uuid if r.batch else None, trace_uuid=r.trace_uuid, record_id=r.record_id,
-        record_title=r.record_title, run_uuid=r.uuid, run_context_s3_filename=s3(r, "context"),
-        run_computed_configs_s3_filename=s3(r, "computed-configs"), node_uuid=e.node_uuid,
-        node_kind=e.node_kind, node_slug=e.node_slug, node_action_slug=e.node_action_slug,
-        node_connector_uuid=e.node_connector_uuid, node_integration_slug=e.node_integration_slug,
-        node_agent_uuid=e.node_agent_uuid, node_child_index=e.node_child_index,
-        node_wait_until_finished=e.node_wait_until_finished, node_next_uuid=e.next_node_uuid,
-        execution_index=i, execution_status=e.status, execution_error_message=e.error_message,
-        execution_title=e.title, execution_credits_used_count=e.credits_used_count,
-        execution_started_at=e.started_at, execution_updated_at=e.updated_at,  # type: ignore[arg-type]
+        workspace_uuid=ws.uuid,
+        workflow_uuid=r.workflow.uuid,
+        user_uuid=ws.user_uuid,
+        batch_uuid=r.batch.uuid if r.batch else None,
+        trace_uuid=r.trace_uuid,
+        record_id=r.record_id,
+        record_title=r.record_title,
+        run_uuid=r.uuid,
+        run_context_s3_filename=s3(r, "context"),
+        run_computed_configs_s3_filename=s3(r, "computed-configs"),
+        node_uuid=e.node_uuid,
+        node_kind=e.node_kind,
+        node_slug=e.node_slug,
+        node_action_slug=e.node_action_slug,
+        node_connector_uuid=e.node_connector_uuid,
+        node_integration_slug=e.node_integration_slug,
+        node_agent_uuid=e.node_agent_uuid,
+        node_child_index=e.node_child_index,
+        node_wait_until_finished=e.node_wait_until_finished,
+        node_next_uuid=e.next_node_uuid,
+        execution_index=i,
+        execution_status=e.status,
+        execution_error_message=e.error_message,
+        execution_title=e.title,
+        execution_credits_used_count=e.credits_used_count,
+        execution_started_at=e.started_at,
+        execution_updated_at=e.updated_at,  # type: ignore[arg-type]
         execution_finished_at=e.finished_at,
     )
 
 
 def batch(ws: SandboxWorkspace, b: BatchRec) -> m.Batch:
     return m.Batch(
-        uuid=b.uuid, workspace_uuid=ws.uuid, workflow_uuid=b.workflow.uuid, user_uuid=ws.user_uuid,
-        release_uuid=b.release.uuid, temporal_workflow_id=b.temporal_workflow_id, data=b.data,
-        error_message=b.error_message, status=b.status,  # type: ignore[arg-type]
+        uuid=b.uuid,
+        workspace_uuid=ws.uuid,
+        workflow_uuid=b.workflow.uuid,
+        user_uuid=ws.user_uuid,
+        release_uuid=b.release.uuid,
+        temporal_workflow_id=b.temporal_workflow_id,
+        data=b.data,
+        error_message=b.error_message,
+        status=b.status,  # type: ignore[arg-type]
         runs_status=b.runs_status,  # type: ignore[arg-type]
-        runs_count=b.runs_count, executed_runs_count=b.executed_runs_count,
-        failed_runs_count=b.failed_runs_count, credits_used_count=b.credits_used_count,
-        created_at=_dt(b.created_at), updated_at=_dt(b.finished_at or b.created_at), finished_at=dt(b.finished_at),
+        runs_count=b.runs_count,
+        executed_runs_count=b.executed_runs_count,
+        failed_runs_count=b.failed_runs_count,
+        credits_used_count=b.credits_used_count,
+        created_at=_dt(b.created_at),
+        updated_at=_dt(b.finished_at or b.created_at),
+        finished_at=dt(b.finished_at),
     )
 
 
 def release(ws: SandboxWorkspace, r: ReleaseRec) -> m.Release:
     return m.Release(
-        uuid=r.uuid, parent_uuid=r.parent_uuid, workspace_uuid=ws.uuid, user_uuid=r.user_uuid,
-        workflow_uuid=r.workflow_uuid, description=f"Version {r.version}", version=r.version,
+        uuid=r.uuid,
+        parent_uuid=r.parent_uuid,
+        workspace_uuid=ws.uuid,
+        user_uuid=r.user_uuid,
+        workflow_uuid=r.workflow_uuid,
+        description=f"Version {r.version}",
+        version=r.version,
         status=r.status,  # type: ignore[arg-type]
-        nodes=r.nodes, form_fields=None, test_records=[], deployed_at=dt(r.deployed_at),
-        created_at=_dt(r.created_at), updated_at=_dt(r.deployed_at or r.created_at),
+        nodes=r.nodes,
+        form_fields=None,
+        test_records=[],
+        deployed_at=dt(r.deployed_at),
+        created_at=_dt(r.created_at),
+        updated_at=_dt(r.deployed_at or r.created_at),
     )
 
 
@@ -117,36 +183,68 @@ def workflow(ws: SandboxWorkspace, w: WorkflowRec) -> m.Workflow:
     dep = w.deployed
     last = max(w.batches, key=lambda b: b.created_at) if w.batches else None
     return m.Workflow(
-        uuid=w.uuid, workspace_uuid=ws.uuid, created_at=_dt(w.created_at), updated_at=_dt(w.created_at),
-        play_uuid=w.play_uuid, tool_uuid=w.tool_uuid,
-        nodes=[m.WorkflowNode(uuid=n.uuid, slug=n.slug, kind=n.kind, name=n.name) for n in (dep.nodes if dep else [])],
+        uuid=w.uuid,
+        workspace_uuid=ws.uuid,
+        created_at=_dt(w.created_at),
+        updated_at=_dt(w.created_at),
+        play_uuid=w.play_uuid,
+        tool_uuid=w.tool_uuid,
+        nodes=[
+            m.WorkflowNode(uuid=n.uuid, slug=n.slug, kind=n.kind, name=n.name)
+            for n in (dep.nodes if dep else [])
+        ],
         last_batch=m.LastBatch(
-            uuid=last.uuid, status=last.status,  # type: ignore[arg-type]
+            uuid=last.uuid,
+            status=last.status,  # type: ignore[arg-type]
             runs_status=last.runs_status,  # type: ignore[arg-type]
-            error_message=last.error_message, created_at=_dt(last.created_at), finished_at=dt(last.finished_at),
-        ) if last else None,
+            error_message=last.error_message,
+            created_at=_dt(last.created_at),
+            finished_at=dt(last.finished_at),
+        )
+        if last
+        else None,
         deployed_release=m.DeployedRelease(
-            uuid=dep.uuid, user_uuid=dep.user_uuid, version=dep.version, nodes=dep.nodes,
-            deployed_at=dt(dep.deployed_at), created_at=_dt(dep.created_at),
-        ) if dep else None,
+            uuid=dep.uuid,
+            user_uuid=dep.user_uuid,
+            version=dep.version,
+            nodes=dep.nodes,
+            deployed_at=dt(dep.deployed_at),
+            created_at=_dt(dep.created_at),
+        )
+        if dep
+        else None,
     )
 
 
 def tool(ws: SandboxWorkspace, w: WorkflowRec) -> m.Tool:
     return m.Tool(
-        uuid=w.tool_uuid, icon={"kind": "emoji", "emojiSlug": "gear"}, workspace_uuid=ws.uuid,  # type: ignore[arg-type]
-        workflow_uuid=w.uuid, user_uuid=ws.user_uuid, name=w.spec.name, description=w.spec.description,
-        credits_cost={"kind": "minMax", "min": 0, "max": 10}, created_at=_dt(w.created_at),
+        uuid=w.tool_uuid,
+        icon={"kind": "emoji", "emojiSlug": "gear"},
+        workspace_uuid=ws.uuid,  # type: ignore[arg-type]
+        workflow_uuid=w.uuid,
+        user_uuid=ws.user_uuid,
+        name=w.spec.name,
+        description=w.spec.description,
+        credits_cost={"kind": "minMax", "min": 0, "max": 10},
+        created_at=_dt(w.created_at),
         updated_at=_dt(w.created_at),
     )
 
 
 def play(ws: SandboxWorkspace, w: WorkflowRec) -> m.Play:
     return m.Play(
-        uuid=w.play_uuid, workspace_uuid=ws.uuid, workflow_uuid=w.uuid,  # type: ignore[arg-type]
-        user_uuid=ws.user_uuid, model_uuid=w.model_uuid, segment_uuid=w.segment_uuid,  # type: ignore[arg-type]
-        change_kinds=["added", "updated"], name=w.spec.name, description=w.spec.description,
-        schedule={"type": "cron", "cron": "0 6 * * *"}, created_at=_dt(w.created_at), updated_at=_dt(w.created_at),
+        uuid=w.play_uuid,
+        workspace_uuid=ws.uuid,
+        workflow_uuid=w.uuid,  # type: ignore[arg-type]
+        user_uuid=ws.user_uuid,
+        model_uuid=w.model_uuid,
+        segment_uuid=w.segment_uuid,  # type: ignore[arg-type]
+        change_kinds=["added", "updated"],
+        name=w.spec.name,
+        description=w.spec.description,
+        schedule={"type": "cron", "cron": "0 6 * * *"},
+        created_at=_dt(w.created_at),
+        updated_at=_dt(w.created_at),
     )
 
 
@@ -160,21 +258,38 @@ def metrics(runs: list[RunRec]) -> list[m.RunMetric]:
             a[f"{e.status}_executions_count"] += 1
             a["credits_used_count"] += e.credits
     return [
-        m.RunMetric(node_uuid=uuid, **{k: (round(v, 2) if k == "credits_used_count" else int(v)) for k, v in a.items()})
+        m.RunMetric(
+            node_uuid=uuid,
+            **{k: (round(v, 2) if k == "credits_used_count" else int(v)) for k, v in a.items()},
+        )
         for uuid, a in acc.items()
     ]
 
 
 def workspace(ws: SandboxWorkspace) -> m.Workspace:
-    return m.Workspace(uuid=ws.uuid, name=ws.name, created_at=_dt(ws.created_at), updated_at=_dt(ws.created_at),
-                       allowed_email_domains=[ws.user_email.split("@")[1]])
+    return m.Workspace(
+        uuid=ws.uuid,
+        name=ws.name,
+        created_at=_dt(ws.created_at),
+        updated_at=_dt(ws.created_at),
+        allowed_email_domains=[ws.user_email.split("@")[1]],
+    )
 
 
 def user(ws: SandboxWorkspace) -> m.User:
-    return m.User(uuid=ws.user_uuid, email=ws.user_email, first_name="Sandbox", last_name="Operator",
-                  created_at=_dt(ws.created_at), updated_at=_dt(ws.created_at))
+    return m.User(
+        uuid=ws.user_uuid,
+        email=ws.user_email,
+        first_name="Sandbox",
+        last_name="Operator",
+        created_at=_dt(ws.created_at),
+        updated_at=_dt(ws.created_at),
+    )
 
 
 def workspace_user(ws: SandboxWorkspace) -> m.WorkspaceUser:
-    return m.WorkspaceUser(**user(ws).model_dump(), workspace_uuid=ws.uuid,
-                           permissions=["orchestration:read", "orchestration:workflow:read"])
+    return m.WorkspaceUser(
+        **user(ws).model_dump(),
+        workspace_uuid=ws.uuid,
+        permissions=["orchestration:read", "orchestration:workflow:read"],
+    )

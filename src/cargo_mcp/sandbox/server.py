@@ -18,8 +18,16 @@ from cargo_mcp.sandbox.workspace import build_sandbox
 class Sandbox:
     """A Cargo-API-compatible local workspace (two tenants). Create it in the main thread."""
 
-    def __init__(self, *, seed: int = 7, scale: float = 1.0, token: str | None = None,
-                 url_ttl: float = 300.0, faults: bool = False, now: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int = 7,
+        scale: float = 1.0,
+        token: str | None = None,
+        url_ttl: float = 300.0,
+        faults: bool = False,
+        now: float | None = None,
+    ) -> None:
         self.workspaces = build_sandbox(seed=seed, now=now or time.time(), scale=scale, tokens=(token, None))
         self.by_token = {ws.token: ws for ws in self.workspaces}
         self.engine = Engine()

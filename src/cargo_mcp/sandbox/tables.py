@@ -33,8 +33,15 @@ def runs_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
         c["record_title"].append(r.record_title)
         c["context_s3_filename"].append(s3(r, "context"))
         c["computed_configs_s3_filename"].append(s3(r, "computed-configs"))
-        for k in ("parent_uuid", "parent_node_uuid", "parent_batch_uuid", "parent_agent_uuid",
-                  "parent_chat_uuid", "parent_message_uuid", "is_group_parent"):
+        for k in (
+            "parent_uuid",
+            "parent_node_uuid",
+            "parent_batch_uuid",
+            "parent_agent_uuid",
+            "parent_chat_uuid",
+            "parent_message_uuid",
+            "is_group_parent",
+        ):
             c[k].append(None)
         c["status"].append(r.status)
         c["error_message"].append(r.error_message)
@@ -61,8 +68,9 @@ def runs_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
         c["executions_node_run_uuid"].append([None] * len(ex))
         c["executions_node_message_uuid"].append([None] * len(ex))
         c["executions_node_child_index"].append([e.child_index for e in ex])
-        c["executions_next_node_uuid"].append([nodes_[e.next_node].uuid if e.next_node is not None else None
-                                               for e in ex])
+        c["executions_next_node_uuid"].append(
+            [nodes_[e.next_node].uuid if e.next_node is not None else None for e in ex]
+        )
         c["executions_status"].append([e.status for e in ex])
         c["executions_error_message"].append([e.error for e in ex])
         c["executions_title"].append([e.title for e in ex])
@@ -78,21 +86,39 @@ def runs_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
 def spans_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
     """One span per execution, consistent with ``run.executions[]`` by construction."""
     c: dict[str, list[Any]] = defaultdict(list)
-    const = {"workspace_uuid": ws.uuid, "user_uuid": ws.user_uuid, "parent_run_uuid": None,
-             "parent_node_uuid": None, "parent_batch_uuid": None, "parent_agent_uuid": None,
-             "parent_chat_uuid": None, "parent_message_uuid": None, "is_group_parent": None,
-             "node_tool_uuid": None, "node_release_uuid": None, "node_batch_uuid": None, "node_run_uuid": None,
-             "node_message_uuid": None, "execution_icon_url": None}
+    const = {
+        "workspace_uuid": ws.uuid,
+        "user_uuid": ws.user_uuid,
+        "parent_run_uuid": None,
+        "parent_node_uuid": None,
+        "parent_batch_uuid": None,
+        "parent_agent_uuid": None,
+        "parent_chat_uuid": None,
+        "parent_message_uuid": None,
+        "is_group_parent": None,
+        "node_tool_uuid": None,
+        "node_release_uuid": None,
+        "node_batch_uuid": None,
+        "node_run_uuid": None,
+        "node_message_uuid": None,
+        "execution_icon_url": None,
+    }
     for r in ws.runs:
         n = len(r.executions)
         if not n:
             continue
         for k, v in const.items():
             c[k].extend([v] * n)
-        per_run = {"workflow_uuid": r.workflow.uuid, "batch_uuid": r.batch.uuid if r.batch else None,
-                   "trace_uuid": r.trace_uuid, "record_id": r.record_id, "record_title": r.record_title,
-                   "run_uuid": r.uuid, "run_context_s3_filename": s3(r, "context"),
-                   "run_computed_configs_s3_filename": s3(r, "computed-configs")}
+        per_run = {
+            "workflow_uuid": r.workflow.uuid,
+            "batch_uuid": r.batch.uuid if r.batch else None,
+            "trace_uuid": r.trace_uuid,
+            "record_id": r.record_id,
+            "record_title": r.record_title,
+            "run_uuid": r.uuid,
+            "run_context_s3_filename": s3(r, "context"),
+            "run_computed_configs_s3_filename": s3(r, "computed-configs"),
+        }
         for k, v in per_run.items():
             c[k].extend([v] * n)
         specs, nodes = r.release.specs, r.release.nodes
@@ -123,13 +149,25 @@ def batches_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
     c: dict[str, list[Any]] = defaultdict(list)
     for b in ws.batches:
         row = {
-            "uuid": b.uuid, "workspace_uuid": ws.uuid, "workflow_uuid": b.workflow.uuid, "user_uuid": ws.user_uuid,
-            "release_uuid": b.release.uuid, "trace_uuid": None, "temporal_workflow_id": b.temporal_workflow_id,
-            "data_kind": b.data["kind"], "data": json.dumps(b.data), "error_message": b.error_message,
-            "status": b.status, "runs_status": b.runs_status, "runs_count": b.runs_count,
-            "executed_runs_count": b.executed_runs_count, "failed_runs_count": b.failed_runs_count,
-            "credits_used_count": b.credits_used_count, "created_at": ms(b.created_at),
-            "updated_at": ms(b.finished_at or b.created_at), "finished_at": ms(b.finished_at),
+            "uuid": b.uuid,
+            "workspace_uuid": ws.uuid,
+            "workflow_uuid": b.workflow.uuid,
+            "user_uuid": ws.user_uuid,
+            "release_uuid": b.release.uuid,
+            "trace_uuid": None,
+            "temporal_workflow_id": b.temporal_workflow_id,
+            "data_kind": b.data["kind"],
+            "data": json.dumps(b.data),
+            "error_message": b.error_message,
+            "status": b.status,
+            "runs_status": b.runs_status,
+            "runs_count": b.runs_count,
+            "executed_runs_count": b.executed_runs_count,
+            "failed_runs_count": b.failed_runs_count,
+            "credits_used_count": b.credits_used_count,
+            "created_at": ms(b.created_at),
+            "updated_at": ms(b.finished_at or b.created_at),
+            "finished_at": ms(b.finished_at),
         }
         for k, v in row.items():
             c[k].append(v)
@@ -140,15 +178,30 @@ def records_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
     c: dict[str, list[Any]] = defaultdict(list)
     for r in ws.records:
         row = {
-            "id": r.record_id, "title": r.record_title, "run_uuid": r.uuid, "trace_uuid": r.trace_uuid,
-            "workspace_uuid": ws.uuid, "workflow_uuid": r.workflow.uuid, "user_uuid": ws.user_uuid,
-            "release_uuid": None if r.adhoc else r.release.uuid, "batch_uuid": r.batch.uuid if r.batch else None,
-            "temporal_workflow_id": f"run-{r.uuid}", "context_s3_filename": s3(r, "context"),
-            "computed_configs_s3_filename": s3(r, "computed-configs"), "parent_run_uuid": None,
-            "parent_node_uuid": None, "parent_batch_uuid": None, "parent_agent_uuid": None,
-            "parent_chat_uuid": None, "parent_message_uuid": None, "is_group_parent": None,
-            "status": record_status(r.status), "error_message": r.error_message, "created_at": ms(r.created_at),
-            "updated_at": ms(r.updated_at), "finished_at": ms(r.finished_at),
+            "id": r.record_id,
+            "title": r.record_title,
+            "run_uuid": r.uuid,
+            "trace_uuid": r.trace_uuid,
+            "workspace_uuid": ws.uuid,
+            "workflow_uuid": r.workflow.uuid,
+            "user_uuid": ws.user_uuid,
+            "release_uuid": None if r.adhoc else r.release.uuid,
+            "batch_uuid": r.batch.uuid if r.batch else None,
+            "temporal_workflow_id": f"run-{r.uuid}",
+            "context_s3_filename": s3(r, "context"),
+            "computed_configs_s3_filename": s3(r, "computed-configs"),
+            "parent_run_uuid": None,
+            "parent_node_uuid": None,
+            "parent_batch_uuid": None,
+            "parent_agent_uuid": None,
+            "parent_chat_uuid": None,
+            "parent_message_uuid": None,
+            "is_group_parent": None,
+            "status": record_status(r.status),
+            "error_message": r.error_message,
+            "created_at": ms(r.created_at),
+            "updated_at": ms(r.updated_at),
+            "finished_at": ms(r.finished_at),
         }
         for k, v in row.items():
             c[k].append(v)
@@ -160,4 +213,9 @@ def record_status(run_status: str) -> str:
     return {"idle": "pending", "skipped": "cancelled"}.get(run_status, run_status)
 
 
-BUILDERS = {"runs": runs_columns, "spans": spans_columns, "batches": batches_columns, "records": records_columns}
+BUILDERS = {
+    "runs": runs_columns,
+    "spans": spans_columns,
+    "batches": batches_columns,
+    "records": records_columns,
+}

@@ -164,18 +164,36 @@ class _Gen:
 
 
 def build_workspace(
-    *, seed: int, now: float, name: str, token: str | None, specs: tuple[WorkflowSpec, ...],
-    total_runs: int, n_batches: int, adhoc_runs: int,
+    *,
+    seed: int,
+    now: float,
+    name: str,
+    token: str | None,
+    specs: tuple[WorkflowSpec, ...],
+    total_runs: int,
+    n_batches: int,
+    adhoc_runs: int,
 ) -> SandboxWorkspace:
     """Generate one workspace: workflows, releases, batches, runs with executions, and the truth."""
     g = _Gen(seed, now)
     ws = SandboxWorkspace(
-        uuid=g.uuid(), name=name, token=token or f"cargo_sbx_{g.hex(32)}", user_uuid=g.uuid(),
-        user_email=f"ops@{name.split()[0].lower()}.example", created_at=now - 400 * DAY, now=now,
+        uuid=g.uuid(),
+        name=name,
+        token=token or f"cargo_sbx_{g.hex(32)}",
+        user_uuid=g.uuid(),
+        user_email=f"ops@{name.split()[0].lower()}.example",
+        created_at=now - 400 * DAY,
+        now=now,
     )
     truth: dict[str, dict[str, Any]] = {
-        cause: {"workflow_key": wf, "node_slug": slug, "classification": cls, "runs": 0,
-                "by_batch": defaultdict(int), "run_uuids": []}
+        cause: {
+            "workflow_key": wf,
+            "node_slug": slug,
+            "classification": cls,
+            "runs": 0,
+            "by_batch": defaultdict(int),
+            "run_uuids": [],
+        }
         for cause, (wf, slug, cls) in catalog.CAUSES.items()
     }
     ws.truth = truth
@@ -189,9 +207,7 @@ def build_workspace(
             created = now - g.rng.uniform(0.2 * HOUR, 7 * DAY)
             _run(g, ws, adhoc, adhoc.releases[0], None, f"adhoc-{g.hex(10)}", created, None)
     for t in truth.values():
-        t["workflow_uuid"] = next(
-            (w.uuid for w in ws.workflows if w.spec.key == t["workflow_key"]), None
-        )
+        t["workflow_uuid"] = next((w.uuid for w in ws.workflows if w.spec.key == t["workflow_key"]), None)
         t["by_batch"] = dict(t["by_batch"])
     ws.runs.sort(key=lambda r: r.created_at)
     ws.index()
@@ -213,7 +229,12 @@ def _workflow(g: _Gen, ws: SandboxWorkspace, spec: WorkflowSpec) -> WorkflowRec:
 
 
 def _release(
-    g: _Gen, ws: SandboxWorkspace, wf: WorkflowRec, specs: tuple[NodeSpec, ...], version: str, status: str,
+    g: _Gen,
+    ws: SandboxWorkspace,
+    wf: WorkflowRec,
+    specs: tuple[NodeSpec, ...],
+    version: str,
+    status: str,
     at: float,
 ) -> ReleaseRec:
     uuids = [g.uuid() for _ in specs]
@@ -232,20 +253,35 @@ def _release(
             extra.update(action_slug=s.action, integration_slug=s.integration, connector_uuid=g.uuid())
         elif s.kind == "agent":
             extra.update(agent_uuid=g.uuid(), template_slug=None, wait_until_finished=True)
-        nodes.append(Node(
-            uuid=uuids[i], slug=s.slug, kind=s.kind,  # type: ignore[arg-type]
-            name=s.name, config=_node_config(s),
-            children_uuids=[uuids[k] for k in children[i]],
-            fallback_on_failure=fallback[i] is not None,
-            fallback_child_uuid=uuids[fallback[i]] if fallback[i] is not None else None,  # type: ignore[index]
-            position=Position(x=240 * depth[i], y=140 * (i - depth[i])),
-            retry={"maximum_attempts": 3, "initial_interval": 1000, "backoff_coefficient": 2}  # type: ignore[arg-type]
-            if s.kind == "connector" else None,
-            **extra,
-        ))
+        nodes.append(
+            Node(
+                uuid=uuids[i],
+                slug=s.slug,
+                kind=s.kind,  # type: ignore[arg-type]
+                name=s.name,
+                config=_node_config(s),
+                children_uuids=[uuids[k] for k in children[i]],
+                fallback_on_failure=fallback[i] is not None,
+                fallback_child_uuid=uuids[fallback[i]] if fallback[i] is not None else None,  # type: ignore[index]
+                position=Position(x=240 * depth[i], y=140 * (i - depth[i])),
+                retry={"maximum_attempts": 3, "initial_interval": 1000, "backoff_coefficient": 2}  # type: ignore[arg-type]
+                if s.kind == "connector"
+                else None,
+                **extra,
+            )
+        )
     return ReleaseRec(
-        uuid=g.uuid(), workflow_uuid=wf.uuid, version=version, status=status, nodes=nodes, specs=specs,
-        user_uuid=ws.user_uuid, created_at=at - 2 * HOUR, deployed_at=at, children=children, fallback=fallback,
+        uuid=g.uuid(),
+        workflow_uuid=wf.uuid,
+        version=version,
+        status=status,
+        nodes=nodes,
+        specs=specs,
+        user_uuid=ws.user_uuid,
+        created_at=at - 2 * HOUR,
+        deployed_at=at,
+        children=children,
+        fallback=fallback,
     )
 
 
@@ -280,8 +316,10 @@ def _schedule(g: _Gen, ws: SandboxWorkspace, n_batches: int) -> list[tuple[float
         picks.append(g.rng.choices(wfs, weights)[0])
     g.rng.shuffle(picks)
     span = 30 * DAY - 2 * HOUR
-    return [(ws.now - 30 * DAY + i * span / (n_batches - 1) + g.rng.uniform(0, HOUR), w)
-            for i, w in enumerate(picks[:n_batches])]
+    return [
+        (ws.now - 30 * DAY + i * span / (n_batches - 1) + g.rng.uniform(0, HOUR), w)
+        for i, w in enumerate(picks[:n_batches])
+    ]
 
 
 def _batches(g: _Gen, ws: SandboxWorkspace, total_runs: int, n_batches: int) -> None:
@@ -291,8 +329,11 @@ def _batches(g: _Gen, ws: SandboxWorkspace, total_runs: int, n_batches: int) -> 
         per_wf[w.uuid] += 1
     last = len(plan) - 1
     special: dict[int, str] = {last: "running"}
-    for key, kind, target in (("crm_hygiene", "error", 10), ("lead_scorer", "cancelled", 5),
-                              ("contact_finder", "rate_limited", 3)):
+    for key, kind, target in (
+        ("crm_hygiene", "error", 10),
+        ("lead_scorer", "cancelled", 5),
+        ("contact_finder", "rate_limited", 3),
+    ):
         cands = [i for i, (_, w) in enumerate(plan) if w.spec.key == key and i != last and i not in special]
         if cands:
             special[min(cands, key=lambda i: abs(plan[i][0] - (ws.now - target * DAY)))] = kind
@@ -303,8 +344,13 @@ def _batches(g: _Gen, ws: SandboxWorkspace, total_runs: int, n_batches: int) -> 
         release = wf.releases[1] if created >= wf.releases[1].deployed_at else wf.releases[0]  # type: ignore[operator]
         n_runs = int(total_runs * wf.spec.runs_weight / per_wf[wf.uuid] * g.rng.uniform(0.8, 1.2))
         batch = BatchRec(
-            uuid=g.uuid(), workflow=wf, release=release, status="success", data=_batch_data(g, wf),
-            created_at=created, temporal_workflow_id=f"batch-{g.hex(24)}",
+            uuid=g.uuid(),
+            workflow=wf,
+            release=release,
+            status="success",
+            data=_batch_data(g, wf),
+            created_at=created,
+            temporal_workflow_id=f"batch-{g.hex(24)}",
         )
         wf.batches.append(batch)
         ws.batches.append(batch)
@@ -346,16 +392,32 @@ def _close_batch(b: BatchRec, runs: list[RunRec], kind: str, cutoff: float | Non
 
 
 def _run(
-    g: _Gen, ws: SandboxWorkspace, wf: WorkflowRec, rel: ReleaseRec, batch: BatchRec | None, key: str,
-    created: float, burst: tuple[float, float] | None, cutoff: float | None = None,
+    g: _Gen,
+    ws: SandboxWorkspace,
+    wf: WorkflowRec,
+    rel: ReleaseRec,
+    batch: BatchRec | None,
+    key: str,
+    created: float,
+    burst: tuple[float, float] | None,
+    cutoff: float | None = None,
 ) -> None:
     kind = wf.spec.record_kind
-    data = fakes.record_input(kind, key)
     rid = key if key.startswith("adhoc") else f"rec_{fakes.digest(wf.spec.key, key):012x}"
     title = fakes.record_title(kind, key)
     run = RunRec(
-        uuid=g.uuid(), workflow=wf, release=rel, batch=batch, record_id=rid, record_title=title,
-        status="pending", created_at=created, updated_at=created, finished_at=None, trace_uuid=g.uuid(), key=key,
+        uuid=g.uuid(),
+        workflow=wf,
+        release=rel,
+        batch=batch,
+        record_id=rid,
+        record_title=title,
+        status="pending",
+        created_at=created,
+        updated_at=created,
+        finished_at=None,
+        trace_uuid=g.uuid(),
+        key=key,
     )
     ws.runs.append(run)
     if cutoff is not None and created > cutoff:
@@ -378,16 +440,27 @@ def _run(
             run.executions.append(ExecRec(idx, "pending", None, None, None, None, 0.0, t, None))
             run.status = "running"
             break
-        cause, err = catalog.decide(catalog.Situation(
-            wf.spec.key, spec.slug, t, ws.now, None, burst, bool(company["domain"]), g.rng.random(),
-        ))
+        cause, err = catalog.decide(
+            catalog.Situation(
+                wf.spec.key,
+                spec.slug,
+                t,
+                ws.now,
+                None,
+                burst,
+                bool(company["domain"]),
+                g.rng.random(),
+            )
+        )
         kids = rel.children[idx]
         if cause == "fallback_absorbed" and rel.fallback[idx] is None:
             cause, err = None, None
         if cause is not None:
             _tally(ws, cause, run)
         if cause == "filter_stop":
-            run.executions.append(ExecRec(idx, "success", None, None, None, "❌ Condition is not matched", 0.0, t, end))
+            run.executions.append(
+                ExecRec(idx, "success", None, None, None, "❌ Condition is not matched", 0.0, t, end)
+            )
             idx = None
         elif err is not None:
             fb = rel.fallback[idx]
@@ -402,7 +475,9 @@ def _run(
             nxt = kids[child] if kids else None
             credits = _credits(g, spec)
             title = _title(spec, child)
-            run.executions.append(ExecRec(idx, "success", child if kids else None, nxt, None, title, credits, t, end))
+            run.executions.append(
+                ExecRec(idx, "success", child if kids else None, nxt, None, title, credits, t, end)
+            )
             run.credits += credits
             idx = nxt
         t = end + g.rng.uniform(0.01, 0.2)
@@ -425,8 +500,13 @@ def _tally(ws: SandboxWorkspace, cause: str, run: RunRec) -> None:
 def _branch_yes(workflow: str, slug: str, company: dict[str, Any], key: str) -> bool:
     if slug == "is_b2b":
         return bool(company["is_b2b"])
-    out = fakes.node_output(workflow, "verify_email" if slug == "is_valid" else "qualify",
-                            "verifyEmail" if slug == "is_valid" else "agent", {}, key)
+    out = fakes.node_output(
+        workflow,
+        "verify_email" if slug == "is_valid" else "qualify",
+        "verifyEmail" if slug == "is_valid" else "agent",
+        {},
+        key,
+    )
     return out.get("status") == "valid" if slug == "is_valid" else bool(out["answer"]["qualified"])
 
 
@@ -475,21 +555,38 @@ def _computed_config(s: NodeSpec, data: dict[str, Any], title: str) -> dict[str,
     if s.kind == "connector":
         return {"domain": data.get("domain", ""), "integration": s.integration}
     if s.kind == "agent":
-        return {"prompt": f"Qualify {data.get('company_name')} against our ICP.", "maxSteps": 8, "model": "gpt-4.1"}
+        return {
+            "prompt": f"Qualify {data.get('company_name')} against our ICP.",
+            "maxSteps": 8,
+            "model": "gpt-4.1",
+        }
     if s.action in ("filter", "branch"):
         return {"condition": bool(data.get("domain"))}
     return {}
 
 
-def build_sandbox(*, seed: int = 7, now: float, scale: float = 1.0,
-                  tokens: tuple[str | None, str | None] = (None, None)) -> list[SandboxWorkspace]:
+def build_sandbox(
+    *, seed: int = 7, now: float, scale: float = 1.0, tokens: tuple[str | None, str | None] = (None, None)
+) -> list[SandboxWorkspace]:
     """The default sandbox: a large main workspace and a small second one (for isolation)."""
     main = build_workspace(
-        seed=seed, now=now, name="Acme Revenue", token=tokens[0], specs=catalog.MAIN_WORKFLOWS,
-        total_runs=int(MAIN_RUNS * scale), n_batches=36, adhoc_runs=150,
+        seed=seed,
+        now=now,
+        name="Acme Revenue",
+        token=tokens[0],
+        specs=catalog.MAIN_WORKFLOWS,
+        total_runs=int(MAIN_RUNS * scale),
+        n_batches=36,
+        adhoc_runs=150,
     )
     small = build_workspace(
-        seed=seed + 1, now=now, name="Globex Sales", token=tokens[1], specs=catalog.SMALL_WORKFLOWS,
-        total_runs=SMALL_RUNS, n_batches=8, adhoc_runs=0,
+        seed=seed + 1,
+        now=now,
+        name="Globex Sales",
+        token=tokens[1],
+        specs=catalog.SMALL_WORKFLOWS,
+        total_runs=SMALL_RUNS,
+        n_batches=8,
+        adhoc_runs=0,
     )
     return [main, small]
