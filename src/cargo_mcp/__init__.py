@@ -1,1 +1,3 @@
 """cargo-mcp: MCP server for the Cargo orchestration API."""
+
+__version__ = "0.1.0"

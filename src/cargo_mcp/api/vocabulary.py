@@ -1,0 +1,172 @@
+"""The user's words → Cargo's wire values: status synonyms, node-status filters, dates, UUIDs.
+
+Every function either returns the wire value (plus a note when it translated something) or raises
+:class:`InputError` with a message that says what was wrong and what to send instead.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from cargo_mcp.api.models import NODE_FILTER_STATUSES, RUN_STATUSES, ExecutionsFilter
+
+
+class InputError(ValueError):
+    """A tool argument that cannot be turned into a valid Cargo request."""
+
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+RUN_STATUS_SYNONYMS: dict[str, str] = {
+    **{s: s for s in RUN_STATUSES},
+    "finished": "success",
+    "completed": "success",
+    "complete": "success",
+    "succeeded": "success",
+    "successful": "success",
+    "succeed": "success",
+    "done": "success",
+    "ok": "success",
+    "failed": "error",
+    "failure": "error",
+    "failures": "error",
+    "fail": "error",
+    "errored": "error",
+    "errors": "error",
+    "canceled": "cancelled",
+    "canceling": "cancelling",
+    "queued": "pending",
+    "waiting": "pending",
+    "in_progress": "running",
+    "in-progress": "running",
+    "started": "running",
+    "active": "running",
+    "skip": "skipped",
+}
+
+NODE_STATUS_SYNONYMS: dict[str, str] = {
+    **{s: s for s in NODE_FILTER_STATUSES},
+    **{k: v for k, v in RUN_STATUS_SYNONYMS.items() if v in ("success", "error", "pending")},
+    "running": "pending",
+    "not_run": "absent",
+    "not run": "absent",
+    "never_ran": "absent",
+    "missing": "absent",
+    "skipped": "absent",
+    "none": "absent",
+}
+
+
+def is_uuid(value: str) -> bool:
+    return bool(_UUID.match(value.strip().lower()))
+
+
+def uuid_arg(value: str, field: str) -> str:
+    """A lower-cased UUID, or :class:`InputError` naming the field."""
+    v = value.strip().lower()
+    if not _UUID.match(v):
+        raise InputError(
+            f"{field} must be a UUID like 3f2b1c9e-8d7a-4b6c-9e5f-1a2b3c4d5e6f, got {value!r}. "
+            "Copy it from a previous answer (list_workflows, get_batch, list_runs)."
+        )
+    return v
+
+
+def run_statuses(values: list[str] | None) -> tuple[list[str] | None, list[str]]:
+    """Normalize run status words; returns the wire statuses and notes on what was translated."""
+    if not values:
+        return None, []
+    out: list[str] = []
+    notes: list[str] = []
+    for raw in values:
+        key = raw.strip().lower().replace(" ", "_")
+        wire = RUN_STATUS_SYNONYMS.get(key)
+        if wire is None:
+            raise InputError(
+                f"unknown run status {raw!r}. Use one of {', '.join(RUN_STATUSES)} "
+                "(synonyms such as 'failed' → error and 'finished' → success are accepted)."
+            )
+        if wire != key:
+            notes.append(f"status {raw!r} was read as {wire!r}")
+        if wire not in out:
+            out.append(wire)
+    return out, notes
+
+
+def executions_filter(node_status: dict[str, Any] | None) -> tuple[dict[str, Any] | None, list[str]]:
+    """Compile ``{"enrich": "error", "score": "absent"}`` into Cargo's ``executionsFilter``.
+
+    A value may also be ``{"status": "error", "contains": "429"}`` (error message or title contains).
+    All conditions must hold (AND).
+    """
+    if not node_status:
+        return None, []
+    conditions: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for slug, spec in node_status.items():
+        contains = None
+        if isinstance(spec, dict):
+            unknown = set(spec) - {"status", "contains"}
+            if unknown or "status" not in spec:
+                raise InputError(
+                    f"node_status[{slug!r}] must be a status word or {{'status': ..., 'contains': ...}}, "
+                    f"got {spec!r}."
+                )
+            contains, spec = spec.get("contains"), spec["status"]
+        if not isinstance(spec, str):
+            raise InputError(f"node_status[{slug!r}] must be a string such as 'error', got {spec!r}.")
+        key = spec.strip().lower()
+        wire = NODE_STATUS_SYNONYMS.get(key)
+        if wire is None:
+            raise InputError(
+                f"node_status[{slug!r}] = {spec!r} is not a node status. Use one of "
+                f"{', '.join(NODE_FILTER_STATUSES)} ('absent' = the node never ran)."
+            )
+        if wire != key:
+            notes.append(f"node_status {slug}={spec!r} was read as {wire!r}")
+        cond: dict[str, Any] = {"kind": "node", "nodeSlug": slug, "status": wire}
+        if contains:
+            cond["value"] = str(contains)
+        conditions.append(cond)
+    wire_filter = {"conjonction": "and", "groups": [{"conjonction": "and", "conditions": conditions}]}
+    ExecutionsFilter.model_validate(wire_filter)
+    return wire_filter, notes
+
+
+_RELATIVE = re.compile(
+    r"^(?:last\s+|past\s+|-)?(\d+(?:\.\d+)?)\s*(m|min|mins|minutes?|h|hrs?|hours?|d|days?|w|weeks?)(?:\s+ago)?$"
+)
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def when(value: str, field: str, now: datetime | None = None) -> str:
+    """An ISO-8601 UTC timestamp from ISO-8601 input or a relative form (``24h``, ``7d``, ``today``)."""
+    now = now or datetime.now(UTC)
+    v = value.strip().lower()
+    if v == "now":
+        return _iso(now)
+    if v == "today":
+        return _iso(datetime.combine(now.date(), datetime.min.time(), UTC))
+    if v == "yesterday":
+        return _iso(datetime.combine(now.date() - timedelta(days=1), datetime.min.time(), UTC))
+    m = _RELATIVE.match(v)
+    if m:
+        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)[0]]
+        return _iso(now - timedelta(seconds=seconds))
+    try:
+        d = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            d = datetime.combine(date.fromisoformat(value.strip()), datetime.min.time())
+        except ValueError:
+            raise InputError(
+                f"{field} = {value!r} is not a date. Send ISO-8601 (2026-11-24T08:00:00Z or 2026-11-24) "
+                "or a relative age such as '30m', '24h', '7d', '2w', 'today', 'yesterday'."
+            ) from None
+    return _iso(d if d.tzinfo else d.replace(tzinfo=UTC))
+
+
+def _iso(d: datetime) -> str:
+    return d.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,1 @@
+"""Fetching and parsing the files behind Cargo's signed download URLs."""

@@ -1,0 +1,91 @@
+"""Run filters shared by count_runs, list_runs and download_outputs: user words → Cargo's payload."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from cargo_mcp.api import vocabulary as v
+from cargo_mcp.api.vocabulary import InputError
+from cargo_mcp.server import catalog
+from cargo_mcp.server.backend import Backend
+
+WorkflowArg = Annotated[
+    str | None,
+    Field(description="Workflow UUID (or a tool/play name or UUID). Optional when batch_uuid is given."),
+]
+StatusesArg = Annotated[
+    list[str] | None,
+    Field(
+        description="Run statuses: idle, pending, running, success, error, cancelling, cancelled, skipped. "
+        "Synonyms accepted: failed→error, finished/completed→success."
+    ),
+]
+BatchArg = Annotated[str | None, Field(description="Only runs of this batch (UUID).")]
+ReleaseArg = Annotated[str | None, Field(description="Only runs of this release (UUID).")]
+FinishedArg = Annotated[bool | None, Field(description="true: only finished runs; false: only unfinished.")]
+DateArg = Annotated[
+    str | None,
+    Field(description="ISO-8601 (2026-11-24T08:00:00Z, 2026-11-24) or relative: 30m, 24h, 7d, today."),
+]
+RecordIdArg = Annotated[str | None, Field(description="Exact record id.")]
+RecordTitleArg = Annotated[str | None, Field(description="Record title.")]
+NodeStatusArg = Annotated[
+    dict[str, Any] | None,
+    Field(
+        description='Per-node execution status, all must hold: {"enrich": "error", "score": "absent"}. '
+        "Statuses: success, error, pending, absent (never ran). A value may be "
+        '{"status": "error", "contains": "429"} to match the error message (or the title on success).'
+    ),
+]
+
+
+async def run_filters(
+    b: Backend,
+    *,
+    workflow_uuid: str | None,
+    batch_uuid: str | None = None,
+    statuses: list[str] | None = None,
+    release_uuid: str | None = None,
+    is_finished: bool | None = None,
+    created_after: str | None = None,
+    created_before: str | None = None,
+    record_id: str | None = None,
+    record_title: str | None = None,
+    node_status: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], list[str]]:
+    """The camelCase payload and the notes on what was normalized. Validates before any list call."""
+    notes: list[str] = []
+    batch = v.uuid_arg(batch_uuid, "batch_uuid") if batch_uuid else None
+    release = v.uuid_arg(release_uuid, "release_uuid") if release_uuid else None
+    wire_statuses, n1 = v.run_statuses(statuses)
+    exec_filter, n2 = v.executions_filter(node_status)
+    after = v.when(created_after, "created_after") if created_after else None
+    before = v.when(created_before, "created_before") if created_before else None
+    notes += n1 + n2
+    if workflow_uuid:
+        wf, entry = await catalog.workflow_uuid(b, workflow_uuid)
+        if entry is not None and workflow_uuid.strip().lower() != wf:
+            notes.append(f"workflow {workflow_uuid!r} is {entry.kind} {entry.name!r} (workflow_uuid {wf})")
+        elif entry is None and not v.is_uuid(wf):
+            raise InputError(f"workflow_uuid must be a UUID or a tool/play name, got {workflow_uuid!r}.")
+    elif batch:
+        client = await b.client()
+        wf = (await client.get_batch(batch)).workflow_uuid
+        notes.append(f"workflow_uuid {wf} taken from batch {batch}")
+    else:
+        raise InputError("give workflow_uuid (or a tool/play name), or batch_uuid.")
+    payload = {
+        "workflowUuid": wf,
+        "batchUuid": batch,
+        "releaseUuid": release,
+        "statuses": wire_statuses,
+        "isFinished": is_finished,
+        "createdAfter": after,
+        "createdBefore": before,
+        "recordId": record_id,
+        "recordTitle": record_title,
+        "executionsFilter": exec_filter,
+    }
+    return {k: val for k, val in payload.items() if val is not None}, notes

@@ -1,0 +1,46 @@
+"""Compact text views sized for a context window."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+
+def clip(value: Any, limit: int) -> str:
+    """``value`` as one line of at most ``limit`` characters (an ellipsis marks a cut)."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+def table(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], max_chars: int = 4000, cell: int = 60
+) -> str:
+    """A pipe-separated table; stops before ``max_chars`` and says how many rows were left out."""
+    lines = [" | ".join(columns)]
+    used = len(lines[0])
+    for i, row in enumerate(rows):
+        line = " | ".join(clip("" if row.get(c) is None else row.get(c), cell) for c in columns)
+        if used + len(line) + 1 > max_chars:
+            lines.append(f"… {len(rows) - i} more row(s) in the structured content")
+            break
+        lines.append(line)
+        used += len(line) + 1
+    return "\n".join(lines)
+
+
+def pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "n/a"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -1,0 +1,51 @@
+"""Shared plumbing for tools: annotations, error translation, the backend, structured answers."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel
+
+from cargo_mcp.api.errors import CargoError
+from cargo_mcp.api.vocabulary import InputError
+from cargo_mcp.server.backend import Backend
+
+READ_ONLY = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def backend(ctx: Context[Any, Any]) -> Backend:
+    state: Backend = ctx.request_context.lifespan_context
+    return state
+
+
+def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Turn Cargo and input errors into tool errors the model can read and act on."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except InputError as e:
+            raise ToolError(f"Invalid input: {e}") from None
+        except CargoError as e:
+            raise ToolError(str(e)) from None
+
+    return wrapper
+
+
+def answer(model: BaseModel, text: str) -> CallToolResult:
+    """A result with a short human-readable text and the model as structured content."""
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content=model.model_dump(mode="json"),
+    )

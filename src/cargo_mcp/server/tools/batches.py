@@ -1,0 +1,110 @@
+"""Journey 2 — a batch and what its counters mean."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import CallToolResult
+from pydantic import BaseModel, Field
+
+from cargo_mcp.api.models import TERMINAL_BATCH_STATUSES
+from cargo_mcp.api.vocabulary import uuid_arg
+from cargo_mcp.server import catalog
+from cargo_mcp.server.render import duration, pct
+from cargo_mcp.server.tooling import READ_ONLY, answer, backend, tool_errors
+
+
+class BatchSummary(BaseModel):
+    batch_uuid: str
+    workflow_uuid: str
+    workflow_name: str | None = None
+    workflow_kind: str | None = None
+    release_uuid: str | None = None
+    status: str
+    runs_status: str | None = None
+    finished: bool
+    headline: str = Field(description="One-line verdict, e.g. 'success — finished with 212 failed runs'.")
+    runs_count: int
+    executed_runs_count: int
+    failed_runs_count: int
+    progress: float = Field(description="executed / total, 0..1.")
+    failure_rate: float = Field(description="failed / executed, 0..1.")
+    finished_with_failures: bool = Field(description="True when the batch finished but some runs failed.")
+    credits_used: float
+    error_message: str | None = None
+    data_kind: str | None = None
+    created_at: str
+    finished_at: str | None = None
+    duration_s: float | None = None
+    next_calls: list[str] = Field(description="Useful follow-up tool calls.")
+
+
+@tool_errors
+async def get_batch(
+    ctx: Context[Any, Any],
+    batch_uuid: Annotated[str, Field(description="The batch's UUID.")],
+) -> Annotated[CallToolResult, BatchSummary]:
+    """One batch with derived facts: workflow name, release, progress (executed / total), failure rate,
+    credits, duration, and a headline that says "finished with N failed runs" even when the status is
+    success (a batch's status does not reflect run failures). Also lists the next useful calls."""
+    b = backend(ctx)
+    batch = await (await b.client()).get_batch(uuid_arg(batch_uuid, "batch_uuid"))
+    entry = await catalog.resolve(b, batch.workflow_uuid)
+    done = batch.status in TERMINAL_BATCH_STATUSES
+    total, executed, failed = batch.runs_count, batch.executed_runs_count, batch.failed_runs_count
+    with_failures = done and failed > 0
+    if batch.status == "success" and failed:
+        headline = f"success — finished with {failed:,} failed run(s) of {total:,} ({pct(failed, executed)})"
+    elif done:
+        headline = f"{batch.status} — {executed:,}/{total:,} runs executed, {failed:,} failed"
+        if batch.error_message:
+            headline += f"; batch error: {batch.error_message}"
+    else:
+        so_far = f"{executed:,}/{total:,} runs executed so far ({pct(executed, total)})"
+        headline = f"{batch.status} — {so_far}, {failed:,} failed"
+    wf = batch.workflow_uuid
+    calls = [f"get_workflow_nodes(batch_uuid='{batch.uuid}')"]
+    if failed:
+        calls += [
+            f"get_run_metrics(workflow_uuid='{wf}', batch_uuid='{batch.uuid}')",
+            f"list_runs(workflow_uuid='{wf}', batch_uuid='{batch.uuid}', statuses=['error'])",
+        ]
+    calls.append(f"download_outputs(workflow_uuid='{wf}', batch_uuid='{batch.uuid}')")
+    took = (batch.finished_at - batch.created_at).total_seconds() if batch.finished_at else None
+    summary = BatchSummary(
+        batch_uuid=batch.uuid,
+        workflow_uuid=wf,
+        workflow_name=entry.name if entry else None,
+        workflow_kind=entry.kind if entry else None,
+        release_uuid=batch.release_uuid,
+        status=batch.status,
+        runs_status=batch.runs_status,
+        finished=done,
+        headline=headline,
+        runs_count=total,
+        executed_runs_count=executed,
+        failed_runs_count=failed,
+        progress=round(executed / total, 4) if total else 0.0,
+        failure_rate=round(failed / executed, 4) if executed else 0.0,
+        finished_with_failures=with_failures,
+        credits_used=round(batch.credits_used_count, 4),
+        error_message=batch.error_message,
+        data_kind=str(batch.data.get("kind")) if batch.data.get("kind") else None,
+        created_at=batch.created_at.isoformat(),
+        finished_at=batch.finished_at.isoformat() if batch.finished_at else None,
+        duration_s=took,
+        next_calls=calls,
+    )
+    text = "\n".join(
+        [
+            f"Batch {batch.uuid} of {summary.workflow_name or wf}: {headline}",
+            f"Credits {summary.credits_used:g}; created {summary.created_at}; took {duration(took)}",
+            "Next: " + "; ".join(calls),
+        ]
+    )
+    return answer(summary, text)
+
+
+def register(mcp: MCPServer[Any]) -> None:
+    mcp.add_tool(get_batch, title="Inspect a batch", annotations=READ_ONLY)
