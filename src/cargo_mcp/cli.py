@@ -1,4 +1,4 @@
-"""`cargo-mcp` entry point. Today: `cargo-mcp sandbox` serves the embedded Cargo-compatible sandbox."""
+"""`cargo-mcp` entry point: serve (stdio | streamable HTTP), demo, sandbox."""
 
 from __future__ import annotations
 
@@ -8,15 +8,65 @@ import time
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="cargo-mcp")
+    parser = argparse.ArgumentParser(prog="cargo-mcp", description="Read-only MCP server for Cargo.")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the MCP server (stdio by default)")
+    serve.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
+    serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+    serve.add_argument(
+        "--sandbox", action="store_true", help="use the embedded sandbox even if a token is set"
+    )
+
+    sub.add_parser("demo", help="walk the three journeys with an MCP client against the sandbox")
+
     sb = sub.add_parser("sandbox", help="serve the embedded Cargo-API-compatible sandbox")
     sb.add_argument("--host", default="127.0.0.1")
     sb.add_argument("--port", type=int, default=8765)
     sb.add_argument("--token", help="API token of the first workspace (default: derived from the seed)")
     sb.add_argument("--seed", type=int, default=7)
     sb.add_argument("--scale", type=float, default=1.0, help="multiply the main workspace's run count")
+
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "demo":
+        from cargo_mcp.demo import run_demo
+
+        return run_demo()
+    return _sandbox(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from cargo_mcp.settings import ConfigError, Settings
+
+    try:
+        settings = Settings.from_env(force_sandbox=args.sandbox)
+    except ConfigError as e:
+        print(f"cargo-mcp: configuration error: {e}", file=sys.stderr)
+        return 2
+    from cargo_mcp.server.app import build_server
+
+    if settings.sandbox:
+        why = "--sandbox given" if args.sandbox else "no CARGO_API_TOKEN set"
+        print(
+            f"cargo-mcp: {why}: using the embedded SANDBOX (synthetic demo data, not your Cargo workspace). "
+            "Set CARGO_API_TOKEN to use Cargo.",
+            file=sys.stderr,
+        )
+    else:
+        print(f"cargo-mcp: using Cargo at {settings.base_url}", file=sys.stderr)
+    mcp = build_server(settings)
+    if args.http:
+        print(f"cargo-mcp: streamable HTTP on http://{args.host}:{args.port}/mcp", file=sys.stderr)
+        mcp.run(transport="streamable-http", host=args.host, port=args.port)
+    else:
+        mcp.run()
+    return 0
+
+
+def _sandbox(args: argparse.Namespace) -> int:
     from cargo_mcp.sandbox.server import Sandbox
 
     t0 = time.perf_counter()
@@ -25,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Cargo sandbox ready in {time.perf_counter() - t0:.1f} s at {url}/v1", file=sys.stderr)
     for ws in sandbox.workspaces:
         print(f"  workspace {ws.name!r} {ws.uuid}: {len(ws.runs)} runs, token {ws.token}", file=sys.stderr)
+    print(
+        f"Point cargo-mcp at it: CARGO_API_BASE_URL={url} CARGO_API_TOKEN=<token> cargo-mcp serve",
+        file=sys.stderr,
+    )
     try:
         while True:
             time.sleep(3600)
