@@ -20,9 +20,13 @@ class RetryPolicy:
     max_total: float = 45.0
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait before try ``attempt + 1`` (``attempt`` starts at 1)."""
+        """Seconds to wait before try ``attempt + 1`` (``attempt`` starts at 1).
+
+        A server's ``Retry-After`` is obeyed as given; the caller gives up instead when it would
+        exceed the total time budget.
+        """
         if retry_after is not None:
-            return min(max(retry_after, 0.0), self.max_delay * 4)
+            return max(retry_after, 0.0)
         return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
 
 
@@ -31,8 +35,10 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

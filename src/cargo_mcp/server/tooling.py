@@ -35,12 +35,30 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await fn(*args, **kwargs)
-        except InputError as e:
-            raise ToolError(f"Invalid input: {e}") from None
-        except CargoError as e:
-            raise ToolError(str(e)) from None
+        except (InputError, CargoError) as e:
+            raise _tool_error(e) from None
+        except BaseExceptionGroup as group:  # concurrent calls (task groups) wrap their errors
+            known = _first_known(group)
+            if known is None:
+                raise
+            raise _tool_error(known) from None
 
     return wrapper
+
+
+def _tool_error(e: Exception) -> ToolError:
+    return ToolError(f"Invalid input: {e}" if isinstance(e, InputError) else str(e))
+
+
+def _first_known(group: BaseExceptionGroup[BaseException]) -> Exception | None:
+    for e in group.exceptions:
+        if isinstance(e, InputError | CargoError):
+            return e
+        if isinstance(e, BaseExceptionGroup):
+            found = _first_known(e)
+            if found is not None:
+                return found
+    return None
 
 
 def answer(model: BaseModel, text: str) -> CallToolResult:

@@ -1,0 +1,6 @@
+"""Constants shared by test modules."""
+
+from cargo_mcp.api.retry import RetryPolicy
+
+# Quick retries so fault-injection tests stay fast; same logic as production.
+FAST_RETRY = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05, max_total=5.0)

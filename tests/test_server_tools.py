@@ -1,0 +1,282 @@
+"""Every tool's success and error paths, through an MCP client, against the sandbox over loopback HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from cargo_mcp.sandbox.server import Sandbox
+from cargo_mcp.sandbox.workspace import SandboxWorkspace, WorkflowRec
+
+pytestmark = pytest.mark.anyio
+
+TOOLS = {
+    "list_workflows",
+    "get_workflow_nodes",
+    "get_run",
+    "get_batch",
+    "count_runs",
+    "list_runs",
+    "get_run_metrics",
+    "download_outputs",
+    "execute_query",
+}
+
+
+async def ok(client: Client, name: str, args: dict[str, Any]) -> dict[str, Any]:
+    r = await client.call_tool(name, args)
+    assert not r.is_error, r.content[0].text  # type: ignore[union-attr]
+    assert r.content and r.content[0].text  # type: ignore[union-attr]
+    assert r.structured_content is not None
+    return r.structured_content
+
+
+async def fails(client: Client, name: str, args: dict[str, Any]) -> str:
+    r = await client.call_tool(name, args)
+    assert r.is_error
+    text: str = r.content[0].text  # type: ignore[union-attr]
+    assert "Traceback" not in text
+    return text
+
+
+def ws0(sb: Sandbox) -> SandboxWorkspace:
+    return sb.workspaces[0]
+
+
+def workflow(sb: Sandbox, key: str) -> WorkflowRec:
+    return next(w for w in ws0(sb).workflows if w.spec.key == key)
+
+
+async def test_tools_are_read_only_and_described(mcp_client: Client) -> None:
+    tools = (await mcp_client.list_tools()).tools
+    assert {t.name for t in tools} == TOOLS
+    for t in tools:
+        assert t.annotations and t.annotations.read_only_hint and t.annotations.open_world_hint
+        assert not t.annotations.destructive_hint
+        assert t.description and len(t.description) > 80
+        assert t.output_schema and t.output_schema.get("properties")
+        for name, prop in t.input_schema.get("properties", {}).items():
+            assert prop.get("description"), f"{t.name}.{name} has no description"
+
+
+async def test_list_workflows_joins_tools_plays_and_workflows(
+    mcp_client: Client, shared_sandbox: Sandbox
+) -> None:
+    out = await ok(mcp_client, "list_workflows", {})
+    named = {w.spec.name: w for w in ws0(shared_sandbox).workflows if w.spec.kind in ("tool", "play")}
+    assert {w["name"] for w in out["workflows"]} == set(named)
+    for w in out["workflows"]:
+        rec = named[w["name"]]
+        assert w["workflow_uuid"] == rec.uuid and w["kind"] == rec.spec.kind
+        assert w["deployed_release_uuid"] == next(r.uuid for r in rec.releases if r.status == "deployed")
+        assert (w["tool_uuid"] or w["play_uuid"]) in (rec.tool_uuid, rec.play_uuid)
+    plays = await ok(mcp_client, "list_workflows", {"kind": "play"})
+    assert {w["kind"] for w in plays["workflows"]} == {"play"} and plays["total"] >= 2
+    one = await ok(mcp_client, "list_workflows", {"name_contains": "ENRICH"})
+    assert [w["name"] for w in one["workflows"]] == ["Company enrichment"]
+
+
+async def test_workflow_nodes_by_name(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    out = await ok(mcp_client, "get_workflow_nodes", {"workflow": "company enrichment"})
+    wf = workflow(shared_sandbox, "company_enrichment")
+    deployed = next(r for r in wf.releases if r.status == "deployed")
+    assert out["release_uuid"] == deployed.uuid and out["workflow_uuid"] == wf.uuid
+    assert [n["slug"] for n in out["nodes"]][0] == "start"
+    assert {n["slug"] for n in out["nodes"]} == {s.slug for s in deployed.specs}
+    assert out["output_candidates"][0] == "output" and "skip" in out["output_candidates"]
+    nodes = {n["slug"]: n for n in out["nodes"]}
+    assert [(c["label"], c["slug"]) for c in nodes["is_b2b"]["children"]] == [
+        ("yes", "qualify"),
+        ("no", "skip"),
+    ]
+    assert nodes["enrich_company"]["fallback"] == "fallback_enrich"
+    assert nodes["enrich_company"]["integration"] == "clearbit"
+    assert "[yes] qualify" in out["drawing"] and "[on failure] fallback_enrich" in out["drawing"]
+
+
+async def test_workflow_nodes_by_batch_run_and_release(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    ws = ws0(shared_sandbox)
+    old = next(b for b in ws.batches if b.release.status == "archived")
+    out = await ok(mcp_client, "get_workflow_nodes", {"batch_uuid": old.uuid})
+    assert out["release_uuid"] == old.release.uuid and out["release_status"] == "archived"
+    run = next(r for r in ws.runs if r.workflow.spec.key == "lead_scorer" and r.release.status == "deployed")
+    out = await ok(mcp_client, "get_workflow_nodes", {"run_uuid": run.uuid})
+    assert out["workflow_name"] == "Lead scorer"
+    assert any("'variables' is used by 2 nodes" in w for w in out["warnings"])
+    out = await ok(mcp_client, "get_workflow_nodes", {"release_uuid": old.release.uuid})
+    assert out["workflow_uuid"] == old.workflow.uuid
+    adhoc = next(r for r in ws.runs if r.workflow.spec.kind == "adhoc")
+    out = await ok(mcp_client, "get_workflow_nodes", {"run_uuid": adhoc.uuid})
+    assert out["release_uuid"] is None and out["nodes"] and "ad-hoc" in out["located_by"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ({}, "exactly one of workflow, batch_uuid, run_uuid, release_uuid (got none)"),
+        ({"workflow": "Lead scorer", "batch_uuid": "x"}, "got workflow, batch_uuid"),
+        ({"workflow": "No such flow"}, "no tool or play is named 'No such flow'"),
+        ({"workflow": "e"}, "is ambiguous"),
+        ({"batch_uuid": "batch-1"}, "batch_uuid must be a UUID"),
+        ({"batch_uuid": "3f2b1c9e-8d7a-4b6c-9e5f-1a2b3c4d5e6f"}, "batchNotFound"),
+        ({"release_uuid": "3f2b1c9e-8d7a-4b6c-9e5f-1a2b3c4d5e6f"}, "releaseNotFound"),
+    ],
+)
+async def test_workflow_nodes_errors(mcp_client: Client, args: dict[str, Any], expected: str) -> None:
+    assert expected in await fails(mcp_client, "get_workflow_nodes", args)
+
+
+async def test_get_batch_says_success_with_failures(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    b = next(b for b in ws0(shared_sandbox).batches if b.status == "success" and b.failed_runs_count > 0)
+    out = await ok(mcp_client, "get_batch", {"batch_uuid": b.uuid})
+    assert out["finished_with_failures"] is True
+    assert f"finished with {b.failed_runs_count:,} failed run" in out["headline"]
+    assert out["runs_count"] == b.runs_count and out["workflow_name"] == b.workflow.spec.name
+    assert out["failure_rate"] == pytest.approx(b.failed_runs_count / b.executed_runs_count, abs=1e-4)
+    assert any(c.startswith("list_runs(") for c in out["next_calls"])
+    running = next(b for b in ws0(shared_sandbox).batches if b.status == "running")
+    out = await ok(mcp_client, "get_batch", {"batch_uuid": running.uuid})
+    assert not out["finished"] and "so far" in out["headline"] and out["progress"] < 1
+    assert "batchNotFound" in await fails(
+        mcp_client, "get_batch", {"batch_uuid": "3f2b1c9e-8d7a-4b6c-9e5f-1a2b3c4d5e6f"}
+    )
+
+
+async def test_count_runs_matches_sql_and_ground_truth(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    wf = workflow(shared_sandbox, "contact_finder")
+    counted = await ok(mcp_client, "count_runs", {"workflow_uuid": "Contact finder", "statuses": ["failed"]})
+    assert counted["filters"]["statuses"] == ["error"] and any("'failed'" in n for n in counted["notes"])
+    sql = f"SELECT count() AS n FROM runs WHERE workflow_uuid = '{wf.uuid}' AND status = 'error'"
+    assert counted["count"] == int((await ok(mcp_client, "execute_query", {"sql": sql}))["rows"][0]["n"])
+    truth = ws0(shared_sandbox).truth["rate_limit"]
+    rl = await ok(
+        mcp_client,
+        "count_runs",
+        {"workflow_uuid": wf.uuid, "node_status": {"find_email": {"status": "error", "contains": "429"}}},
+    )
+    assert rl["count"] == truth["runs"] > 0
+
+
+async def test_count_runs_rejects_bad_input_before_calling(mcp_client: Client) -> None:
+    text = await fails(mcp_client, "count_runs", {"workflow_uuid": "Contact finder", "statuses": ["broken"]})
+    assert "unknown run status 'broken'" in text
+    text = await fails(
+        mcp_client, "count_runs", {"workflow_uuid": "Contact finder", "created_after": "last tuesday"}
+    )
+    assert "created_after = 'last tuesday' is not a date" in text
+    assert "give workflow_uuid" in await fails(mcp_client, "count_runs", {})
+
+
+async def test_list_runs_pages(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    b = next(b for b in ws0(shared_sandbox).batches if b.failed_runs_count > 30)
+    first = await ok(mcp_client, "list_runs", {"batch_uuid": b.uuid, "statuses": ["error"], "limit": 25})
+    assert first["total"] == b.failed_runs_count and len(first["runs"]) == 25 and first["next_offset"] == 25
+    assert all(r["status"] == "error" and r["failed_node"] for r in first["runs"])
+    rest = await ok(
+        mcp_client, "list_runs", {"batch_uuid": b.uuid, "statuses": ["error"], "limit": 200, "offset": 25}
+    )
+    uuids = [r["uuid"] for r in first["runs"] + rest["runs"]]
+    assert len(uuids) == len(set(uuids)) == b.failed_runs_count and rest["next_offset"] is None
+    created = [r["created_at"] for r in first["runs"]]
+    assert created == sorted(created, reverse=True)
+
+
+@pytest.mark.parametrize(
+    "cause", ["rate_limit", "expired_credentials", "agent_max_steps", "provider_timeout", "data_error"]
+)
+async def test_get_run_marks_the_failing_node(
+    mcp_client: Client, shared_sandbox: Sandbox, cause: str
+) -> None:
+    truth = ws0(shared_sandbox).truth[cause]
+    out = await ok(mcp_client, "get_run", {"run_uuid": truth["run_uuids"][0]})
+    assert out["status"] == "error" and out["failing_node"] == truth["node_slug"]
+    failing = [s for s in out["path"] if s["failing"]]
+    assert len(failing) == 1 and failing[0]["slug"] == truth["node_slug"] and failing[0]["error"]
+    assert truth["node_slug"] in out["context"] and out["not_executed"]
+
+
+async def test_get_run_shows_fallback_branch_and_filter_stop(
+    mcp_client: Client, shared_sandbox: Sandbox
+) -> None:
+    truth = ws0(shared_sandbox).truth
+    out = await ok(mcp_client, "get_run", {"run_uuid": truth["fallback_absorbed"]["run_uuids"][0]})
+    assert out["status"] == "success" and out["failing_node"] is None
+    step = next(s for s in out["path"] if s["slug"] == "enrich_company")
+    assert step["status"] == "error" and step["next"] == "[on failure] fallback_enrich"
+    assert any(s["next"] in ("[yes] qualify", "[no] skip") for s in out["path"])
+    out = await ok(mcp_client, "get_run", {"run_uuid": truth["filter_stop"]["run_uuids"][0]})
+    assert out["status"] == "success" and out["stopped_at"] == "has_domain" and out["failing_node"] is None
+
+
+async def test_get_run_context_budget(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    run = ws0(shared_sandbox).truth["fallback_absorbed"]["run_uuids"][0]
+    full = await ok(mcp_client, "get_run", {"run_uuid": run, "context_nodes": "all", "max_chars": 100_000})
+    assert set(full["context"]) == {s["slug"] for s in full["path"]} and full["context_note"] is None
+    small = await ok(mcp_client, "get_run", {"run_uuid": run, "context_nodes": "all", "max_chars": 500})
+    assert "cut to fit max_chars=500" in small["context_note"]
+    assert sum(len(str(v)) for v in small["context"].values()) < 1500
+    odd = await ok(mcp_client, "get_run", {"run_uuid": run, "context_nodes": ["nope"]})
+    assert odd["context"] == {} and "no runContext for: nope" in odd["context_note"]
+
+
+async def test_get_run_metrics_names_nodes_worst_first(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    wf = workflow(shared_sandbox, "contact_finder")
+    out = await ok(mcp_client, "get_run_metrics", {"workflow_uuid": wf.uuid})
+    errors = [n["errors"] for n in out["nodes"]]
+    assert errors == sorted(errors, reverse=True) and out["nodes"][0]["slug"] == "find_email"
+    assert all(n["slug"] != "?" and n["name"] for n in out["nodes"])
+    sql = (
+        f"SELECT count() AS n FROM spans WHERE workflow_uuid = '{wf.uuid}' AND execution_status = 'error' "
+        "AND execution_started_at > now() - INTERVAL 60 DAY"
+    )
+    assert out["total_errors"] == int((await ok(mcp_client, "execute_query", {"sql": sql}))["rows"][0]["n"])
+
+
+async def test_download_outputs_pages_and_picks_the_output_node(
+    mcp_client: Client, shared_sandbox: Sandbox
+) -> None:
+    b = next(
+        b
+        for b in ws0(shared_sandbox).batches
+        if b.workflow.spec.key == "company_enrichment" and b.runs_count > 300
+    )
+    args = {"batch_uuid": b.uuid, "limit": 150}
+    first = await ok(mcp_client, "download_outputs", args)
+    assert first["total"] == b.runs_count and first["returned"] == 150 and first["next_offset"] == 150
+    assert first["output_node_slug"] == "output" and "picked 'output'" in first["output_node_note"]
+    assert first["columns"][:4] == ["recordId", "recordTitle", "runUuid", "runStatus"]
+    assert any(c.startswith("input.") for c in first["columns"]) and "qualified" in first["columns"]
+    second = await ok(mcp_client, "download_outputs", {**args, "offset": 150, "format": "csv"})
+    runs = [r["runUuid"] for r in first["rows"] + second["rows"]]
+    assert len(set(runs)) == 300
+    json_page = await ok(mcp_client, "download_outputs", {**args, "offset": 150, "limit": 5})
+    assert [r["runUuid"] for r in json_page["rows"]] == [r["runUuid"] for r in second["rows"][:5]]
+    past = await ok(mcp_client, "download_outputs", {**args, "offset": b.runs_count})
+    assert past["rows"] == [] and past["next_offset"] is None
+    skip = await ok(mcp_client, "download_outputs", {**args, "output_node_slug": "skip", "limit": 3})
+    assert skip["output_node_slug"] == "skip" and skip["output_node_note"] is None
+
+
+async def test_download_outputs_errors(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    b = next(b for b in ws0(shared_sandbox).batches if b.workflow.spec.key == "company_enrichment")
+    text = await fails(mcp_client, "download_outputs", {"batch_uuid": b.uuid, "output_node_slug": "nope"})
+    assert "nodeNotFound" in text and "get_workflow_nodes" in text
+    none = await ok(mcp_client, "download_outputs", {"batch_uuid": b.uuid, "record_id": "no-such-record"})
+    assert none["total"] == 0 and none["rows"] == [] and "no run matches" in none["notes"][-1]
+
+
+async def test_execute_query(mcp_client: Client) -> None:
+    out = await ok(
+        mcp_client, "execute_query", {"sql": "SELECT status, count() AS n FROM runs GROUP BY status"}
+    )
+    assert out["columns"] == ["status", "n"] and not out["truncated"] and out["row_count"] == len(out["rows"])
+    out = await ok(mcp_client, "execute_query", {"sql": "SELECT uuid FROM runs", "max_rows": 7})
+    assert out["row_count"] == 7 and out["truncated"] and out["limit_applied"] == 7
+    out = await ok(mcp_client, "execute_query", {"sql": "SELECT uuid FROM runs LIMIT 3"})
+    assert out["row_count"] == 3 and not out["truncated"] and out["limit_applied"] is None
+    assert "got DROP" in await fails(mcp_client, "execute_query", {"sql": "DROP TABLE runs"})
+    assert "exactly one statement" in await fails(mcp_client, "execute_query", {"sql": "SELECT 1; SELECT 2"})
+    text = await fails(mcp_client, "execute_query", {"sql": "SELECT nope FROM runs"})
+    assert "queryFailed" in text and "Code: 47" in text

@@ -1,0 +1,108 @@
+"""The user's words → Cargo's wire values (no network)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from cargo_mcp.api.client import query_string
+from cargo_mcp.api.retry import RetryPolicy, parse_retry_after
+from cargo_mcp.api.vocabulary import InputError, executions_filter, run_statuses, uuid_arg, when
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("words", "wire"),
+    [
+        (["finished"], ["success"]),
+        (["completed", "succeeded"], ["success"]),
+        (["failed", "Failure"], ["error"]),
+        (["canceled"], ["cancelled"]),
+        (["pending", "running", "error"], ["pending", "running", "error"]),
+    ],
+)
+def test_status_synonyms(words: list[str], wire: list[str]) -> None:
+    got, notes = run_statuses(words)
+    assert got == wire
+    assert bool(notes) == any(w.lower() not in wire for w in words)
+
+
+def test_unknown_status_names_the_allowed_values() -> None:
+    with pytest.raises(
+        InputError, match=r"unknown run status 'broken'.*idle, pending, running, success, error"
+    ):
+        run_statuses(["broken"])
+
+
+def test_node_status_compiles_to_executions_filter() -> None:
+    wire, notes = executions_filter(
+        {"enrich": "failed", "score": "absent", "find": {"status": "error", "contains": "429"}}
+    )
+    assert wire == {
+        "conjonction": "and",
+        "groups": [
+            {
+                "conjonction": "and",
+                "conditions": [
+                    {"kind": "node", "nodeSlug": "enrich", "status": "error"},
+                    {"kind": "node", "nodeSlug": "score", "status": "absent"},
+                    {"kind": "node", "nodeSlug": "find", "status": "error", "value": "429"},
+                ],
+            }
+        ],
+    }
+    assert notes == ["node_status enrich='failed' was read as 'error'"]
+
+
+@pytest.mark.parametrize("bad", ["done-ish", {"state": "error"}, 3])
+def test_bad_node_status(bad: object) -> None:
+    with pytest.raises(InputError, match="node_status"):
+        executions_filter({"enrich": bad})
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [
+        ("24h", "2026-11-23T12:00:00.000Z"),
+        ("7d", "2026-11-17T12:00:00.000Z"),
+        ("last 30 minutes", "2026-11-24T11:30:00.000Z"),
+        ("2w ago", "2026-11-10T12:00:00.000Z"),
+        ("today", "2026-11-24T00:00:00.000Z"),
+        ("2026-11-01", "2026-11-01T00:00:00.000Z"),
+        ("2026-11-01T08:30:00+02:00", "2026-11-01T06:30:00.000Z"),
+        ("2026-11-01T08:30:00Z", "2026-11-01T08:30:00.000Z"),
+    ],
+)
+def test_dates(text: str, iso: str) -> None:
+    assert when(text, "created_after", NOW) == iso
+
+
+def test_bad_date_says_what_to_send() -> None:
+    with pytest.raises(InputError, match=r"created_after = 'last tuesday' is not a date.*ISO-8601.*'24h'"):
+        when("last tuesday", "created_after", NOW)
+
+
+def test_uuid_check() -> None:
+    assert uuid_arg(" 3F2B1C9E-8D7A-4B6C-9E5F-1A2B3C4D5E6F ", "x") == "3f2b1c9e-8d7a-4b6c-9e5f-1a2b3c4d5e6f"
+    with pytest.raises(InputError, match="batch_uuid must be a UUID"):
+        uuid_arg("batch-42", "batch_uuid")
+
+
+def test_query_string_matches_the_official_client() -> None:
+    assert query_string({"workflowUuids": ["a", "b"], "isFinished": True, "x": None, "limit": 5}) == [
+        ("workflowUuids[]", "a"),
+        ("workflowUuids[]", "b"),
+        ("isFinished", "true"),
+        ("limit", "5"),
+    ]
+
+
+def test_retry_after_and_backoff() -> None:
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after("Tue, 24 Nov 2026 12:00:30 GMT", NOW) == 30.0
+    assert parse_retry_after("soon") is None
+    policy = RetryPolicy(base_delay=1, max_delay=4)
+    assert all(0 <= policy.backoff(a) <= min(4, 2 ** (a - 1)) for a in range(1, 8) for _ in range(20))
+    assert policy.backoff(1, retry_after=30) == 30
