@@ -83,7 +83,7 @@ async def test_workflow_nodes_by_name(mcp_client: Client, shared_sandbox: Sandbo
     wf = workflow(shared_sandbox, "company_enrichment")
     deployed = next(r for r in wf.releases if r.status == "deployed")
     assert out["release_uuid"] == deployed.uuid and out["workflow_uuid"] == wf.uuid
-    assert [n["slug"] for n in out["nodes"]][0] == "start"
+    assert next(n["slug"] for n in out["nodes"]) == "start"
     assert {n["slug"] for n in out["nodes"]} == {s.slug for s in deployed.specs}
     assert out["output_candidates"][0] == "output" and "skip" in out["output_candidates"]
     nodes = {n["slug"]: n for n in out["nodes"]}
