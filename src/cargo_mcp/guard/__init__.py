@@ -1,5 +1,4 @@
-"""Client-side read-only SQL guard for Cargo's orchestration query endpoint."""
+"""Client-side read-only SQL guard for Cargo's orchestration query endpoint.
 
-from cargo_mcp.guard.sql import MAX_ROWS, Verdict, check
-
-__all__ = ["MAX_ROWS", "Verdict", "check"]
+``guard.sql`` imports sqlglot (≈0.3 s), so it is imported on first use, not at server start.
+"""

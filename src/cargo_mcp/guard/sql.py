@@ -8,7 +8,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-MAX_ROWS = 10_000  # Cargo's result-row cap
+from cargo_mcp.guard.caps import MAX_ROWS
+
 _READ_ROOTS = (exp.Select, exp.Union, exp.Intersect, exp.Except)
 
 

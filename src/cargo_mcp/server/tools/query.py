@@ -9,7 +9,7 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
 from cargo_mcp.api.vocabulary import InputError
-from cargo_mcp.guard import MAX_ROWS, check
+from cargo_mcp.guard.caps import MAX_ROWS
 from cargo_mcp.server.render import table
 from cargo_mcp.server.tooling import READ_ONLY, answer, backend, tool_errors
 
@@ -36,6 +36,8 @@ async def execute_query(
     (runs.created_at, spans.execution_started_at). Example: SELECT node_slug, countIf(execution_status =
     'error') AS errors FROM spans WHERE workflow_uuid = '<uuid>' AND execution_started_at > now() -
     INTERVAL 1 DAY GROUP BY node_slug ORDER BY errors DESC. Returns columns, rows, row_count, truncated."""
+    from cargo_mcp.guard.sql import check  # lazy: sqlglot is slow to import
+
     probe = min(max_rows + 1, MAX_ROWS)
     verdict = check(sql, probe)
     if not verdict.allowed:
