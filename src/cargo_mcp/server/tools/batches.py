@@ -12,7 +12,7 @@ from cargo_mcp.api.models import TERMINAL_BATCH_STATUSES
 from cargo_mcp.api.vocabulary import uuid_arg
 from cargo_mcp.server import catalog
 from cargo_mcp.server.render import duration, pct
-from cargo_mcp.server.tooling import READ_ONLY, answer, backend, tool_errors
+from cargo_mcp.server.tooling import add_tool, answer, backend, tool_errors
 
 
 class BatchSummary(BaseModel):
@@ -107,4 +107,4 @@ async def get_batch(
 
 
 def register(mcp: MCPServer[Any]) -> None:
-    mcp.add_tool(get_batch, title="Inspect a batch", annotations=READ_ONLY)
+    add_tool(mcp, get_batch, "Inspect a batch")

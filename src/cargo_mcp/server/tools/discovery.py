@@ -14,7 +14,7 @@ from cargo_mcp.api.vocabulary import InputError, uuid_arg
 from cargo_mcp.server import catalog, graph
 from cargo_mcp.server.catalog import WorkflowEntry
 from cargo_mcp.server.render import table
-from cargo_mcp.server.tooling import READ_ONLY, answer, backend, tool_errors
+from cargo_mcp.server.tooling import add_tool, answer, backend, tool_errors
 
 
 class WorkflowList(BaseModel):
@@ -144,5 +144,5 @@ async def _release_or_none(client: Any, uuid: str | None) -> Any:
 
 
 def register(mcp: MCPServer[Any]) -> None:
-    mcp.add_tool(list_workflows, title="List tools and plays", annotations=READ_ONLY)
-    mcp.add_tool(get_workflow_nodes, title="Show a workflow's node graph and slugs", annotations=READ_ONLY)
+    add_tool(mcp, list_workflows, "List tools and plays")
+    add_tool(mcp, get_workflow_nodes, "Show a workflow's node graph and slugs")

@@ -26,7 +26,7 @@ from cargo_mcp.server.filters import (
     run_filters,
 )
 from cargo_mcp.server.render import table
-from cargo_mcp.server.tooling import READ_ONLY, answer, backend, tool_errors
+from cargo_mcp.server.tooling import add_tool, answer, backend, tool_errors
 
 EXPORT_CAP = 10_000
 
@@ -158,4 +158,4 @@ async def _download(b: Backend, request: dict[str, Any]) -> bytes:
 
 
 def register(mcp: MCPServer[Any]) -> None:
-    mcp.add_tool(download_outputs, title="Retrieve output records", annotations=READ_ONLY)
+    add_tool(mcp, download_outputs, "Retrieve output records")

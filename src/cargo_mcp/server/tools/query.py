@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from cargo_mcp.api.vocabulary import InputError
 from cargo_mcp.guard.caps import MAX_ROWS
 from cargo_mcp.server.render import table
-from cargo_mcp.server.tooling import READ_ONLY, answer, backend, tool_errors
+from cargo_mcp.server.tooling import add_tool, answer, backend, tool_errors
 
 
 class QueryResult(BaseModel):
@@ -60,4 +60,4 @@ async def execute_query(
 
 
 def register(mcp: MCPServer[Any]) -> None:
-    mcp.add_tool(execute_query, title="Run read-only analytics SQL", annotations=READ_ONLY)
+    add_tool(mcp, execute_query, "Run read-only analytics SQL")

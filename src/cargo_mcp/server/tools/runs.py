@@ -25,7 +25,7 @@ from cargo_mcp.server.filters import (
     run_filters,
 )
 from cargo_mcp.server.render import clip, duration, pct, table
-from cargo_mcp.server.tooling import READ_ONLY, answer, backend, tool_errors
+from cargo_mcp.server.tooling import add_tool, answer, backend, tool_errors
 
 
 class RunCount(BaseModel):
@@ -435,7 +435,7 @@ def _notes(notes: list[str]) -> str:
 
 
 def register(mcp: MCPServer[Any]) -> None:
-    mcp.add_tool(count_runs, title="Count runs", annotations=READ_ONLY)
-    mcp.add_tool(list_runs, title="List runs", annotations=READ_ONLY)
-    mcp.add_tool(get_run, title="Inspect one run", annotations=READ_ONLY)
-    mcp.add_tool(get_run_metrics, title="Per-node run metrics", annotations=READ_ONLY)
+    add_tool(mcp, count_runs, "Count runs")
+    add_tool(mcp, list_runs, "List runs")
+    add_tool(mcp, get_run, "Inspect one run")
+    add_tool(mcp, get_run_metrics, "Per-node run metrics")
