@@ -15,9 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
-    serve.add_argument(
-        "--sandbox", action="store_true", help="use the embedded sandbox even if a token is set"
-    )
+    serve.add_argument("--sandbox", action="store_true", help="use the embedded sandbox even if a token is set")
 
     sub.add_parser("demo", help="walk the three journeys with an MCP client against the sandbox")
 

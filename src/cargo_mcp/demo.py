@@ -16,9 +16,7 @@ MAX_LINES = 18
 
 async def _demo() -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARGO_")}
-    params = StdioServerParameters(
-        command=sys.executable, args=["-m", "cargo_mcp.cli", "serve", "--sandbox"], env=env
-    )
+    params = StdioServerParameters(command=sys.executable, args=["-m", "cargo_mcp.cli", "serve", "--sandbox"], env=env)
     started = time.perf_counter()
     async with Client(params) as client:
         tools = await client.list_tools()
@@ -58,9 +56,7 @@ async def _demo() -> int:
         await call("get_run", {"run_uuid": runs["runs"][0]["uuid"]})
 
         print("\n## Journey 3 — retrieve results")
-        await call(
-            "count_runs", {"workflow_uuid": tool["name"], "statuses": ["finished"], "created_after": "7d"}
-        )
+        await call("count_runs", {"workflow_uuid": tool["name"], "statuses": ["finished"], "created_after": "7d"})
         await call("download_outputs", {"workflow_uuid": tool["name"], "statuses": ["success"], "limit": 5})
         spans_sql = (
             "SELECT node_slug, count() AS executions, countIf(execution_status = 'error') AS errors "

@@ -34,9 +34,7 @@ class Settings:
         workspace = (env.get("CARGO_WORKSPACE_UUID") or "").strip().lower() or None
         base_url = (env.get("CARGO_API_BASE_URL") or "").strip() or DEFAULT_BASE_URL
         if token is not None and any(c.isspace() for c in token):
-            raise ConfigError(
-                "CARGO_API_TOKEN contains whitespace; paste the token alone, without 'Bearer '."
-            )
+            raise ConfigError("CARGO_API_TOKEN contains whitespace; paste the token alone, without 'Bearer '.")
         if workspace is not None and not is_uuid(workspace):
             raise ConfigError(f"CARGO_WORKSPACE_UUID must be a UUID, got {workspace!r}.")
         parts = urlsplit(base_url)

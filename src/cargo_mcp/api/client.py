@@ -141,9 +141,7 @@ class CargoClient:
         return GetRunResult.model_validate(await self.request("GET", f"{ORCH}/runs/{uuid}"))
 
     async def list_runs(self, filters: dict[str, Any], limit: int, offset: int) -> tuple[list[Run], int]:
-        data = await self.request(
-            "POST", f"{ORCH}/runs/list", body={**filters, "limit": limit, "offset": offset}
-        )
+        data = await self.request("POST", f"{ORCH}/runs/list", body={**filters, "limit": limit, "offset": offset})
         return [Run.model_validate(r) for r in data["runs"]], int(data.get("count", len(data["runs"])))
 
     async def count_runs(self, filters: dict[str, Any]) -> int:
@@ -189,9 +187,7 @@ class CargoClient:
         return [Play.model_validate(p) for p in (await self.request("GET", f"{ORCH}/plays/list"))["plays"]]
 
     async def query(self, sql: str) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = (await self.request("POST", f"{ORCH}/query", body={"query": sql}))[
-            "rows"
-        ]
+        rows: list[dict[str, Any]] = (await self.request("POST", f"{ORCH}/query", body={"query": sql}))["rows"]
         return rows
 
     async def current_workspace(self) -> Workspace:

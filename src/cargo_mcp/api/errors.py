@@ -22,8 +22,7 @@ HINTS: dict[str, str] = {
     "queryFailed": "Fix the SQL as the ClickHouse message says and call again.",
     "unauthorized": "The API token is missing or invalid: set CARGO_API_TOKEN to a workspace API token "
     "(Cargo → Settings → API).",
-    "forbidden": "The token cannot access this workspace: check CARGO_WORKSPACE_UUID or use a token of "
-    "that workspace.",
+    "forbidden": "The token cannot access this workspace: check CARGO_WORKSPACE_UUID or use a token of that workspace.",
 }
 
 STATUS_HINTS: dict[int, str] = {

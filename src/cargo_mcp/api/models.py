@@ -106,9 +106,7 @@ class Node(Wire):
         return {
             k: v
             for k, v in data.items()
-            if not (
-                (k in _NODE_ALL_KIND_FIELDS and (k not in own or v is None)) or (k in optional and v is None)
-            )
+            if not ((k in _NODE_ALL_KIND_FIELDS and (k not in own or v is None)) or (k in optional and v is None))
         }
 
 

@@ -111,8 +111,7 @@ def executions_filter(node_status: dict[str, Any] | None) -> tuple[dict[str, Any
             unknown = set(spec) - {"status", "contains"}
             if unknown or "status" not in spec:
                 raise InputError(
-                    f"node_status[{slug!r}] must be a status word or {{'status': ..., 'contains': ...}}, "
-                    f"got {spec!r}."
+                    f"node_status[{slug!r}] must be a status word or {{'status': ..., 'contains': ...}}, got {spec!r}."
                 )
             contains, spec = spec.get("contains"), spec["status"]
         if not isinstance(spec, str):

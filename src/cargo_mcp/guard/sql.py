@@ -41,9 +41,7 @@ def check(sql: str, max_rows: int = 1000) -> Verdict:
     tree = statements[0]
     if not isinstance(tree, _READ_ROOTS):
         kind = tree.key.upper()
-        return Verdict(
-            False, f"Only SELECT (or WITH … SELECT) is allowed; got {kind}. Cargo SQL is read-only.", sql
-        )
+        return Verdict(False, f"Only SELECT (or WITH … SELECT) is allowed; got {kind}. Cargo SQL is read-only.", sql)
     cap = max(1, min(max_rows, MAX_ROWS))
     limit_applied = _clamp_limit(tree, cap)
     return Verdict(True, None, tree.sql(dialect="clickhouse"), limit_applied)

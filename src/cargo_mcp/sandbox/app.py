@@ -67,9 +67,7 @@ def query_params(request: Request) -> dict[str, Any]:
         else:
             out[key] = value
     for k, v in list(out.items()):
-        if k in ("workflowUuids", "statuses", "includedDataKinds", "excludedDataKinds") and not isinstance(
-            v, list
-        ):
+        if k in ("workflowUuids", "statuses", "includedDataKinds", "excludedDataKinds") and not isinstance(v, list):
             out[k] = [v]
     return out
 
@@ -200,11 +198,7 @@ class Api:
         ]
         rels.sort(key=lambda x: -x.created_at)
         return ok(
-            {
-                "releases": [
-                    serialize.release(ws, x).wire() for x in select.page(rels, q.limit, q.offset, 50, 500)
-                ]
-            }
+            {"releases": [serialize.release(ws, x).wire() for x in select.page(rels, q.limit, q.offset, 50, 500)]}
         )
 
     async def release_deployed(self, r: Request, ws: SandboxWorkspace) -> Response:
@@ -286,9 +280,7 @@ class Api:
         if not recs:
             raise ApiError(400, "No records found matching the given filters.", "noRecordsFound")
         if len(recs) > EXPORT_CAP:
-            raise ApiError(
-                400, "Export is limited to 10,000 records. Please narrow your filters.", "tooManyRecords"
-            )
+            raise ApiError(400, "Export is limited to 10,000 records. Please narrow your filters.", "tooManyRecords")
         return self._outputs(r, ws, recs, slug, q.format)
 
     # --- identity ------------------------------------------------------------------------------
@@ -309,9 +301,7 @@ class Api:
         if not runs:
             raise ApiError(400, "No runs found matching the given filters.", "noRunsFound")
         if len(runs) > EXPORT_CAP:
-            raise ApiError(
-                400, "Export is limited to 10,000 runs. Please narrow your filters.", "tooManyRuns"
-            )
+            raise ApiError(400, "Export is limited to 10,000 runs. Please narrow your filters.", "tooManyRuns")
         return runs
 
     def _output_slug(self, wf: WorkflowRec, slug: str | None) -> str:

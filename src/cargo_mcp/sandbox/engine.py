@@ -348,13 +348,9 @@ class Engine:
         types = [m["type"] for m in out["meta"]]
         data = out["data"]
         truncated = len(data) > MAX_RESULT_ROWS
-        rows: list[dict[str, object]] = [
-            dict(zip(columns, row, strict=True)) for row in data[:MAX_RESULT_ROWS]
-        ]
+        rows: list[dict[str, object]] = [dict(zip(columns, row, strict=True)) for row in data[:MAX_RESULT_ROWS]]
         elapsed_ms = (time.perf_counter() - start) * 1000
-        return QueryResult(
-            columns=columns, types=types, rows=rows, truncated=truncated, elapsed_ms=elapsed_ms
-        )
+        return QueryResult(columns=columns, types=types, rows=rows, truncated=truncated, elapsed_ms=elapsed_ms)
 
     # -- validation --------------------------------------------------------------------------
 
@@ -428,11 +424,7 @@ class Engine:
         elif kind == "Function":
             name = str(node.get("name", ""))
             low = name.lower()
-            if (
-                low in _DENIED_FUNCTIONS
-                or low.startswith(_DENIED_PREFIXES)
-                or low in self._table_only_functions
-            ):
+            if low in _DENIED_FUNCTIONS or low.startswith(_DENIED_PREFIXES) or low in self._table_only_functions:
                 raise _Rejected(_access_denied(f"Function {name} is not allowed"))
 
     def _is_database(self, name: str) -> bool:

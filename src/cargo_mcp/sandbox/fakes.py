@@ -105,8 +105,7 @@ def node_output(workflow: str, slug: str, action: str, data: dict[str, Any], key
         }
     if action == "findEmail":
         return {
-            "email": f"{str(data.get('first_name', 'x')).lower()}.{str(data.get('last_name', 'y')).lower()}"
-            f"@{domain}",
+            "email": f"{str(data.get('first_name', 'x')).lower()}.{str(data.get('last_name', 'y')).lower()}@{domain}",
             "score": 60 + h % 40,
             "sources": 1 + h % 5,
         }
@@ -119,8 +118,7 @@ def node_output(workflow: str, slug: str, action: str, data: dict[str, Any], key
             "answer": {
                 "qualified": h % 10 >= 3,
                 "score": h % 100,
-                "reasoning": f"{data.get('company_name', 'The account')} matches the ICP on size "
-                "and industry.",
+                "reasoning": f"{data.get('company_name', 'The account')} matches the ICP on size and industry.",
             }
         }
     if action in ("filter", "branch"):

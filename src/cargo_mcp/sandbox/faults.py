@@ -86,9 +86,7 @@ class FaultMiddleware:
             await anyio.sleep(f.seconds)
             await self.app(scope, receive, send)
         elif f.kind == "status":
-            body = json.dumps(
-                {"errorMessage": f"Injected fault: HTTP {f.status}"} if f.status < 500 else {}
-            ).encode()
+            body = json.dumps({"errorMessage": f"Injected fault: HTTP {f.status}"} if f.status < 500 else {}).encode()
             headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
             if f.retry_after is not None:
                 headers.append((b"retry-after", str(f.retry_after).encode()))

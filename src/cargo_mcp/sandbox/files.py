@@ -41,9 +41,7 @@ class FileStore:
             self._files = {k: f for k, f in self._files.items() if f.expires_at > now}
             while len(self._files) >= self.max_files:
                 self._files.pop(next(iter(self._files)))
-            self._files[file_id] = StoredFile(
-                workspace_uuid, body, content_type, max(expires, now + self.ttl)
-            )
+            self._files[file_id] = StoredFile(workspace_uuid, body, content_type, max(expires, now + self.ttl))
         return f"{base_url}/files/{file_id}?expires={expires}&signature={self._sign(file_id, expires)}"
 
     def get(self, file_id: str, expires: str, signature: str) -> StoredFile | str:

@@ -219,6 +219,4 @@ def arrow_schema(table: str) -> pa.Schema:
 def create_table_sql(database: str, table: str) -> str:
     """``CREATE TABLE`` statement for ``database.table``."""
     cols = ",\n    ".join(f"`{name}` {ch_type}" for name, ch_type in TABLES[table])
-    return (
-        f"CREATE TABLE `{database}`.`{table}` (\n    {cols}\n)\nENGINE = MergeTree ORDER BY {ORDER_BY[table]}"
-    )
+    return f"CREATE TABLE `{database}`.`{table}` (\n    {cols}\n)\nENGINE = MergeTree ORDER BY {ORDER_BY[table]}"

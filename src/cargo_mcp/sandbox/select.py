@@ -128,9 +128,7 @@ def match_records(ws: SandboxWorkspace, q: p.RecordFilters | p.DownloadRecordOut
             continue
         if (after is not None and r.created_at < after) or (before is not None and r.created_at >= before):
             continue
-        if (u_after is not None and r.updated_at < u_after) or (
-            u_before is not None and r.updated_at >= u_before
-        ):
+        if (u_after is not None and r.updated_at < u_after) or (u_before is not None and r.updated_at >= u_before):
             continue
         if q.parent_batch_uuid or q.parent_run_uuid or q.parent_node_uuid or q.is_group_parent:
             continue
@@ -172,9 +170,7 @@ def match_spans(ws: SandboxWorkspace, q: p.SpanFilters) -> Iterator[tuple[RunRec
                 continue
             if (q.node_slug and s.slug != q.node_slug) or (q.node_kind and s.kind != q.node_kind):
                 continue
-            if (q.node_uuid and node.uuid != q.node_uuid) or (
-                q.node_action_slug and s.action != q.node_action_slug
-            ):
+            if (q.node_uuid and node.uuid != q.node_uuid) or (q.node_action_slug and s.action != q.node_action_slug):
                 continue
             if q.node_integration_slug and s.integration != q.node_integration_slug:
                 continue

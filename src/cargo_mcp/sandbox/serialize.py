@@ -189,10 +189,7 @@ def workflow(ws: SandboxWorkspace, w: WorkflowRec) -> m.Workflow:
         updated_at=_dt(w.created_at),
         play_uuid=w.play_uuid,
         tool_uuid=w.tool_uuid,
-        nodes=[
-            m.WorkflowNode(uuid=n.uuid, slug=n.slug, kind=n.kind, name=n.name)
-            for n in (dep.nodes if dep else [])
-        ],
+        nodes=[m.WorkflowNode(uuid=n.uuid, slug=n.slug, kind=n.kind, name=n.name) for n in (dep.nodes if dep else [])],
         last_batch=m.LastBatch(
             uuid=last.uuid,
             status=last.status,  # type: ignore[arg-type]

@@ -458,9 +458,7 @@ def _run(
         if cause is not None:
             _tally(ws, cause, run)
         if cause == "filter_stop":
-            run.executions.append(
-                ExecRec(idx, "success", None, None, None, "❌ Condition is not matched", 0.0, t, end)
-            )
+            run.executions.append(ExecRec(idx, "success", None, None, None, "❌ Condition is not matched", 0.0, t, end))
             idx = None
         elif err is not None:
             fb = rel.fallback[idx]
@@ -475,9 +473,7 @@ def _run(
             nxt = kids[child] if kids else None
             credits = _credits(g, spec)
             title = _title(spec, child)
-            run.executions.append(
-                ExecRec(idx, "success", child if kids else None, nxt, None, title, credits, t, end)
-            )
+            run.executions.append(ExecRec(idx, "success", child if kids else None, nxt, None, title, credits, t, end))
             run.credits += credits
             idx = nxt
         t = end + g.rng.uniform(0.01, 0.2)

@@ -10,8 +10,9 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 
 from cargo_mcp import __version__
+from cargo_mcp.server import prompts
 from cargo_mcp.server.backend import Backend
-from cargo_mcp.server.tools import batches, discovery, outputs, query, runs
+from cargo_mcp.server.tools import batches, discovery, failures, outputs, query, runs
 from cargo_mcp.settings import Settings
 
 INSTRUCTIONS = """\
@@ -21,10 +22,10 @@ node executions, output records, and analytics SQL). Nothing here writes to Carg
 Three journeys:
 1. Find node slugs: list_workflows → get_workflow_nodes(workflow=<name>) (or batch_uuid/run_uuid).
    Its output_candidates give the output node slug.
-2. Inspect failures: get_batch(batch_uuid) (counters, "finished with N failed runs") →
-   get_run_metrics(workflow_uuid, batch_uuid) (failing nodes, worst first) →
-   list_runs(statuses=["error"], node_status={"<slug>": "error"}) → get_run(run_uuid) (path, failing node,
-   its error and runContext).
+2. Inspect failures: inspect_failures(batch_uuid or workflow) groups the causes per node with a
+   classification, the fix and exemplar runs → trace_run(run_uuid) shows one failure end to end.
+   Step by step: get_batch → get_run_metrics → list_runs(statuses=["error"], node_status={"<slug>": "error"})
+   → get_run.
 3. Retrieve results: download_outputs(workflow_uuid or batch_uuid) pages through the output node's records;
    execute_query runs ClickHouse SQL over the tables runs, batches, spans, records
    (SELECT only, at most 10,000 rows).
@@ -39,9 +40,7 @@ BACKEND: the embedded SANDBOX — a synthetic demo workspace, not the user's Car
 Set CARGO_API_TOKEN to use a real workspace."""
 
 
-def build_server(
-    settings: Settings, backend_factory: Callable[[], Backend] | None = None
-) -> MCPServer[Backend]:
+def build_server(settings: Settings, backend_factory: Callable[[], Backend] | None = None) -> MCPServer[Backend]:
     """The MCP server. ``backend_factory`` lets tests inject retry/timeout settings."""
     # httpx logs every request URL at INFO; signed download URLs must never reach a log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -68,6 +67,8 @@ def build_server(
         runs.register,
         outputs.register,
         query.register,
+        failures.register,
+        prompts.register,
     ]
     for r in register:
         r(mcp)

@@ -25,9 +25,7 @@ CATALOG_TTL = 30.0
 class Backend:
     """Shared per-process state: one pooled Cargo client and one file client (created lazily)."""
 
-    def __init__(
-        self, settings: Settings, *, retry: RetryPolicy | None = None, timeout: httpx.Timeout | None = None
-    ):
+    def __init__(self, settings: Settings, *, retry: RetryPolicy | None = None, timeout: httpx.Timeout | None = None):
         self.settings = settings
         self.retry = retry
         self.timeout = timeout

@@ -19,6 +19,7 @@ class WorkflowEntry(BaseModel):
     workflow_uuid: str
     tool_uuid: str | None = None
     play_uuid: str | None = None
+    model_uuid: str | None = Field(None, description="A play's model (for re-running record ids).")
     deployed_release_uuid: str | None = None
     last_batch_uuid: str | None = None
     last_batch_status: str | None = None
@@ -67,6 +68,7 @@ def _entry(
         workflow_uuid=workflow_uuid,
         tool_uuid=tool.uuid if tool else None,
         play_uuid=play.uuid if play else None,
+        model_uuid=play.model_uuid if play else None,
         deployed_release_uuid=wf.deployed_release.uuid if wf and wf.deployed_release else None,
         last_batch_uuid=last.uuid if last else None,
         last_batch_status=last.status if last else None,
@@ -94,9 +96,7 @@ async def resolve(backend: Backend, workflow: str) -> WorkflowEntry | None:
         return partial[0]
     if partial:
         names = ", ".join(f"{e.name!r} ({e.kind}, {e.workflow_uuid})" for e in partial[:10])
-        raise InputError(
-            f"workflow {workflow!r} is ambiguous: it matches {names}. Send the exact name or UUID."
-        )
+        raise InputError(f"workflow {workflow!r} is ambiguous: it matches {names}. Send the exact name or UUID.")
     names = ", ".join(repr(e.name) for e in entries[:25])
     raise InputError(
         f"no tool or play is named {workflow!r} and it is not a UUID. Known workflows: {names}. "

@@ -14,18 +14,14 @@ _CHILD_LABELS = {"branch": ("yes", "no"), "split": ("A", "B"), "filter": ("pass"
 
 class ChildEdge(BaseModel):
     slug: str
-    label: str | None = Field(
-        None, description="Branch label: yes/no for branch, A/B for split, route N for switch."
-    )
+    label: str | None = Field(None, description="Branch label: yes/no for branch, A/B for split, route N for switch.")
 
 
 class NodeView(BaseModel):
     slug: str
     name: str | None = None
     kind: str = Field(description="native | connector | tool | agent")
-    action: str | None = Field(
-        None, description="actionSlug (native/connector) or templateSlug (tool/agent)."
-    )
+    action: str | None = Field(None, description="actionSlug (native/connector) or templateSlug (tool/agent).")
     integration: str | None = None
     children: list[ChildEdge] = Field(default_factory=list)
     fallback: str | None = Field(None, description="Slug of the node run when this node errors.")

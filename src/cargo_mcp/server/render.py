@@ -14,9 +14,7 @@ def clip(value: Any, limit: int) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
 
 
-def table(
-    rows: Sequence[dict[str, Any]], columns: Sequence[str], max_chars: int = 4000, cell: int = 60
-) -> str:
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], max_chars: int = 4000, cell: int = 60) -> str:
     """A pipe-separated table; stops before ``max_chars`` and says how many rows were left out."""
     lines = [" | ".join(columns)]
     used = len(lines[0])

@@ -16,9 +16,7 @@ from cargo_mcp.api.errors import CargoError
 from cargo_mcp.api.vocabulary import InputError
 from cargo_mcp.server.backend import Backend
 
-READ_ONLY = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-)
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -38,9 +38,7 @@ class WorkflowNodes(BaseModel):
 @tool_errors
 async def list_workflows(
     ctx: Context[Any, Any],
-    kind: Annotated[
-        Literal["tool", "play", "all"], Field(description="Only tools, only plays, or both.")
-    ] = "all",
+    kind: Annotated[Literal["tool", "play", "all"], Field(description="Only tools, only plays, or both.")] = "all",
     name_contains: Annotated[str | None, Field(description="Case-insensitive part of the name.")] = None,
 ) -> Annotated[CallToolResult, WorkflowList]:
     """List the workspace's tools and plays: name, kind, workflow_uuid, tool/play uuid, deployed release and
@@ -74,15 +72,12 @@ async def get_workflow_nodes(
     Use the slugs with list_runs/count_runs node_status, download_outputs output_node_slug, get_run."""
     given = {
         k: v
-        for k, v in dict(
-            workflow=workflow, batch_uuid=batch_uuid, run_uuid=run_uuid, release_uuid=release_uuid
-        ).items()
+        for k, v in dict(workflow=workflow, batch_uuid=batch_uuid, run_uuid=run_uuid, release_uuid=release_uuid).items()
         if v
     }
     if len(given) != 1:
         raise InputError(
-            "give exactly one of workflow, batch_uuid, run_uuid, release_uuid "
-            f"(got {', '.join(given) or 'none'})."
+            f"give exactly one of workflow, batch_uuid, run_uuid, release_uuid (got {', '.join(given) or 'none'})."
         )
     b = backend(ctx)
     client = await b.client()

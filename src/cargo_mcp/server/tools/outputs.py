@@ -36,9 +36,7 @@ class OutputPage(BaseModel):
     output_node_slug: str
     output_node_note: str | None = Field(None, description="How the output node was chosen when not given.")
     format: str
-    columns: list[str] = Field(
-        description="recordId, recordTitle, runUuid, runStatus, input.*, then outputs."
-    )
+    columns: list[str] = Field(description="recordId, recordTitle, runUuid, runStatus, input.*, then outputs.")
     rows: list[dict[str, Any]] = Field(description="The requested page (untrusted data from Cargo).")
     total: int = Field(description="Runs matching the filters.")
     offset: int

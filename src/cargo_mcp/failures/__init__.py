@@ -1,0 +1,1 @@
+"""Failure inspection: scope SQL over spans/runs, message normalization, grouping and classification."""

@@ -1,0 +1,116 @@
+"""The SQL of a failure sweep. Every query is scoped to one workflow, bounded in time, and read-only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Runs of one workflow, optionally of one batch, created in ``[since, until)``."""
+
+    workflow_uuid: str
+    since: datetime
+    until: datetime | None = None
+    batch_uuid: str | None = None
+
+
+# Strip what varies inside one cause (ids, numbers, emails, domains, times) so one cause = one group.
+_REPLACEMENTS = [
+    (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "<uuid>"),
+    (r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", "<email>"),
+    (r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z?", "<time>"),
+    (
+        r"(?i)\b[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)*\.(com|io|ai|co|net|org|dev|app|so|fr|de|uk|us|eu|me|tech)\b",
+        "<domain>",
+    ),
+    (r"\d+(\.\d+)?", "<n>"),
+]
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _ts(d: datetime) -> str:
+    return f"toDateTime64({_lit(d.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3])}, 3, 'UTC')"
+
+
+def normalized(column: str) -> str:
+    """A ClickHouse expression that normalizes an error message column."""
+    expr = f"ifNull({column}, '')"
+    for pattern, token in _REPLACEMENTS:
+        expr = f"replaceRegexpAll({expr}, {_lit(pattern)}, {_lit(token)})"
+    return expr
+
+
+def run_scope(s: Scope) -> str:
+    parts = [f"workflow_uuid = {_lit(s.workflow_uuid)}", f"created_at >= {_ts(s.since)}"]
+    if s.until is not None:
+        parts.append(f"created_at < {_ts(s.until)}")
+    if s.batch_uuid:
+        parts.append(f"batch_uuid = {_lit(s.batch_uuid)}")
+    return " AND ".join(parts)
+
+
+def span_scope(s: Scope) -> str:
+    """Spans of the scope's runs (execution starts never precede run creation)."""
+    parts = [f"workflow_uuid = {_lit(s.workflow_uuid)}", f"execution_started_at >= {_ts(s.since)}"]
+    if s.batch_uuid:
+        parts.append(f"batch_uuid = {_lit(s.batch_uuid)}")
+    if s.until is not None:
+        parts.append(f"run_uuid IN (SELECT uuid FROM runs WHERE {run_scope(s)})")
+    return " AND ".join(parts)
+
+
+def totals(s: Scope) -> str:
+    return (
+        "SELECT count() AS runs, countIf(is_finished) AS finished, countIf(status = 'error') AS failed, "
+        "countIf(status = 'cancelled') AS cancelled, "
+        "sumIf(credits_used_count, status = 'error') AS failed_credits, "
+        "toUnixTimestamp(min(created_at)) AS first_at, toUnixTimestamp(max(created_at)) AS last_at "
+        f"FROM runs WHERE {run_scope(s)}"
+    )
+
+
+def error_groups(s: Scope, limit: int = 200) -> str:
+    pattern = normalized("execution_error_message")
+    return (
+        f"SELECT node_slug, any(node_uuid) AS node_uuid, any(node_kind) AS node_kind, "
+        f"any(node_integration_slug) AS integration, {pattern} AS pattern, count() AS errors, "
+        "uniqExact(run_uuid) AS runs, "
+        "countIf(isNotNull(node_next_uuid) AND node_next_uuid != '') AS continued, "
+        "toUnixTimestamp(min(execution_started_at)) AS first_at, "
+        "toUnixTimestamp(max(execution_started_at)) AS last_at, "
+        "groupArray(3)(run_uuid) AS sample_runs, groupArray(3)(record_id) AS sample_records, "
+        "any(execution_error_message) AS example, sum(execution_credits_used_count) AS credits "
+        f"FROM spans WHERE {span_scope(s)} AND execution_status = 'error' "
+        f"GROUP BY node_slug, pattern ORDER BY errors DESC LIMIT {limit}"
+    )
+
+
+def error_profile(s: Scope, start: int, width: int, buckets: int) -> str:
+    """Errors per (node, pattern, time bucket) for the time profile."""
+    bucket = f"least(intDiv(toUnixTimestamp(execution_started_at) - {start}, {width}), {buckets - 1})"
+    pattern = normalized("execution_error_message")
+    return (
+        f"SELECT node_slug, {pattern} AS pattern, {bucket} AS bucket, count() AS n "
+        f"FROM spans WHERE {span_scope(s)} AND execution_status = 'error' "
+        "GROUP BY node_slug, pattern, bucket ORDER BY node_slug, pattern, bucket LIMIT 5000"
+    )
+
+
+def filter_stops(s: Scope) -> str:
+    return (
+        "SELECT node_slug, count() AS stops FROM spans "
+        f"WHERE {span_scope(s)} AND node_action_slug = 'filter' AND execution_status = 'success' "
+        "AND (isNull(node_next_uuid) OR node_next_uuid = '') GROUP BY node_slug ORDER BY stops DESC"
+    )
+
+
+def failed_record_ids(s: Scope, limit: int) -> str:
+    return (
+        f"SELECT DISTINCT record_id FROM runs WHERE {run_scope(s)} AND status = 'error' "
+        f"ORDER BY record_id LIMIT {limit}"
+    )

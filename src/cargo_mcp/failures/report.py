@@ -1,0 +1,89 @@
+"""The answer of a failure sweep (structured; rendered to text by the MCP layer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Totals(BaseModel):
+    runs: int
+    finished: int
+    failed: int = Field(description="Runs with status error.")
+    cancelled: int
+    failure_rate: float = Field(description="failed / finished, 0..1.")
+    failed_credits: float = Field(description="Credits spent on the failed runs.")
+
+
+class BatchFacts(BaseModel):
+    batch_uuid: str
+    status: str
+    runs_count: int
+    executed_runs_count: int
+    failed_runs_count: int
+    success_with_failures: bool = Field(description="Status success although runs failed.")
+
+
+class NodeFailures(BaseModel):
+    slug: str
+    name: str | None = None
+    kind: str | None = None
+    integration: str | None = None
+    executions: int
+    errors: int
+    error_rate: float
+
+
+class ErrorGroup(BaseModel):
+    node_slug: str
+    node_uuid: str | None = None
+    node_kind: str | None = None
+    integration: str | None = None
+    pattern: str = Field(description="The error message with ids, numbers, emails, domains and times stripped.")
+    example: str = Field(description="One raw message (untrusted text from the provider).")
+    classification: str = Field(
+        description="rate_limit | credentials | agent_step_limit | provider | data | fallback | unknown"
+    )
+    cause: str
+    fix: str
+    count: int = Field(description="Failed executions in this group.")
+    runs: int
+    share: float = Field(description="count / all failed executions of the scope (0..1).")
+    first_seen: str
+    last_seen: str
+    clustered: bool = Field(description="Most errors fell in a small part of the scope's time span.")
+    time_profile: str = Field(description="Errors per time bucket across the scope, oldest first (▁…█).")
+    exemplar_runs: list[str]
+    exemplar_records: list[str]
+    credits: float
+
+
+class FilterStop(BaseModel):
+    node_slug: str
+    stops: int
+
+
+class Rerun(BaseModel):
+    """A batch the user can create to re-run the failures; shown as data, never executed here."""
+
+    endpoint: str = "POST /v1/orchestration/batches"
+    body: dict[str, Any]
+    note: str
+
+
+class FailureReport(BaseModel):
+    scope: str
+    workflow_uuid: str
+    workflow_name: str | None = None
+    workflow_kind: str | None = None
+    window: dict[str, str | None]
+    totals: Totals
+    batch: BatchFacts | None = None
+    nodes: list[NodeFailures] = Field(description="Nodes with errors, worst first.")
+    error_groups: list[ErrorGroup] = Field(description="Real failures, largest first.")
+    more_groups: int = Field(0, description="Groups left out by max_groups.")
+    absorbed_by_fallback: list[ErrorGroup] = Field(description="Errors a fallback edge handled (runs continued).")
+    filter_stops: list[FilterStop] = Field(description="Runs a filter node stopped: expected, not failures.")
+    rerun: Rerun | None = None
+    notes: list[str] = Field(default_factory=list)

@@ -1,0 +1,149 @@
+"""inspect_failures and trace_run find every planted cause, exactly, in both scopes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from cargo_mcp.failures.classify import classify
+from cargo_mcp.sandbox.server import Sandbox
+
+pytestmark = pytest.mark.anyio
+
+FAILING = ["rate_limit", "expired_credentials", "agent_max_steps", "provider_timeout", "data_error"]
+
+
+async def ok(client: Client, name: str, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    r = await client.call_tool(name, args)
+    text: str = r.content[0].text  # type: ignore[union-attr]
+    assert not r.is_error, text
+    assert r.structured_content is not None
+    return r.structured_content, text
+
+
+def truth(sb: Sandbox, cause: str) -> dict[str, Any]:
+    t: dict[str, Any] = sb.workspaces[0].truth[cause]
+    return t
+
+
+def top_batch(sb: Sandbox, cause: str) -> tuple[str, int]:
+    by_batch: dict[str, int] = truth(sb, cause)["by_batch"]
+    return max(by_batch.items(), key=lambda kv: kv[1])
+
+
+def group_of(report: dict[str, Any], slug: str, key: str = "error_groups") -> list[dict[str, Any]]:
+    return [g for g in report[key] if g["node_slug"] == slug]
+
+
+@pytest.mark.parametrize("cause", FAILING)
+async def test_batch_scope_finds_each_cause_exactly(mcp_client: Client, shared_sandbox: Sandbox, cause: str) -> None:
+    t = truth(shared_sandbox, cause)
+    batch_uuid, expected = top_batch(shared_sandbox, cause)
+    report, text = await ok(mcp_client, "inspect_failures", {"batch_uuid": batch_uuid})
+    groups = group_of(report, t["node_slug"])
+    assert len(groups) == 1, groups  # one cause = one group
+    g = groups[0]
+    assert g["count"] == expected and g["classification"] == t["classification"]
+    assert g["exemplar_runs"] and all(
+        shared_sandbox.workspaces[0].runs_by_uuid[u].status == "error" for u in g["exemplar_runs"]
+    )
+    assert "<n>" in g["pattern"] or g["pattern"] == g["example"]
+    batch = next(b for b in shared_sandbox.workspaces[0].batches if b.uuid == batch_uuid)
+    assert report["totals"]["failed"] == batch.failed_runs_count == report["batch"]["failed_runs_count"]
+    assert report["batch"]["success_with_failures"] == (batch.status == "success")
+    assert len(text) <= 6000 and t["node_slug"] in text
+
+
+@pytest.mark.parametrize("cause", FAILING)
+async def test_workflow_window_scope_finds_each_cause_exactly(
+    mcp_client: Client, shared_sandbox: Sandbox, cause: str
+) -> None:
+    t = truth(shared_sandbox, cause)
+    report, _ = await ok(mcp_client, "inspect_failures", {"workflow": t["workflow_uuid"], "created_after": "60d"})
+    (g,) = group_of(report, t["node_slug"])
+    assert g["count"] == t["runs"] and g["classification"] == t["classification"]
+
+
+async def test_workflow_window_is_respected(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    t = truth(shared_sandbox, "expired_credentials")
+    ws = shared_sandbox.workspaces[0]
+    report, _ = await ok(
+        mcp_client, "inspect_failures", {"workflow": t["workflow_uuid"], "created_after": "3d", "created_before": "1d"}
+    )
+    lo, hi = ws.now - 3 * 86400, ws.now - 86400
+    runs = ws.runs_of_workflow[t["workflow_uuid"]]
+    expected = sum(1 for u in runs if lo <= u.created_at < hi and u.status == "error")
+    assert expected > 0 and report["totals"]["failed"] == expected
+    assert sum(g["count"] for g in group_of(report, t["node_slug"])) == expected
+
+
+async def test_fallback_and_filter_stops_are_not_failures(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    fb = truth(shared_sandbox, "fallback_absorbed")
+    batch_uuid, expected = top_batch(shared_sandbox, "fallback_absorbed")
+    report, text = await ok(mcp_client, "inspect_failures", {"batch_uuid": batch_uuid})
+    assert not group_of(report, fb["node_slug"])
+    (absorbed,) = group_of(report, fb["node_slug"], "absorbed_by_fallback")
+    assert absorbed["count"] == expected and absorbed["classification"] == "fallback"
+    assert "Absorbed by fallback (not failures)" in text
+    fs = truth(shared_sandbox, "filter_stop")
+    batch_uuid, expected = top_batch(shared_sandbox, "filter_stop")
+    report, text = await ok(mcp_client, "inspect_failures", {"batch_uuid": batch_uuid})
+    assert [s["stops"] for s in report["filter_stops"] if s["node_slug"] == fs["node_slug"]] == [expected]
+    assert not group_of(report, fs["node_slug"]) and "not failures" in text
+
+
+async def test_rate_limit_is_clustered_in_time(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    batch_uuid, _ = top_batch(shared_sandbox, "rate_limit")
+    report, _ = await ok(mcp_client, "inspect_failures", {"batch_uuid": batch_uuid})
+    (g,) = group_of(report, truth(shared_sandbox, "rate_limit")["node_slug"])
+    assert g["clustered"] and len(g["time_profile"]) == 24
+    other = [x for x in report["error_groups"] if x["classification"] == "provider"]
+    assert other and not other[0]["clustered"]
+
+
+async def test_rerun_recipe_fits_the_workflow_type(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    play_batch, _ = top_batch(shared_sandbox, "expired_credentials")
+    report, _ = await ok(mcp_client, "inspect_failures", {"batch_uuid": play_batch})
+    data = report["rerun"]["body"]["data"]
+    play = next(w for w in shared_sandbox.workspaces[0].workflows if w.uuid == report["workflow_uuid"])
+    assert data["kind"] == "recordIds" and data["modelUuid"] == play.model_uuid
+    failed_ids = {r.record_id for r in shared_sandbox.workspaces[0].runs_of_batch[play_batch] if r.status == "error"}
+    assert set(data["ids"]) == failed_ids
+    tool_batch, _ = top_batch(shared_sandbox, "agent_max_steps")
+    report, _ = await ok(mcp_client, "inspect_failures", {"batch_uuid": tool_batch})
+    data = report["rerun"]["body"]["data"]
+    assert data["kind"] == "runs" and data["filter"] == {"kind": "runs", "statuses": ["error"], "batchUuid": tool_batch}
+    assert data["reset"]["from"] == "node" and data["reset"]["nodeUuid"]
+
+
+async def test_inspect_failures_input_errors(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    r = await mcp_client.call_tool("inspect_failures", {})
+    assert r.is_error and "give workflow" in r.content[0].text  # type: ignore[union-attr]
+    batch_uuid, _ = top_batch(shared_sandbox, "rate_limit")
+    r = await mcp_client.call_tool("inspect_failures", {"batch_uuid": batch_uuid, "workflow": "Lead scorer"})
+    assert r.is_error and "belongs to workflow" in r.content[0].text  # type: ignore[union-attr]
+
+
+async def test_trace_run_names_the_failing_node_and_the_branch(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    t = truth(shared_sandbox, "rate_limit")
+    out, text = await ok(mcp_client, "trace_run", {"run_uuid": t["run_uuids"][0]})
+    assert out["run"]["failing_node"] == t["node_slug"]
+    assert f"Failing node {t['node_slug']}: Request failed with status code 429" in text
+    assert f"{t['node_slug']} (connector:hunter.findEmail)  ✖ FAILED" in text and "· not run" in text
+    fb = truth(shared_sandbox, "fallback_absorbed")
+    out, text = await ok(mcp_client, "trace_run", {"run_uuid": fb["run_uuids"][0]})
+    taken = "yes" if "[yes] qualify" in {s["next"] for s in out["run"]["path"]} else "no"
+    assert f"[{taken}] " in text and "↪ error, fallback taken" in text
+    assert ("[no] skip (native:end)  · not run" in text) == (taken == "yes")
+
+
+def test_classification_rules() -> None:
+    assert classify("HTTP <n> Too Many Requests", False).classification == "rate_limit"
+    assert classify("401 Unauthorized: token expired", False).classification == "credentials"
+    assert classify("maximum number of steps reached", False).classification == "agent_step_limit"
+    assert classify("upstream timeout after <n> ms", False).classification == "provider"
+    assert classify("TypeError: Cannot read properties of undefined", False).classification == "data"
+    assert classify("anything at all", True).classification == "fallback"
+    assert classify("something odd", False).classification == "unknown"
