@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,6 +22,10 @@ async def ok(client: Client, name: str, args: dict[str, Any]) -> tuple[dict[str,
     assert not r.is_error, text
     assert r.structured_content is not None
     return r.structured_content, text
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
 
 def truth(sb: Sandbox, cause: str) -> dict[str, Any]:
@@ -69,10 +74,9 @@ async def test_workflow_window_scope_finds_each_cause_exactly(
 async def test_workflow_window_is_respected(mcp_client: Client, shared_sandbox: Sandbox) -> None:
     t = truth(shared_sandbox, "expired_credentials")
     ws = shared_sandbox.workspaces[0]
-    report, _ = await ok(
-        mcp_client, "inspect_failures", {"workflow": t["workflow_uuid"], "created_after": "3d", "created_before": "1d"}
-    )
     lo, hi = ws.now - 3 * 86400, ws.now - 86400
+    window = {"created_after": iso(lo), "created_before": iso(hi)}
+    report, _ = await ok(mcp_client, "inspect_failures", {"workflow": t["workflow_uuid"], **window})
     runs = ws.runs_of_workflow[t["workflow_uuid"]]
     expected = sum(1 for u in runs if lo <= u.created_at < hi and u.status == "error")
     assert expected > 0 and report["totals"]["failed"] == expected
