@@ -22,6 +22,9 @@ TOOLS = {
     "get_run_metrics",
     "download_outputs",
     "execute_query",
+    "inspect_failures",
+    "trace_run",
+    "read_result",
 }
 
 
@@ -61,9 +64,7 @@ async def test_tools_are_read_only_and_described(mcp_client: Client) -> None:
             assert prop.get("description"), f"{t.name}.{name} has no description"
 
 
-async def test_list_workflows_joins_tools_plays_and_workflows(
-    mcp_client: Client, shared_sandbox: Sandbox
-) -> None:
+async def test_list_workflows_joins_tools_plays_and_workflows(mcp_client: Client, shared_sandbox: Sandbox) -> None:
     out = await ok(mcp_client, "list_workflows", {})
     named = {w.spec.name: w for w in ws0(shared_sandbox).workflows if w.spec.kind in ("tool", "play")}
     assert {w["name"] for w in out["workflows"]} == set(named)
@@ -162,9 +163,7 @@ async def test_count_runs_matches_sql_and_ground_truth(mcp_client: Client, share
 async def test_count_runs_rejects_bad_input_before_calling(mcp_client: Client) -> None:
     text = await fails(mcp_client, "count_runs", {"workflow_uuid": "Contact finder", "statuses": ["broken"]})
     assert "unknown run status 'broken'" in text
-    text = await fails(
-        mcp_client, "count_runs", {"workflow_uuid": "Contact finder", "created_after": "last tuesday"}
-    )
+    text = await fails(mcp_client, "count_runs", {"workflow_uuid": "Contact finder", "created_after": "last tuesday"})
     assert "created_after = 'last tuesday' is not a date" in text
     assert "give workflow_uuid" in await fails(mcp_client, "count_runs", {})
 
@@ -174,9 +173,7 @@ async def test_list_runs_pages(mcp_client: Client, shared_sandbox: Sandbox) -> N
     first = await ok(mcp_client, "list_runs", {"batch_uuid": b.uuid, "statuses": ["error"], "limit": 25})
     assert first["total"] == b.failed_runs_count and len(first["runs"]) == 25 and first["next_offset"] == 25
     assert all(r["status"] == "error" and r["failed_node"] for r in first["runs"])
-    rest = await ok(
-        mcp_client, "list_runs", {"batch_uuid": b.uuid, "statuses": ["error"], "limit": 200, "offset": 25}
-    )
+    rest = await ok(mcp_client, "list_runs", {"batch_uuid": b.uuid, "statuses": ["error"], "limit": 200, "offset": 25})
     uuids = [r["uuid"] for r in first["runs"] + rest["runs"]]
     assert len(uuids) == len(set(uuids)) == b.failed_runs_count and rest["next_offset"] is None
     created = [r["created_at"] for r in first["runs"]]
@@ -186,9 +183,7 @@ async def test_list_runs_pages(mcp_client: Client, shared_sandbox: Sandbox) -> N
 @pytest.mark.parametrize(
     "cause", ["rate_limit", "expired_credentials", "agent_max_steps", "provider_timeout", "data_error"]
 )
-async def test_get_run_marks_the_failing_node(
-    mcp_client: Client, shared_sandbox: Sandbox, cause: str
-) -> None:
+async def test_get_run_marks_the_failing_node(mcp_client: Client, shared_sandbox: Sandbox, cause: str) -> None:
     truth = ws0(shared_sandbox).truth[cause]
     out = await ok(mcp_client, "get_run", {"run_uuid": truth["run_uuids"][0]})
     assert out["status"] == "error" and out["failing_node"] == truth["node_slug"]
@@ -197,9 +192,7 @@ async def test_get_run_marks_the_failing_node(
     assert truth["node_slug"] in out["context"] and out["not_executed"]
 
 
-async def test_get_run_shows_fallback_branch_and_filter_stop(
-    mcp_client: Client, shared_sandbox: Sandbox
-) -> None:
+async def test_get_run_shows_fallback_branch_and_filter_stop(mcp_client: Client, shared_sandbox: Sandbox) -> None:
     truth = ws0(shared_sandbox).truth
     out = await ok(mcp_client, "get_run", {"run_uuid": truth["fallback_absorbed"]["run_uuids"][0]})
     assert out["status"] == "success" and out["failing_node"] is None
@@ -234,13 +227,9 @@ async def test_get_run_metrics_names_nodes_worst_first(mcp_client: Client, share
     assert out["total_errors"] == int((await ok(mcp_client, "execute_query", {"sql": sql}))["rows"][0]["n"])
 
 
-async def test_download_outputs_pages_and_picks_the_output_node(
-    mcp_client: Client, shared_sandbox: Sandbox
-) -> None:
+async def test_download_outputs_pages_and_picks_the_output_node(mcp_client: Client, shared_sandbox: Sandbox) -> None:
     b = next(
-        b
-        for b in ws0(shared_sandbox).batches
-        if b.workflow.spec.key == "company_enrichment" and b.runs_count > 300
+        b for b in ws0(shared_sandbox).batches if b.workflow.spec.key == "company_enrichment" and b.runs_count > 300
     )
     args = {"batch_uuid": b.uuid, "limit": 150}
     first = await ok(mcp_client, "download_outputs", args)
@@ -268,9 +257,7 @@ async def test_download_outputs_errors(mcp_client: Client, shared_sandbox: Sandb
 
 
 async def test_execute_query(mcp_client: Client) -> None:
-    out = await ok(
-        mcp_client, "execute_query", {"sql": "SELECT status, count() AS n FROM runs GROUP BY status"}
-    )
+    out = await ok(mcp_client, "execute_query", {"sql": "SELECT status, count() AS n FROM runs GROUP BY status"})
     assert out["columns"] == ["status", "n"] and not out["truncated"] and out["row_count"] == len(out["rows"])
     out = await ok(mcp_client, "execute_query", {"sql": "SELECT uuid FROM runs", "max_rows": 7})
     assert out["row_count"] == 7 and out["truncated"] and out["limit_applied"] == 7

@@ -5,11 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from cargo_mcp.api.vocabulary import is_uuid
+from cargo_mcp.results.fetch import DEFAULT_HOSTS
+from cargo_mcp.results.fetch import DEFAULT_MAX_BYTES as DEFAULT_DOWNLOAD_BYTES
+from cargo_mcp.results.store import DEFAULT_MAX_BYTES as DEFAULT_RESULTS_BYTES
 
 DEFAULT_BASE_URL = "https://api.getcargo.io"
+DEFAULT_MAX_RUNS = 200_000
 
 
 class ConfigError(ValueError):
@@ -25,6 +30,12 @@ class Settings:
     base_url: str = DEFAULT_BASE_URL
     sandbox: bool = False
     sandbox_seed: int = 7
+    export_dir: Path | None = None
+    results_dir: Path | None = None
+    results_max_bytes: int = DEFAULT_RESULTS_BYTES
+    download_hosts: tuple[str, ...] = DEFAULT_HOSTS
+    max_download_bytes: int = DEFAULT_DOWNLOAD_BYTES
+    max_runs: int = DEFAULT_MAX_RUNS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, force_sandbox: bool = False) -> Settings:
@@ -46,10 +57,39 @@ class Settings:
             raise ConfigError("CARGO_API_BASE_URL must use https (plain http is only allowed on localhost).")
         if parts.path.rstrip("/").endswith("/v1"):
             base_url = base_url.rstrip("/")[: -len("/v1")]
+        export_dir = _folder(env, "CARGO_MCP_EXPORT_DIR")
+        hosts = tuple(
+            h.strip().lower().lstrip(".") for h in env.get("CARGO_MCP_DOWNLOAD_HOSTS", "").split(",") if h.strip()
+        )
         sandbox = force_sandbox or token is None
         return cls(
             token=None if sandbox else token,
             workspace_uuid=None if sandbox else workspace,
             base_url=base_url.rstrip("/"),
             sandbox=sandbox,
+            export_dir=export_dir,
+            results_dir=_folder(env, "CARGO_MCP_RESULTS_DIR", must_exist=False),
+            results_max_bytes=_int(env, "CARGO_MCP_RESULTS_MAX_BYTES", DEFAULT_RESULTS_BYTES),
+            download_hosts=hosts or DEFAULT_HOSTS,
+            max_download_bytes=_int(env, "CARGO_MCP_MAX_DOWNLOAD_BYTES", DEFAULT_DOWNLOAD_BYTES),
+            max_runs=_int(env, "CARGO_MCP_MAX_RUNS", DEFAULT_MAX_RUNS),
         )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = (env.get(name) or "").strip().replace("_", "")
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) <= 0:
+        raise ConfigError(f"{name} must be a positive whole number, got {env[name]!r}.")
+    return int(raw)
+
+
+def _folder(env: Mapping[str, str], name: str, must_exist: bool = True) -> Path | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser().resolve()
+    if must_exist and not path.is_dir():
+        raise ConfigError(f"{name} must be an existing folder, got {raw!r}.")
+    return path

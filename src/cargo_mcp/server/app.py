@@ -12,7 +12,7 @@ from mcp.server.mcpserver import MCPServer
 from cargo_mcp import __version__
 from cargo_mcp.server import prompts
 from cargo_mcp.server.backend import Backend
-from cargo_mcp.server.tools import batches, discovery, failures, outputs, query, runs
+from cargo_mcp.server.tools import batches, discovery, failures, outputs, query, results, runs
 from cargo_mcp.settings import Settings
 
 INSTRUCTIONS = """\
@@ -26,7 +26,8 @@ Three journeys:
    classification, the fix and exemplar runs → trace_run(run_uuid) shows one failure end to end.
    Step by step: get_batch → get_run_metrics → list_runs(statuses=["error"], node_status={"<slug>": "error"})
    → get_run.
-3. Retrieve results: download_outputs(workflow_uuid or batch_uuid) pages through the output node's records;
+3. Retrieve results: download_outputs(workflow_uuid or batch_uuid) fetches the output node's records (any
+   size) into a result_id, shows a page, and can save_to a file; read_result pages/filters/sorts it;
    execute_query runs ClickHouse SQL over the tables runs, batches, spans, records
    (SELECT only, at most 10,000 rows).
 
@@ -66,6 +67,7 @@ def build_server(settings: Settings, backend_factory: Callable[[], Backend] | No
         batches.register,
         runs.register,
         outputs.register,
+        results.register,
         query.register,
         failures.register,
         prompts.register,

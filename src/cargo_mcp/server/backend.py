@@ -14,6 +14,7 @@ import httpx
 from cargo_mcp.api.client import CargoClient
 from cargo_mcp.api.retry import RetryPolicy
 from cargo_mcp.results.fetch import FetchPolicy
+from cargo_mcp.results.store import ResultStore
 from cargo_mcp.settings import Settings
 
 if TYPE_CHECKING:
@@ -29,7 +30,12 @@ class Backend:
         self.settings = settings
         self.retry = retry
         self.timeout = timeout
-        self.fetch_policy = FetchPolicy(allow_loopback=settings.sandbox or _is_local(settings.base_url))
+        self.fetch_policy = FetchPolicy(
+            allowed_host_suffixes=settings.download_hosts,
+            allow_loopback=settings.sandbox or _is_local(settings.base_url),
+            max_bytes=settings.max_download_bytes,
+        )
+        self.store = ResultStore(settings.results_dir, settings.results_max_bytes)
         self._sandbox: Future[Sandbox] | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._client: CargoClient | None = None

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import anyio
+import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from cargo_mcp.api.errors import CargoError
 from cargo_mcp.api.vocabulary import InputError
-from cargo_mcp.results.fetch import UrlExpired, fetch
-from cargo_mcp.results.parse import parse_table
+from cargo_mcp.results import export
+from cargo_mcp.results.download import download_outputs as fetch_all
 from cargo_mcp.server import graph, releases
 from cargo_mcp.server.backend import Backend
 from cargo_mcp.server.filters import (
@@ -32,16 +32,20 @@ EXPORT_CAP = 10_000
 
 
 class OutputPage(BaseModel):
+    result_id: str = Field(
+        description="Handle of the full result: page it with read_result, or read cargo://results/<id>."
+    )
     workflow_uuid: str
     output_node_slug: str
     output_node_note: str | None = Field(None, description="How the output node was chosen when not given.")
-    format: str
     columns: list[str] = Field(description="recordId, recordTitle, runUuid, runStatus, input.*, then outputs.")
     rows: list[dict[str, Any]] = Field(description="The requested page (untrusted data from Cargo).")
-    total: int = Field(description="Runs matching the filters.")
+    total: int = Field(description="Rows in the full result (= runs matching the filters).")
     offset: int
     returned: int
     next_offset: int | None = None
+    saved_to: str | None = Field(None, description="File written when save_to was given.")
+    saved_bytes: int | None = None
     filters: dict[str, Any]
     notes: list[str] = Field(default_factory=list)
 
@@ -60,15 +64,22 @@ async def download_outputs(
     created_before: DateArg = None,
     record_id: RecordIdArg = None,
     record_title: RecordTitleArg = None,
-    format: Annotated[Literal["csv", "json"], Field(description="File format fetched from Cargo.")] = "json",
-    limit: Annotated[int, Field(ge=1, le=1000, description="Rows in this page.")] = 100,
-    offset: Annotated[int, Field(ge=0, description="Rows to skip (from next_offset).")] = 0,
+    format: Annotated[Literal["csv", "json"], Field(description="File format fetched from Cargo and saved.")] = "json",
+    limit: Annotated[int, Field(ge=0, le=1000, description="Rows shown in this answer.")] = 100,
+    offset: Annotated[int, Field(ge=0, description="First row shown (from next_offset).")] = 0,
+    save_to: Annotated[
+        str | None,
+        Field(description="Also write the full result to this file, inside CARGO_MCP_EXPORT_DIR or a client root."),
+    ] = None,
+    overwrite: Annotated[bool, Field(description="Replace an existing save_to file.")] = False,
 ) -> Annotated[CallToolResult, OutputPage]:
     """Retrieve the enriched records: one row per run with recordId, recordTitle, runUuid, runStatus, the
-    input fields (input.*) and the output node's fields. Returns one page (limit/offset) plus the total;
-    the signed download URL is fetched here and never shown. Without output_node_slug the workflow's
-    output node is picked and named. Runs that did not reach the output node have empty output columns:
-    use statuses=["success"] for completed records only."""
+    input fields (input.*) and the output node's fields. The full result is downloaded (past Cargo's
+    10,000-run export cap, in stable pages, with progress) and kept locally as result_id; this answer shows
+    one page (limit/offset) and the total. Page further with read_result(result_id) — it filters and sorts
+    too — or save the whole file with save_to. Signed download URLs are fetched here, never shown. Without
+    output_node_slug the workflow's output node is picked and named. Runs that did not reach the output node
+    have empty output columns: statuses=["success"] keeps completed records only."""
     b = backend(ctx)
     payload, notes = await run_filters(
         b,
@@ -81,43 +92,82 @@ async def download_outputs(
         record_id=record_id,
         record_title=record_title,
     )
+    path = export.target(save_to, await _roots(ctx, b), overwrite) if save_to else None
     client = await b.client()
-    slug, slug_note = await _output_slug(
-        b, payload["workflowUuid"], batch_uuid and payload.get("batchUuid"), output_node_slug
-    )
+    slug, slug_note = await _output_slug(b, payload["workflowUuid"], payload.get("batchUuid"), output_node_slug)
     total = await client.count_runs(payload)
-    columns: list[str] = []
-    rows: list[dict[str, Any]] = []
-    if offset < total:
-        take = min(limit, EXPORT_CAP)
-        request = {**payload, "outputNodeSlug": slug, "format": format, "limit": take, "offset": offset}
-        data = await _download(b, request)
-        columns, rows = parse_table(data, format)
-    nxt = offset + len(rows) if rows and offset + len(rows) < total else None
+    if total > b.settings.max_runs:
+        raise InputError(
+            f"{total:,} runs match, more than the {b.settings.max_runs:,}-run download limit "
+            "(CARGO_MCP_MAX_RUNS); narrow the filters (batch, time window, statuses)."
+        )
+
+    async def progress(done: int, pages: int, message: str) -> None:
+        await ctx.report_progress(done, pages, message)
+
+    meta = await fetch_all(
+        client,
+        b.files(),
+        b.fetch_policy,
+        b.store,
+        {**payload, "outputNodeSlug": slug, "format": format},
+        total,
+        fmt=format,
+        description=f"outputs of node {slug} for {payload}",
+        progress=progress,
+    )
+    if total > 10_000:
+        notes.append(f"{total:,} runs exceed the 10,000-run export cap: fetched in {-(-total // 10_000)} pages")
     if total == 0:
         notes.append("no run matches these filters (count_runs gives 0)")
+    _, rows, _ = await anyio.to_thread.run_sync(lambda: b.store.read(meta.result_id, offset=offset, limit=limit))
+    saved = None
+    if path is not None:
+        saved = await anyio.to_thread.run_sync(export.write, b.store, meta.result_id, path, format)
+    nxt = offset + len(rows) if offset + len(rows) < meta.rows else None
     page = OutputPage(
+        result_id=meta.result_id,
         workflow_uuid=payload["workflowUuid"],
         output_node_slug=slug,
         output_node_note=slug_note,
-        format=format,
-        columns=columns,
+        columns=meta.columns,
         rows=rows,
-        total=total,
+        total=meta.rows,
         offset=offset,
         returned=len(rows),
         next_offset=nxt,
+        saved_to=str(path) if path else None,
+        saved_bytes=saved,
         filters=payload,
         notes=notes,
     )
     first = offset + 1 if rows else 0
-    head = f"{total:,} run(s) match; rows {first}-{offset + len(rows)} of output node {slug!r}"
+    head = (
+        f"{meta.rows:,} row(s) in result {meta.result_id} (output node {slug!r}); showing {first}-{offset + len(rows)}"
+    )
     head += f" (next_offset={nxt})" if nxt is not None else ""
     lines = [head] + [f"Note: {n}" for n in ([slug_note] if slug_note else []) + notes]
-    lines.append("Columns: " + ", ".join(columns))
-    shown = [c for c in columns if c not in ("runUuid",)][:8]
-    lines.append(table(rows, shown, max_chars=3000, cell=40))
+    if path is not None:
+        lines.append(f"Saved {saved:,} bytes to {path}")
+    lines.append("Columns: " + ", ".join(meta.columns))
+    shown = [c for c in meta.columns if c != "runUuid"][:8]
+    if rows:
+        lines.append(table(rows, shown, max_chars=3000, cell=40))
     return answer(page, "\n".join(lines))
+
+
+async def _roots(ctx: Context[Any, Any], b: Backend) -> list[Path]:
+    """Folders files may be saved in: CARGO_MCP_EXPORT_DIR and the client's file:// roots, if it shares them."""
+    roots = [b.settings.export_dir] if b.settings.export_dir else []
+    try:
+        listed = await ctx.session.list_roots()
+    except Exception:  # clients without roots support, or the 2026 protocol without a back channel
+        return roots
+    for root in listed.roots:
+        uri = str(root.uri)
+        if uri.startswith("file://"):
+            roots.append(Path(uri.removeprefix("file://")))
+    return roots
 
 
 async def _output_slug(
@@ -139,20 +189,6 @@ async def _output_slug(
         raise InputError("the workflow has no terminal node; pass output_node_slug (see get_workflow_nodes).")
     others = f"; other terminal nodes: {', '.join(candidates[1:])}" if len(candidates) > 1 else ""
     return candidates[0], f"output_node_slug not given: picked {candidates[0]!r} from {where}{others}"
-
-
-async def _download(b: Backend, request: dict[str, Any]) -> bytes:
-    """Ask Cargo for the file and fetch it; one fresh URL is requested if the first one expired."""
-    client = await b.client()
-    for attempt in (1, 2):
-        url = await client.download_run_outputs(request)
-        try:
-            return await fetch(b.files(), url, b.fetch_policy)
-        except UrlExpired:
-            if attempt == 2:
-                raise
-            await anyio.sleep(0)
-    raise CargoError("unreachable")  # pragma: no cover
 
 
 def register(mcp: MCPServer[Any]) -> None:

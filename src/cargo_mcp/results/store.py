@@ -1,0 +1,189 @@
+"""Local result store: every download becomes a ``result_id`` backed by a small SQLite file.
+
+Rows are written in batches (memory stays flat), read back by page with optional column selection,
+equality filters and ordering, and exported as CSV or JSON. The folder's total size is bounded: the
+oldest results are evicted first.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import secrets
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cargo_mcp.api.vocabulary import InputError
+
+DEFAULT_MAX_BYTES = 2 * 1024**3
+BATCH = 1000
+
+
+@dataclass
+class ResultMeta:
+    result_id: str
+    columns: list[str]
+    rows: int
+    created_at: float
+    description: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ResultStore:
+    """Results under ``root`` (a private temporary folder by default)."""
+
+    def __init__(self, root: Path | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.root = root or Path(tempfile.mkdtemp(prefix="cargo-mcp-results-"))
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = max_bytes
+
+    def path(self, result_id: str) -> Path:
+        if not result_id.startswith("r_") or not result_id[2:].isalnum():
+            raise InputError(f"result_id {result_id!r} is not a result id (they look like r_3f9c2a…).")
+        return self.root / f"{result_id}.sqlite"
+
+    def create(self, columns: list[str], rows: Iterable[dict[str, Any]], description: str, **extra: Any) -> ResultMeta:
+        """Store ``rows`` (streamed) under a new id; a failure leaves nothing behind."""
+        result_id = "r_" + secrets.token_hex(6)
+        final = self.path(result_id)
+        tmp = final.with_suffix(".partial")
+        columns = list(columns)
+        try:
+            count = _write(tmp, columns, rows)
+            meta = ResultMeta(result_id, columns, count, time.time(), description, extra)
+            with sqlite3.connect(tmp) as db:
+                db.execute("CREATE TABLE meta (doc TEXT)")
+                db.execute("INSERT INTO meta VALUES (?)", (json.dumps(meta.__dict__),))
+            tmp.rename(final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        self._evict(keep=result_id)
+        return meta
+
+    def meta(self, result_id: str) -> ResultMeta:
+        with self._open(result_id) as db:
+            doc = json.loads(db.execute("SELECT doc FROM meta").fetchone()[0])
+        return ResultMeta(**doc)
+
+    def read(
+        self,
+        result_id: str,
+        *,
+        offset: int = 0,
+        limit: int = 100,
+        columns: list[str] | None = None,
+        where: dict[str, Any] | None = None,
+        order_by: str | None = None,
+        descending: bool = False,
+    ) -> tuple[list[str], list[dict[str, Any]], int]:
+        """A page of rows, the columns shown, and how many rows match ``where``."""
+        meta = self.meta(result_id)
+        shown = columns or meta.columns
+        unknown = [c for c in [*shown, *(where or {}), *([order_by] if order_by else [])] if c not in meta.columns]
+        if unknown:
+            raise InputError(f"unknown column(s) {unknown} in result {result_id}; columns are {meta.columns}.")
+        index = {c: f"c{i}" for i, c in enumerate(meta.columns)}
+        clauses = [f"{index[c]} IS ?" for c in where or {}]
+        params = [None if v is None else str(v) for v in (where or {}).values()]
+        cond = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        order = f" ORDER BY {index[order_by]} {'DESC' if descending else 'ASC'}, rid" if order_by else " ORDER BY rid"
+        select = ", ".join(index[c] for c in shown)
+        with self._open(result_id) as db:
+            total = db.execute(f"SELECT count(*) FROM rows{cond}", params).fetchone()[0]
+            if not shown:
+                return shown, [], total
+            cur = db.execute(f"SELECT {select} FROM rows{cond}{order} LIMIT ? OFFSET ?", [*params, limit, offset])
+            page = [dict(zip(shown, r, strict=True)) for r in cur]
+        return shown, page, total
+
+    def iter_rows(self, result_id: str) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+        meta = self.meta(result_id)
+        select = ", ".join(f"c{i}" for i in range(len(meta.columns)))
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            with self._open(result_id) as db:
+                yield from db.execute(f"SELECT {select} FROM rows ORDER BY rid")
+
+        return meta.columns, rows()
+
+    def csv_text(self, result_id: str, max_bytes: int) -> str:
+        """The whole result as CSV text, refused beyond ``max_bytes``."""
+        columns, rows = self.iter_rows(result_id)
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(row)
+            if out.tell() > max_bytes:
+                raise InputError(
+                    f"result {result_id} is larger than {max_bytes:,} bytes as CSV; page it with read_result "
+                    "or save it with download_outputs(save_to=…)."
+                )
+        return out.getvalue()
+
+    def _open(self, result_id: str) -> sqlite3.Connection:
+        path = self.path(result_id)
+        if not path.exists():
+            raise InputError(f"no result {result_id!r}: it never existed or was evicted; run download_outputs again.")
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+    def _evict(self, keep: str) -> None:
+        files = sorted(self.root.glob("r_*.sqlite"), key=lambda p: p.stat().st_mtime)
+        total = sum(p.stat().st_size for p in files)
+        for p in files:
+            if total <= self.max_bytes or p.stem == keep:
+                continue
+            total -= p.stat().st_size
+            p.unlink(missing_ok=True)
+
+
+def _write(path: Path, columns: list[str], rows: Iterable[dict[str, Any]]) -> int:
+    """Insert rows in batches; a key not seen before becomes a new column (``columns`` grows in place)."""
+    known = set(columns)
+    count = 0
+    batch: list[list[str | None]] = []
+
+    def flush(db: sqlite3.Connection) -> None:
+        nonlocal count
+        if batch:
+            names = ", ".join(f"c{i}" for i in range(len(columns)))
+            marks = ", ".join("?" for _ in columns)
+            db.executemany(
+                f"INSERT INTO rows ({names}) VALUES ({marks})", [r + [None] * (len(columns) - len(r)) for r in batch]
+            )
+            count += len(batch)
+            batch.clear()
+
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA journal_mode = OFF")
+        db.execute("PRAGMA synchronous = OFF")
+        cols = "".join(f", c{i} TEXT" for i in range(len(columns)))
+        db.execute(f"CREATE TABLE rows (rid INTEGER PRIMARY KEY{cols})")
+        for row in rows:
+            if not known.issuperset(row):
+                flush(db)
+                for key in row:
+                    if key not in known:
+                        known.add(key)
+                        db.execute(f"ALTER TABLE rows ADD COLUMN c{len(columns)} TEXT")
+                        columns.append(key)
+            batch.append([_cell(row.get(c)) for c in columns])
+            if len(batch) >= BATCH:
+                flush(db)
+        flush(db)
+    return count
+
+
+def _cell(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
