@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -160,7 +161,10 @@ async def _roots(ctx: Context[Any, Any], b: Backend) -> list[Path]:
     """Folders files may be saved in: CARGO_MCP_EXPORT_DIR and the client's file:// roots, if it shares them."""
     roots = [b.settings.export_dir] if b.settings.export_dir else []
     try:
-        listed = await ctx.session.list_roots()
+        with warnings.catch_warnings():  # roots are deprecated in the 2026 protocol but still what IDEs send
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            listed = await ctx.session.list_roots()
     except Exception:  # clients without roots support, or the 2026 protocol without a back channel
         return roots
     for root in listed.roots:

@@ -1,0 +1,262 @@
+"""Results retrieval: result handles, pages past the export cap, files, resources and every failure mode."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mcp import Client
+from starlette.applications import Starlette
+from starlette.responses import RedirectResponse
+from starlette.routing import Route
+
+from cargo_mcp.api.errors import CargoApiError
+from cargo_mcp.results.fetch import FetchPolicy, UrlExpired, fetch_to_file
+from cargo_mcp.sandbox.server import Sandbox
+from cargo_mcp.server.app import build_server
+from cargo_mcp.server.backend import Backend
+from cargo_mcp.settings import Settings
+from tests.support import FAST_RETRY
+
+pytestmark = pytest.mark.anyio
+Faults = Callable[..., None]
+
+
+def company(sb: Sandbox) -> str:
+    return next(w.uuid for w in sb.workspaces[0].workflows if w.spec.key == "company_enrichment")
+
+
+def big_batch(sb: Sandbox) -> str:
+    return max(sb.workspaces[0].batches, key=lambda b: b.runs_count if b.status == "success" else 0).uuid
+
+
+@pytest.fixture
+async def export_client(shared_sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[tuple[Client, Path, Path]]:
+    """A client whose server may save into ``tmp/exports`` and keeps results in ``tmp/results``."""
+    exports, results = tmp_path / "exports", tmp_path / "results"
+    exports.mkdir()
+    settings = Settings(
+        token=shared_sandbox.workspaces[0].token,
+        base_url=shared_sandbox.base_url,
+        export_dir=exports,
+        results_dir=results,
+        max_download_bytes=50 * 1024 * 1024,
+    )
+    server = build_server(settings, backend_factory=lambda: Backend(settings, retry=FAST_RETRY))
+    async with Client(server) as client:
+        yield client, exports, results
+
+
+async def call(client: Client, name: str, args: dict[str, Any], **kw: Any) -> tuple[bool, str, dict[str, Any]]:
+    r = await client.call_tool(name, args, **kw)
+    return bool(r.is_error), r.content[0].text, r.structured_content or {}  # type: ignore[union-attr]
+
+
+async def test_past_the_export_cap_with_progress(
+    export_client: tuple[Client, Path, Path], shared_sandbox: Sandbox
+) -> None:
+    client, _, _ = export_client
+    wf = company(shared_sandbox)
+    expected = sorted(r.uuid for r in shared_sandbox.workspaces[0].runs_of_workflow[wf])
+    assert len(expected) > 10_000
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def progress(p: float, total: float | None, message: str | None) -> None:
+        seen.append((p, total, message))
+
+    failed, text, out = await call(
+        client, "download_outputs", {"workflow_uuid": wf, "limit": 5}, progress_callback=progress
+    )
+    assert not failed, text
+    assert out["total"] == len(expected) and "exceed the 10,000-run export cap" in text
+    assert [p for p, _, _ in seen] == [1, 2] and seen[-1][1] == 2
+    rows = []
+    offset: int | None = 0
+    while offset is not None:
+        failed, text, page = await call(
+            client,
+            "read_result",
+            {"result_id": out["result_id"], "offset": offset, "limit": 1000, "columns": ["runUuid"]},
+        )
+        assert not failed, text
+        rows += [r["runUuid"] for r in page["rows"]]
+        offset = page["next_offset"]
+    assert sorted(rows) == expected  # no duplicate, no missing run
+
+
+async def test_read_result_filters_sorts_and_selects(
+    export_client: tuple[Client, Path, Path], shared_sandbox: Sandbox
+) -> None:
+    client, _, _ = export_client
+    batch = big_batch(shared_sandbox)
+    failed, text, out = await call(client, "download_outputs", {"batch_uuid": batch, "limit": 0})
+    assert not failed and out["rows"] == [] and out["total"] > 0
+    runs = shared_sandbox.workspaces[0].runs_of_batch[batch]
+    errors = sorted(r.record_id for r in runs if r.status == "error")
+    failed, text, page = await call(
+        client,
+        "read_result",
+        {
+            "result_id": out["result_id"],
+            "where": {"runStatus": "error"},
+            "order_by": "recordId",
+            "columns": ["recordId", "runStatus"],
+            "limit": 1000,
+        },
+    )
+    assert not failed, text
+    assert page["matching"] == len(errors) and [r["recordId"] for r in page["rows"]] == errors
+    assert page["columns"] == ["recordId", "runStatus"]
+    failed, text, page = await call(
+        client, "read_result", {"result_id": out["result_id"], "order_by": "-recordId", "limit": 3}
+    )
+    ids = [r["recordId"] for r in page["rows"]]
+    assert ids == sorted(ids, reverse=True)
+    failed, text, _ = await call(client, "read_result", {"result_id": out["result_id"], "columns": ["nope"]})
+    assert failed and "unknown column(s) ['nope']" in text
+    failed, text, _ = await call(client, "read_result", {"result_id": "r_000000000000"})
+    assert failed and "no result 'r_000000000000'" in text
+
+
+async def test_result_resource_is_csv(export_client: tuple[Client, Path, Path], shared_sandbox: Sandbox) -> None:
+    client, _, _ = export_client
+    failed, text, out = await call(
+        client, "download_outputs", {"batch_uuid": big_batch(shared_sandbox), "limit": 1, "format": "csv"}
+    )
+    assert not failed, text
+    templates = await client.list_resource_templates()
+    assert any(t.uri_template == "cargo://results/{result_id}" for t in templates.resource_templates)
+    res = await client.read_resource(f"cargo://results/{out['result_id']}")
+    body = res.contents[0].text  # type: ignore[union-attr]
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert len(rows) == out["total"] and list(rows[0]) == out["columns"]
+
+
+async def test_save_to_allowed_folder_only(
+    export_client: tuple[Client, Path, Path], shared_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    client, exports, _ = export_client
+    args = {"batch_uuid": big_batch(shared_sandbox), "limit": 0, "format": "csv", "save_to": "batch.csv"}
+    failed, text, out = await call(client, "download_outputs", args)
+    assert not failed, text
+    saved = exports / "batch.csv"
+    assert out["saved_to"] == str(saved) and saved.stat().st_size == out["saved_bytes"]
+    assert sum(1 for _ in csv.DictReader(saved.open(newline=""))) == out["total"]
+    failed, text, _ = await call(client, "download_outputs", args)
+    assert failed and "already exists; pass overwrite=true" in text
+    failed, text, _ = await call(client, "download_outputs", {**args, "overwrite": True, "format": "json"})
+    assert not failed and saved.read_text().startswith("[")
+    outside = tmp_path / "elsewhere.csv"
+    failed, text, _ = await call(client, "download_outputs", {**args, "save_to": str(outside)})
+    assert failed and "outside the allowed folders" in text and str(exports) in text and not outside.exists()
+    failed, text, _ = await call(client, "download_outputs", {**args, "save_to": "../escape.csv"})
+    assert failed and "outside the allowed folders" in text
+
+
+async def test_save_to_without_roots_is_refused(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    failed, text, _ = await call(
+        mcp_client, "download_outputs", {"batch_uuid": big_batch(shared_sandbox), "save_to": "x.csv"}
+    )
+    assert failed and "CARGO_MCP_EXPORT_DIR" in text
+
+
+def leftovers(*folders: Path) -> list[Path]:
+    return [p for f in folders if f.exists() for p in f.rglob("*") if p.is_file()]
+
+
+async def test_chunk_failing_midway_leaves_nothing(
+    export_client: tuple[Client, Path, Path], shared_sandbox: Sandbox, faults: Faults
+) -> None:
+    client, exports, results = export_client
+
+    async def progress(p: float, total: float | None, message: str | None) -> None:
+        if p == 1:  # the first page arrived: make the next one fail (500 is not retried)
+            faults(path="/v1/orchestration/runs/download-outputs", kind="status", status=500, count=1)
+
+    args = {"workflow_uuid": company(shared_sandbox), "save_to": "all.csv", "format": "csv"}
+    failed, text, _ = await call(client, "download_outputs", args, progress_callback=progress)
+    assert failed and "HTTP 500" in text
+    assert leftovers(exports, results) == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "fmt", "message"),
+    [
+        ({"kind": "malformed"}, "json", "malformed"),
+        ({"kind": "drop"}, "csv", "connection dropped"),
+        ({"kind": "status", "status": 403}, "csv", "expired or its signature is invalid"),
+    ],
+)
+async def test_bad_files_give_clear_errors_and_no_partial_file(
+    export_client: tuple[Client, Path, Path],
+    shared_sandbox: Sandbox,
+    faults: Faults,
+    fault: dict[str, Any],
+    fmt: str,
+    message: str,
+) -> None:
+    client, exports, results = export_client
+    faults(path="/files/", count=5, **fault)
+    args = {"batch_uuid": big_batch(shared_sandbox), "format": fmt, "save_to": "out." + fmt}
+    failed, text, _ = await call(client, "download_outputs", args)
+    assert failed and message in text, text
+    assert leftovers(exports, results) == []
+
+
+async def test_oversize_file(shared_sandbox: Sandbox, tmp_path: Path) -> None:
+    settings = Settings(
+        token=shared_sandbox.workspaces[0].token,
+        base_url=shared_sandbox.base_url,
+        results_dir=tmp_path,
+        max_download_bytes=2000,
+    )
+    async with Client(build_server(settings)) as client:
+        failed, text, _ = await call(client, "download_outputs", {"batch_uuid": big_batch(shared_sandbox)})
+    assert failed and "larger than the 2,000-byte cap" in text and "CARGO_MCP_MAX_DOWNLOAD_BYTES" in text
+    assert leftovers(tmp_path) == []
+
+
+async def test_tampered_url_is_refused(shared_sandbox: Sandbox, tmp_path: Path) -> None:
+    ws = shared_sandbox.workspaces[0]
+    body = {"workflowUuid": company(shared_sandbox), "limit": 3}
+    r = httpx.post(
+        shared_sandbox.base_url + "/v1/orchestration/runs/download-outputs",
+        json=body,
+        headers={"authorization": f"Bearer {ws.token}"},
+    )
+    url = r.json()["url"]
+    tampered = url[:-4] + ("0000" if not url.endswith("0000") else "1111")
+    dest = tmp_path / "f.csv"
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(UrlExpired) as e:
+            await fetch_to_file(http, tampered, FetchPolicy(allow_loopback=True), dest)
+        assert "signature=" not in str(e.value) and not dest.exists()
+        assert await fetch_to_file(http, url, FetchPolicy(allow_loopback=True), dest) > 0
+
+
+async def test_redirects_and_foreign_hosts_are_refused(tmp_path: Path) -> None:
+    app = Starlette(routes=[Route("/f", lambda r: RedirectResponse("https://evil.example.com/steal?x=1"))])
+    dest = tmp_path / "f.csv"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
+        with pytest.raises(CargoApiError, match=r"redirected to evil\.example\.com; redirects are not followed"):
+            await fetch_to_file(http, "http://127.0.0.1/f?signature=abc", FetchPolicy(allow_loopback=True), dest)
+    assert not dest.exists()
+    strict = FetchPolicy()
+    for url, why in [
+        ("http://bucket.s3.amazonaws.com/f?signature=abc", "not https"),
+        ("https://files.evil.example/f?signature=abc", "not an allowed download host"),
+        ("https://10.0.0.8/f?signature=abc", "bare IP address"),
+        ("http://127.0.0.1:9/f?signature=abc", "not https"),
+        ("https://localhost.getcargo.io.evil.example/f", "not an allowed download host"),
+    ]:
+        with pytest.raises(CargoApiError, match=why) as e:
+            await fetch_to_file(httpx.AsyncClient(), url, strict, dest)
+        assert "signature=abc" not in str(e.value)
+    private = FetchPolicy(allowed_host_suffixes=("localhost",))
+    with pytest.raises(CargoApiError, match="resolves to a private or link-local address"):
+        await fetch_to_file(httpx.AsyncClient(), "https://localhost/f?signature=abc", private, dest)
