@@ -47,9 +47,7 @@ async def test_failing_cause_in_four_calls(mcp_client: Client, shared_sandbox: S
     assert batch["failed_runs_count"] > 0
     metrics = await agent("get_run_metrics", workflow_uuid=batch["workflow_uuid"], batch_uuid=batch_uuid)
     worst = metrics["nodes"][0]["slug"]
-    runs = await agent(
-        "list_runs", batch_uuid=batch_uuid, statuses=["failed"], node_status={worst: "error"}, limit=5
-    )
+    runs = await agent("list_runs", batch_uuid=batch_uuid, statuses=["failed"], node_status={worst: "error"}, limit=5)
     run = await agent("get_run", run_uuid=runs["runs"][0]["uuid"])
     assert agent.calls <= 4
     assert worst == run["failing_node"] == truth["node_slug"]
@@ -58,9 +56,7 @@ async def test_failing_cause_in_four_calls(mcp_client: Client, shared_sandbox: S
     assert run["error_message"] == sandbox_run.error_message and run["error_message"]
 
 
-async def test_fallback_absorbed_failures_are_shown_as_absorbed(
-    mcp_client: Client, shared_sandbox: Sandbox
-) -> None:
+async def test_fallback_absorbed_failures_are_shown_as_absorbed(mcp_client: Client, shared_sandbox: Sandbox) -> None:
     truth = shared_sandbox.workspaces[0].truth["fallback_absorbed"]
     batch_uuid, expected = top_batch(shared_sandbox, "fallback_absorbed")
     agent = Agent(mcp_client)
@@ -75,9 +71,7 @@ async def test_fallback_absorbed_failures_are_shown_as_absorbed(
     assert run["status"] == "success" and run["failing_node"] is None
 
 
-async def test_filter_stops_are_found_and_are_not_failures(
-    mcp_client: Client, shared_sandbox: Sandbox
-) -> None:
+async def test_filter_stops_are_found_and_are_not_failures(mcp_client: Client, shared_sandbox: Sandbox) -> None:
     truth = shared_sandbox.workspaces[0].truth["filter_stop"]
     batch_uuid, expected = top_batch(shared_sandbox, "filter_stop")
     agent = Agent(mcp_client)
@@ -86,11 +80,7 @@ async def test_filter_stops_are_found_and_are_not_failures(
     assert [f["slug"] for f in filters] == [truth["node_slug"]]
     after = filters[0]["children"][0]["slug"]
     node_status = {filters[0]["slug"]: "success", after: "absent"}
-    runs = await agent(
-        "list_runs", batch_uuid=batch_uuid, statuses=["success"], node_status=node_status, limit=5
-    )
+    runs = await agent("list_runs", batch_uuid=batch_uuid, statuses=["success"], node_status=node_status, limit=5)
     run = await agent("get_run", run_uuid=runs["runs"][0]["uuid"])
     assert agent.calls <= 4 and runs["total"] == expected
-    assert (
-        run["stopped_at"] == truth["node_slug"] and run["failing_node"] is None and run["status"] == "success"
-    )
+    assert run["stopped_at"] == truth["node_slug"] and run["failing_node"] is None and run["status"] == "success"

@@ -16,9 +16,7 @@ def test_no_token_means_sandbox() -> None:
 
 
 def test_token_means_cargo_and_is_not_in_repr() -> None:
-    s = Settings.from_env(
-        {"CARGO_API_TOKEN": "sekret-token", "CARGO_API_BASE_URL": "https://api.getcargo.io/v1/"}
-    )
+    s = Settings.from_env({"CARGO_API_TOKEN": "sekret-token", "CARGO_API_BASE_URL": "https://api.getcargo.io/v1/"})
     assert not s.sandbox and s.token == "sekret-token"
     assert s.base_url == "https://api.getcargo.io"
     assert "sekret-token" not in repr(s)

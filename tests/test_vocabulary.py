@@ -30,9 +30,7 @@ def test_status_synonyms(words: list[str], wire: list[str]) -> None:
 
 
 def test_unknown_status_names_the_allowed_values() -> None:
-    with pytest.raises(
-        InputError, match=r"unknown run status 'broken'.*idle, pending, running, success, error"
-    ):
+    with pytest.raises(InputError, match=r"unknown run status 'broken'.*idle, pending, running, success, error"):
         run_statuses(["broken"])
 
 
