@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 import pytest
 from mcp import Client
-from tests.support import FAST_RETRY
 
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.app import build_server
 from cargo_mcp.server.backend import Backend
 from cargo_mcp.settings import Settings
+from tests.support import FAST_RETRY
 
 
 @pytest.fixture
