@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import secrets
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -39,9 +40,15 @@ class ResultStore:
     """Results under ``root`` (a private temporary folder by default)."""
 
     def __init__(self, root: Path | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self._owned = root is None
         self.root = root or Path(tempfile.mkdtemp(prefix="cargo-mcp-results-"))
         self.root.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
+
+    def close(self) -> None:
+        """Remove the folder when the store created it (results live as long as the server)."""
+        if self._owned:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def path(self, result_id: str) -> Path:
         if not result_id.startswith("r_") or not result_id[2:].isalnum():

@@ -86,6 +86,7 @@ class Backend:
         return value
 
     async def aclose(self) -> None:
+        self.store.close()
         if self._client is not None:
             await self._client.aclose()
         if self._files is not None:
