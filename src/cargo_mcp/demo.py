@@ -51,13 +51,14 @@ async def _demo() -> int:
         )
         batch = (await call("execute_query", {"sql": sql}))["rows"][0]
         await call("get_batch", {"batch_uuid": batch["uuid"]})
-        await call("get_run_metrics", {"workflow_uuid": batch["workflow_uuid"], "batch_uuid": batch["uuid"]})
-        runs = await call("list_runs", {"batch_uuid": batch["uuid"], "statuses": ["failed"], "limit": 3})
-        await call("get_run", {"run_uuid": runs["runs"][0]["uuid"]})
+        report = await call("inspect_failures", {"batch_uuid": batch["uuid"]})
+        await call("trace_run", {"run_uuid": report["error_groups"][0]["exemplar_runs"][0]})
+        await call("list_runs", {"batch_uuid": batch["uuid"], "statuses": ["failed"], "limit": 3})
 
         print("\n## Journey 3 — retrieve results")
         await call("count_runs", {"workflow_uuid": tool["name"], "statuses": ["finished"], "created_after": "7d"})
-        await call("download_outputs", {"workflow_uuid": tool["name"], "statuses": ["success"], "limit": 5})
+        page = await call("download_outputs", {"workflow_uuid": tool["name"], "statuses": ["success"], "limit": 5})
+        await call("read_result", {"result_id": page["result_id"], "where": {"qualified": "true"}, "limit": 3})
         spans_sql = (
             "SELECT node_slug, count() AS executions, countIf(execution_status = 'error') AS errors "
             f"FROM spans WHERE workflow_uuid = '{tool['workflow_uuid']}' "
