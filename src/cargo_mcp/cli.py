@@ -58,6 +58,12 @@ def _serve(args: argparse.Namespace) -> int:
     mcp = build_server(settings)
     if args.http:
         print(f"cargo-mcp: streamable HTTP on http://{args.host}:{args.port}/mcp", file=sys.stderr)
+        if args.host not in ("127.0.0.1", "localhost", "::1"):
+            print(
+                "cargo-mcp: warning: listening beyond loopback without authentication; anyone who can reach this "
+                "port uses your Cargo token. Put it behind an authenticating proxy.",
+                file=sys.stderr,
+            )
         mcp.run(transport="streamable-http", host=args.host, port=args.port)
     else:
         mcp.run()

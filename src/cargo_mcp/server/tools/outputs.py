@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -96,6 +97,8 @@ async def download_outputs(
     path = export.target(save_to, await _roots(ctx, b), overwrite) if save_to else None
     client = await b.client()
     slug, slug_note = await _output_slug(b, payload["workflowUuid"], payload.get("batchUuid"), output_node_slug)
+    if "createdBefore" not in payload:  # freeze the set: the count and every page see the same runs
+        payload["createdBefore"] = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     total = await client.count_runs(payload)
     if total > b.settings.max_runs:
         raise InputError(
