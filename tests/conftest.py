@@ -1,7 +1,8 @@
 """Shared fixtures.
 
-chdb allows one engine per process, so every test module that needs a served sandbox after the
-sandbox's own test modules uses the session-wide ``shared_sandbox`` (created on first use).
+chdb allows one engine per process. Modules that build their own Sandbox or Engine run first; every test
+that uses the session-wide ``shared_sandbox`` runs after them (see ``pytest_collection_modifyitems``), so
+the shared engine is created only once the others are closed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from cargo_mcp.server.app import build_server
 from cargo_mcp.server.backend import Backend
 from cargo_mcp.settings import Settings
 from tests.support import FAST_RETRY
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run tests on the shared sandbox last (stable order otherwise)."""
+    items.sort(key=lambda item: "shared_sandbox" in getattr(item, "fixturenames", ()))
 
 
 @pytest.fixture
