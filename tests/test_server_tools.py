@@ -263,7 +263,7 @@ async def test_execute_query(mcp_client: Client) -> None:
     assert out["row_count"] == 7 and out["truncated"] and out["limit_applied"] == 7
     out = await ok(mcp_client, "execute_query", {"sql": "SELECT uuid FROM runs LIMIT 3"})
     assert out["row_count"] == 3 and not out["truncated"] and out["limit_applied"] is None
-    assert "got DROP" in await fails(mcp_client, "execute_query", {"sql": "DROP TABLE runs"})
-    assert "exactly one statement" in await fails(mcp_client, "execute_query", {"sql": "SELECT 1; SELECT 2"})
+    assert "DROP statements are refused" in await fails(mcp_client, "execute_query", {"sql": "DROP TABLE runs"})
+    assert "Multiple statements" in await fails(mcp_client, "execute_query", {"sql": "SELECT 1; SELECT 2"})
     text = await fails(mcp_client, "execute_query", {"sql": "SELECT nope FROM runs"})
-    assert "queryFailed" in text and "Code: 47" in text
+    assert "queryFailed" in text and "Code: 47" in text and "Columns — runs: uuid" in text

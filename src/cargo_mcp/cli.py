@@ -1,4 +1,4 @@
-"""`cargo-mcp` entry point: serve (stdio | streamable HTTP), demo, sandbox."""
+"""`cargo-mcp` entry point: serve (stdio | streamable HTTP), demo, sandbox, check-sql."""
 
 from __future__ import annotations
 
@@ -26,7 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     sb.add_argument("--seed", type=int, default=7)
     sb.add_argument("--scale", type=float, default=1.0, help="multiply the main workspace's run count")
 
+    check = sub.add_parser("check-sql", help="print the SQL guard's verdict as JSON; exit 0 if allowed, 1 if not")
+    check.add_argument("sql", help="the SQL to check ('-' reads it from standard input)")
+    check.add_argument("--max-rows", type=int, default=1000, help="row limit to apply (default 1000, at most 10000)")
+
     args = parser.parse_args(argv)
+    if args.command == "check-sql":
+        return _check_sql(args)
     if args.command == "serve":
         return _serve(args)
     if args.command == "demo":
@@ -68,6 +74,17 @@ def _serve(args: argparse.Namespace) -> int:
     else:
         mcp.run()
     return 0
+
+
+def _check_sql(args: argparse.Namespace) -> int:
+    import json
+
+    from cargo_mcp.guard.sql import check
+
+    sql = sys.stdin.read() if args.sql == "-" else args.sql
+    verdict = check(sql, args.max_rows)
+    print(json.dumps(verdict.as_dict(), ensure_ascii=False, indent=2))
+    return 0 if verdict.allowed else 1
 
 
 def _sandbox(args: argparse.Namespace) -> int:

@@ -1,21 +1,36 @@
-"""Accept exactly one read-only SELECT and bound its result rows (sqlglot, ClickHouse dialect)."""
+"""The guard: one read-only statement over Cargo's four tables, bounded, re-rendered, with advice.
+
+``check`` answers before any network call. It refuses, with a sentence naming the construct and what to
+send instead: several statements, writes and admin statements, SETTINGS / FORMAT / INTO OUTFILE, table
+functions, system and schema-prefixed or unknown tables, dictionary and introspection functions, and text it
+cannot read safely. What it sends is re-rendered from its own tokens (see :mod:`cargo_mcp.guard.render`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import asdict, dataclass, field
+from itertools import pairwise
+from typing import Any
 
-import sqlglot
-from sqlglot import exp
 from sqlglot.errors import ParseError
+from sqlglot.tokenizer_core import Token, TokenType
 
+from cargo_mcp.guard.advice import advise
 from cargo_mcp.guard.caps import MAX_ROWS
+from cargo_mcp.guard.dialect import DIALECT
+from cargo_mcp.guard.limit import bound
+from cargo_mcp.guard.render import RenderError, render, statements
+from cargo_mcp.guard.rules import READ_STATEMENTS, STATEMENTS
+from cargo_mcp.guard.tree import rejection
 
-_READ_ROOTS = (exp.Select, exp.Union, exp.Intersect, exp.Except)
+logging.getLogger("sqlglot").setLevel(logging.ERROR)  # it warns on stderr when it falls back to a Command
+_NOT_A_QUERY = "Only SELECT (or WITH … SELECT) is allowed; got {kw}. Instead, send a SELECT"
 
 
 @dataclass
 class Verdict:
-    """The guard's answer: ``sql`` is what will be sent (with the LIMIT applied)."""
+    """The guard's answer: ``sql`` is what will be sent (rewritten, with the LIMIT applied)."""
 
     allowed: bool
     reason: str | None
@@ -23,37 +38,67 @@ class Verdict:
     limit_applied: int | None = None
     advice: list[str] = field(default_factory=list)
 
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
 
 def check(sql: str, max_rows: int = 1000) -> Verdict:
-    """Allow one read-only statement; add or clamp the outermost LIMIT to ``min(max_rows, 10000)``."""
-    text = sql.strip().rstrip(";").strip()
-    if not text:
-        return Verdict(False, "The SQL is empty. Send one SELECT statement.", sql)
+    """Allow one read-only SELECT; bound its outermost LIMIT to ``min(max_rows, 10000)``."""
     try:
-        statements = [s for s in sqlglot.parse(text, read="clickhouse") if s is not None]
-    except ParseError as e:
-        first = str(e).splitlines()[0]
-        return Verdict(False, f"The SQL does not parse as ClickHouse: {first}. Fix the syntax.", sql)
-    if len(statements) != 1:
+        found = statements(sql)
+    except RenderError as e:
+        return Verdict(False, str(e), sql)
+    if not found:
+        return Verdict(False, "The SQL is empty. Instead, send one SELECT statement.", sql)
+    if len(found) > 1:
         return Verdict(
-            False, f"Send exactly one statement; got {len(statements)}. Split them into separate calls.", sql
+            False,
+            f"Multiple statements ({len(found)}, separated by ';') are refused. Instead, send one statement per call.",
+            sql,
         )
-    tree = statements[0]
-    if not isinstance(tree, _READ_ROOTS):
-        kind = tree.key.upper()
-        return Verdict(False, f"Only SELECT (or WITH … SELECT) is allowed; got {kind}. Cargo SQL is read-only.", sql)
+    tokens = found[0]
+    try:
+        text = render(sql, tokens)
+    except RenderError as e:
+        return Verdict(False, str(e), sql)
+    reason = _statement_rejection(tokens)
+    if reason is not None:
+        return Verdict(False, reason, sql)
+    try:
+        trees = DIALECT.parse(text)
+    except ParseError as e:
+        return Verdict(False, _parse_failure(tokens, e), sql)
+    if len(trees) != 1 or trees[0] is None:
+        return Verdict(False, "The SQL must be exactly one statement. Instead, send one SELECT.", sql)
+    tree = trees[0]
+    reason = rejection(tree)
+    if reason is not None:
+        return Verdict(False, reason, sql)
     cap = max(1, min(max_rows, MAX_ROWS))
-    limit_applied = _clamp_limit(tree, cap)
-    return Verdict(True, None, tree.sql(dialect="clickhouse"), limit_applied)
+    sent, applied = bound(tree, text, cap)
+    return Verdict(True, None, sent, applied, advise(tree))
 
 
-def _clamp_limit(tree: exp.Expression, cap: int) -> int | None:
-    """Set the outermost LIMIT to ``cap`` when absent or larger; return the new limit or None."""
-    limit = tree.args.get("limit")
-    current = None
-    if isinstance(limit, exp.Limit) and isinstance(limit.expression, exp.Literal) and limit.expression.is_int:
-        current = int(limit.expression.this)
-    if current is not None and current <= cap:
-        return None
-    tree.set("limit", exp.Limit(expression=exp.Literal.number(cap)))
-    return cap
+def _statement_rejection(tokens: list[Token]) -> str | None:
+    first = next((t for t in tokens if t.token_type != TokenType.L_PAREN), tokens[0])
+    keyword = first.text.upper()
+    if keyword not in READ_STATEMENTS:
+        return STATEMENTS.get(keyword, _NOT_A_QUERY).format(kw=keyword) + "."
+    for tok, following in pairwise(tokens):
+        if tok.token_type == TokenType.INTO and following.text.upper() == "OUTFILE":
+            return "INTO OUTFILE writes a file on the server and is refused. Instead, remove it; rows come back to you."
+    return None
+
+
+def _parse_failure(tokens: list[Token], error: ParseError) -> str:
+    """A parse error, named precisely when a refused clause is what broke the parse."""
+    for tok, following in zip(tokens, [*tokens[1:], None], strict=True):
+        opens_call = following is not None and following.token_type == TokenType.L_PAREN
+        word = tok.text.upper()
+        if word in ("SETTINGS", "FORMAT") and not opens_call:
+            return (
+                f"A {word} clause is refused (it could change Cargo's caps or output). "
+                "Instead, remove it; the caps are fixed and results come back as JSON rows."
+            )
+    first = str(error).splitlines()[0]
+    return f"The SQL does not parse as ClickHouse: {first}. Instead, fix the syntax near that position."

@@ -2,7 +2,7 @@
 
 ``TABLES`` (shared with the guard: :mod:`cargo_mcp.guard.tables`) maps each table to its ordered
 ``(column, ClickHouse type)`` pairs; ``ORDER_BY`` gives the
-MergeTree sorting key. :func:`arrow_schema` returns the Arrow schema in the same column order, which
+ReplacingMergeTree sorting key. :func:`arrow_schema` returns the Arrow schema in the same column order, which
 ``INSERT INTO t SELECT * FROM Python(tbl)`` requires (``SELECT *`` maps columns by position).
 
 Arrow conventions: UUIDs are strings; timestamps are ``pa.timestamp("ms", tz="UTC")``, so a column
@@ -15,11 +15,13 @@ import pyarrow as pa
 
 from cargo_mcp.guard.tables import TABLES
 
+# ReplacingMergeTree (rows of runs, batches, spans and records are updated in place upstream, and FINAL
+# must work); the sorting key ends with the row's identity so that no two rows ever collapse.
 ORDER_BY: dict[str, str] = {
-    "spans": "(workspace_uuid, execution_started_at)",
-    "runs": "(workspace_uuid, created_at)",
-    "batches": "(workspace_uuid, created_at)",
-    "records": "(workspace_uuid, created_at)",
+    "spans": "(workspace_uuid, execution_started_at, run_uuid, execution_index)",
+    "runs": "(workspace_uuid, created_at, uuid)",
+    "batches": "(workspace_uuid, created_at, uuid)",
+    "records": "(workspace_uuid, created_at, run_uuid)",
 }
 
 
@@ -65,4 +67,5 @@ def arrow_schema(table: str) -> pa.Schema:
 def create_table_sql(database: str, table: str) -> str:
     """``CREATE TABLE`` statement for ``database.table``."""
     cols = ",\n    ".join(f"`{name}` {ch_type}" for name, ch_type in TABLES[table])
-    return f"CREATE TABLE `{database}`.`{table}` (\n    {cols}\n)\nENGINE = MergeTree ORDER BY {ORDER_BY[table]}"
+    engine = f"ENGINE = ReplacingMergeTree ORDER BY {ORDER_BY[table]}"
+    return f"CREATE TABLE `{database}`.`{table}` (\n    {cols}\n)\n{engine}"

@@ -1,0 +1,86 @@
+"""Pre-flight advice: queries that will pass the guard but are likely to hit one of Cargo's caps."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from cargo_mcp.guard.tables import TABLES
+
+MAX_COLUMNS = 50
+TIME_COLUMNS: dict[str, tuple[str, ...]] = {
+    "runs": ("created_at", "updated_at", "finished_at"),
+    "records": ("created_at", "updated_at", "finished_at"),
+    "spans": ("execution_started_at", "execution_finished_at", "execution_updated_at"),
+}
+RUNS_COLUMNS_HINT = "uuid, status, record_id, record_title, error_message, created_at, finished_at, credits_used_count"
+
+
+def advise(tree: exp.Expr) -> list[str]:
+    """Advice for ``tree`` (a query the guard allowed); empty when nothing stands out."""
+    ctes = {cte.alias: cte.this for cte in tree.find_all(exp.CTE) if cte.alias}
+    advice: list[str] = []
+    if any(_star_width(select, ctes) > MAX_COLUMNS for select in _output_selects(tree)):
+        advice.append(
+            f"SELECT * on runs asks for all {len(TABLES['runs'])} columns, over Cargo's {MAX_COLUMNS}-column cap "
+            f"(Code 161, TOO_MANY_COLUMNS). List the columns you need instead, e.g. {RUNS_COLUMNS_HINT}."
+        )
+    for table in sorted(_unbounded_tables(tree, set(ctes))):
+        first = TIME_COLUMNS[table][0]
+        advice.append(
+            f"No time predicate on {table}: Cargo stops a query after 10,000,000 rows read (Code 158). "
+            f"Add one, e.g. WHERE {first} > now() - INTERVAL 7 DAY."
+        )
+    return advice
+
+
+def _output_selects(query: exp.Expr) -> list[exp.Select]:
+    if isinstance(query, exp.Select):
+        return [query]
+    if isinstance(query, exp.SetOperation):
+        return _output_selects(query.this) + _output_selects(query.expression)
+    if isinstance(query, exp.Subquery):
+        return _output_selects(query.this)
+    return []
+
+
+def _star_width(select: exp.Select, ctes: dict[str, exp.Expr]) -> int:
+    """How many columns a star in ``select``'s projection reads (0 without a star)."""
+    stars = [e for e in select.expressions if isinstance(e, exp.Star) or (isinstance(e, exp.Column) and e.is_star)]
+    if not stars:
+        return 0
+    excepted = sum(len(s.args.get("except_") or []) for s in stars if isinstance(s, exp.Star))
+    from_ = select.args.get("from_")
+    sources = [from_.this] if isinstance(from_, exp.From) else []
+    sources += [j.this for j in select.args.get("joins") or [] if j.args.get("kind") != "ARRAY"]
+    width = 0
+    for source in sources:
+        if isinstance(source, exp.Table) and source.name in ctes:
+            width += max((_star_width(s, ctes) for s in _output_selects(ctes[source.name])), default=0)
+        elif isinstance(source, exp.Table) and source.name in TABLES and not source.args.get("db"):
+            width += len(TABLES[source.name])
+        elif isinstance(source, exp.Subquery):
+            width += max((_star_width(s, ctes) for s in _output_selects(source)), default=0)
+    return width - excepted
+
+
+def _unbounded_tables(tree: exp.Expr, ctes: set[str]) -> set[str]:
+    """Tables among runs/spans/records read with no time predicate in their query or an enclosing one."""
+    unbounded: set[str] = set()
+    for table in tree.find_all(exp.Table):
+        name = table.name
+        if name not in TIME_COLUMNS or name in ctes or table.args.get("db"):
+            continue
+        if not _has_time_predicate(table, TIME_COLUMNS[name]):
+            unbounded.add(name)
+    return unbounded
+
+
+def _has_time_predicate(table: exp.Table, columns: tuple[str, ...]) -> bool:
+    select = table.find_ancestor(exp.Select)
+    while select is not None:
+        for clause in ("where", "prewhere"):
+            condition = select.args.get(clause)
+            if condition is not None and any(c.name in columns for c in condition.find_all(exp.Column)):
+                return True
+        select = select.find_ancestor(exp.Select)
+    return False

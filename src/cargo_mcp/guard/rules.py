@@ -1,0 +1,108 @@
+"""What the guard refuses, by name: statements, table functions and scalar functions (cargo-api.md §7.2).
+
+Function names are compared normalized (lower case, no underscores), so ``dictGet``, ``DICTGET`` and
+``dict_get`` are one name.
+"""
+
+from __future__ import annotations
+
+from cargo_mcp.guard.tables import TABLES
+
+KNOWN_TABLES = frozenset(TABLES)
+
+READ_STATEMENTS = frozenset({"SELECT", "WITH"})
+
+# First keyword of a statement → why it is refused and what to do instead.
+_WRITE = "Cargo's SQL is read-only: {kw} statements are refused. Instead, SELECT from runs, batches, spans or records"
+_ADMIN = "{kw} statements change server or session state and are refused. Instead, send one SELECT; the caps are fixed"
+_INTRO = "{kw} statements are not available on Cargo. Instead, read the resource cargo://sql/schema (tables, columns)"
+# fmt: off
+STATEMENTS: dict[str, str] = {
+    **{
+        kw: _WRITE
+        for kw in (
+            "INSERT", "UPDATE", "DELETE", "ALTER", "DROP", "CREATE", "TRUNCATE", "RENAME", "OPTIMIZE", "ATTACH",
+            "DETACH", "EXCHANGE", "UNDROP", "REPLACE", "MOVE", "BACKUP", "RESTORE", "MERGE", "UPSERT", "COPY",
+        )
+    },
+    **{
+        kw: _ADMIN
+        for kw in (
+            "SYSTEM", "KILL", "SET", "GRANT", "REVOKE", "USE", "CHECK", "WATCH", "BEGIN", "COMMIT", "ROLLBACK",
+            "EXECUTE", "CALL", "LOCK", "UNLOCK", "START", "CACHE", "UNCACHE", "PRAGMA", "VACUUM",
+        )
+    },
+    **{kw: _INTRO for kw in ("EXPLAIN", "SHOW", "DESCRIBE", "DESC", "EXISTS", "ANALYZE")},
+}
+# fmt: on
+
+
+def normalized(name: str) -> str:
+    """The comparison form of a function name."""
+    return name.lower().replace("_", "")
+
+
+# fmt: off
+# Table functions (ClickHouse docs "Table Functions"); Cargo denies all of them.
+TABLE_FUNCTIONS = frozenset(
+    normalized(n)
+    for n in (
+        "azureBlobStorage", "azureBlobStorageCluster", "cluster", "clusterAllReplicas", "deltaLake",
+        "deltaLakeCluster", "dictionary", "executable", "file", "fileCluster", "format", "fuzzJSON", "fuzzQuery",
+        "gcs", "generateRandom", "generate_series", "generateSeries", "hdfs", "hdfsCluster", "hudi", "hudiCluster",
+        "iceberg", "icebergS3", "icebergAzure", "icebergHDFS", "icebergLocal", "icebergCluster", "input", "jdbc",
+        "loop", "merge", "mergeTreeIndex", "mergeTreeAnalyzeIndexes", "mergeTreeProjection", "mongodb", "mysql",
+        "null", "numbers", "numbers_mt", "odbc", "paimon", "postgresql", "prometheusQuery", "redis", "remote",
+        "remoteSecure", "s3", "s3Cluster", "sqlite", "timeSeriesData", "timeSeriesMetrics", "timeSeriesTags",
+        "url", "urlCluster", "values", "view", "viewExplain", "viewIfPermitted", "zeros", "zeros_mt", "arrowFlight",
+        "ytsaurus", "python",
+    )
+)
+
+# Names that are table functions but also ordinary scalar functions (allowed outside FROM).
+SCALAR_TWINS = frozenset({normalized("format")})
+
+# Scalar functions that reach past the four tables: dictionaries, introspection, the server and its files.
+# normalized name → (ClickHouse spelling, family)
+DENIED_FUNCTIONS: dict[str, tuple[str, str]] = {
+    **{
+        normalized(n): (n, "dictionary functions")
+        for n in (
+            "dictGet", "dictGetOrDefault", "dictGetOrNull", "dictGetAll", "dictHas", "dictIsIn", "dictGetHierarchy",
+            "dictGetChildren", "dictGetDescendants", "dictGetString", "dictGetInt64", "dictGetUInt64",
+            "dictGetFloat64", "dictGetDate", "dictGetDateTime", "dictGetUUID", "joinGet", "joinGetOrNull",
+        )
+    },
+    **{
+        normalized(n): (n, "introspection functions")
+        for n in (
+            "addressToLine", "addressToLineWithInlines", "addressToSymbol", "demangle", "currentDatabase",
+            "currentSchemas", "currentUser", "currentProfiles", "currentRoles", "enabledProfiles", "enabledRoles",
+            "defaultProfiles", "defaultRoles", "hasColumnInTable", "getSetting", "getSettingOrDefault",
+            "getServerPort", "getServerSetting", "getMergeTreeSetting", "tcpPort", "getMacro", "getOSKernelVersion",
+            "hostName", "fqdn", "serverUUID", "shardNum", "shardCount", "uptime", "buildId", "displayName",
+            "getClientHTTPHeader", "globalVariable", "zookeeperSessionUptime", "filesystemAvailable",
+            "filesystemCapacity", "filesystemUnreserved", "transactionID", "transactionLatestSnapshot",
+            "transactionOldestSnapshot",
+        )
+    },
+    **{
+        normalized(n): (n, "server-side functions")
+        for n in (
+            "file", "sleep", "sleepEachRow", "catboostEvaluate", "evalMLMethod", "modelEvaluate", "generateSerialID",
+            "executable",
+        )
+    },
+}
+
+# Functions that build big values in memory from a number: refused when that number exceeds GENERATOR_MAX.
+GENERATORS = frozenset(
+    normalized(n)
+    for n in (
+        "range", "generateSeries", "arrayWithConstant", "arrayResize", "repeat", "space", "randomString",
+        "randomFixedString", "randomPrintableASCII", "randomStringUTF8", "leftPad", "rightPad", "leftPadUTF8",
+        "rightPadUTF8", "pad", "toFixedString", "arrayRandomSample",
+    )
+)
+# fmt: on
+GENERATOR_MAX = 1_000_000

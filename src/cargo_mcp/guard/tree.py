@@ -1,0 +1,150 @@
+"""Rules on the parsed statement: only the four tables (or CTEs), no table functions, no escapes.
+
+:func:`rejection` returns the first problem as a sentence that names the construct and says what to
+send instead, or ``None`` when the statement is a plain read of Cargo's tables.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from cargo_mcp.guard.rules import (
+    DENIED_FUNCTIONS,
+    GENERATOR_MAX,
+    GENERATORS,
+    KNOWN_TABLES,
+    SCALAR_TWINS,
+    STATEMENTS,
+    TABLE_FUNCTIONS,
+    normalized,
+)
+
+TABLE_LIST = "runs, batches, spans or records"
+
+
+def rejection(tree: exp.Expr) -> str | None:
+    """Why ``tree`` may not be sent to Cargo, or ``None``."""
+    if not isinstance(tree, exp.Query):
+        kw = tree.name.upper() if isinstance(tree, exp.Command) else tree.key.upper()
+        return STATEMENTS.get(kw, "{kw} is not a query. Instead, send one SELECT (or WITH … SELECT)").format(kw=kw)
+    ctes = {cte.alias for cte in tree.find_all(exp.CTE) if cte.alias}
+    for node in tree.walk():
+        reason = _node_rejection(node, ctes)
+        if reason is not None:
+            return reason
+    return None
+
+
+def function_names(node: exp.Func) -> set[str]:
+    """Every normalized name a function node may go by (its written name, sqlglot's name and class key)."""
+    names = {normalized(node.key), normalized(node.sql_name())}
+    if isinstance(node.args.get("this"), str):
+        names.add(normalized(node.args["this"]))
+    return names
+
+
+def _node_rejection(node: exp.Expr, ctes: set[str]) -> str | None:
+    if isinstance(node, exp.Command | exp.DDL | exp.DML | exp.Set | exp.Use):
+        kw = node.name.upper() if isinstance(node, exp.Command) else node.key.upper()
+        return STATEMENTS.get(kw, "{kw} is not allowed inside a query. Instead, use SELECT").format(kw=kw)
+    if isinstance(node, exp.Query | exp.Subquery):
+        return _clause_rejection(node)
+    if isinstance(node, exp.Table):
+        return _table_rejection(node, ctes)
+    if isinstance(node, exp.In) and isinstance(node.args.get("field"), exp.Column):
+        field = node.args["field"]
+        return _name_rejection(field.name, field.table or None, ctes, "IN")
+    if isinstance(node, exp.Column) and node.args.get("db") is not None:
+        return (
+            f"The three-part name {node.sql()} reaches into another database. "
+            "Instead, write table_or_alias.column with one of the four tables."
+        )
+    if isinstance(node, exp.Placeholder):
+        return (
+            f"Query parameters ({node.sql(dialect='clickhouse')}) are not supported by Cargo's SQL endpoint. "
+            "Instead, write the value inline as a literal."
+        )
+    if isinstance(node, exp.Func):
+        return _function_rejection(node)
+    return None
+
+
+def _clause_rejection(node: exp.Expr) -> str | None:
+    if node.args.get("settings"):
+        return (
+            "A SETTINGS clause could lift Cargo's caps and is refused. "
+            "Instead, remove it: the caps (30 s, 10,000 result rows, 10,000,000 rows read) are fixed."
+        )
+    if node.args.get("format"):
+        return "A FORMAT clause is refused. Instead, remove it: results always come back as JSON rows."
+    if node.args.get("into"):
+        return "SELECT … INTO writes a table and is refused. Instead, remove INTO; the rows come back to you."
+    return None
+
+
+def _table_rejection(table: exp.Table, ctes: set[str]) -> str | None:
+    if isinstance(table.parent, exp.Join) and table.parent.args.get("kind") == "ARRAY":
+        return None  # ARRAY JOIN unfolds a column, not a table
+    if isinstance(table.this, exp.Func):
+        name = table.this.name or table.this.sql_name()
+        return (
+            f"The table function {name}() is denied by Cargo (table functions read outside the workspace). "
+            f"Instead, select FROM {TABLE_LIST}."
+        )
+    if table.args.get("catalog") is not None:
+        return f"The name {table.sql()} has too many parts. Instead, select FROM {TABLE_LIST} without a prefix."
+    return _name_rejection(table.name, table.args["db"].name if table.args.get("db") else None, ctes, "FROM")
+
+
+def _name_rejection(name: str, db: str | None, ctes: set[str], where: str) -> str | None:
+    if db is not None:
+        if db.lower() in ("system", "information_schema"):
+            return (
+                f"{db}.{name}: system and information_schema tables are denied by Cargo. "
+                "Instead, read the resource cargo://sql/schema for the tables and columns."
+            )
+        return (
+            f"The schema-prefixed table {db}.{name} is refused: Cargo's tables have no schema prefix. "
+            f"Instead, write {name if name in KNOWN_TABLES else 'runs, batches, spans or records'} alone."
+        )
+    if name in KNOWN_TABLES or name in ctes:
+        return None
+    if normalized(name) in TABLE_FUNCTIONS:
+        return f"The table function {name}() is denied by Cargo. Instead, select FROM {TABLE_LIST}."
+    if name.lower() in KNOWN_TABLES:
+        return f"Unknown table {name}: table names are case-sensitive. Instead, write {name.lower()}."
+    return (
+        f"Unknown table {name} ({where} {name}). Instead, use one of {TABLE_LIST}, or a name defined in WITH … AS (…)."
+    )
+
+
+def _function_rejection(node: exp.Func) -> str | None:
+    names = function_names(node)
+    shown = node.name if isinstance(node.args.get("this"), str) else node.sql_name()
+    denied = next((DENIED_FUNCTIONS[n] for n in names if n in DENIED_FUNCTIONS), None)
+    if denied is not None:
+        spelling, family = denied
+        return (
+            f"{spelling}() is one of the {family} Cargo denies. "
+            "Instead, compute the value from the columns of runs, batches, spans or records."
+        )
+    if names & (TABLE_FUNCTIONS - SCALAR_TWINS):
+        return (
+            f"{shown}() is a table function, denied by Cargo wherever it appears. "
+            f"Instead, read {TABLE_LIST} (use a subquery for IN)."
+        )
+    if names & GENERATORS:
+        for arg in node.iter_expressions():
+            if isinstance(arg, exp.Literal) and not arg.is_string and _number(arg.this) > GENERATOR_MAX:
+                return (
+                    f"{shown}({arg.this}) builds a value larger than {GENERATOR_MAX:,} elements in memory. "
+                    "Instead, use a smaller argument or aggregate over the tables' rows."
+                )
+    return None
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text.replace("_", ""))
+    except ValueError:
+        return float(int(text, 0)) if text[:2].lower() in ("0x", "0b") else 0.0
