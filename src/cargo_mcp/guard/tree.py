@@ -28,8 +28,9 @@ def rejection(tree: exp.Expr) -> str | None:
         kw = tree.name.upper() if isinstance(tree, exp.Command) else tree.key.upper()
         return STATEMENTS.get(kw, "{kw} is not a query. Instead, send one SELECT (or WITH … SELECT)").format(kw=kw)
     ctes = {cte.alias for cte in tree.find_all(exp.CTE) if cte.alias}
+    aliases = {n.alias for n in tree.find_all(exp.Table, exp.Subquery) if n.alias}
     for node in tree.walk():
-        reason = _node_rejection(node, ctes)
+        reason = _node_rejection(node, ctes, aliases)
         if reason is not None:
             return reason
     return None
@@ -43,17 +44,18 @@ def function_names(node: exp.Func) -> set[str]:
     return names
 
 
-def _node_rejection(node: exp.Expr, ctes: set[str]) -> str | None:
+def _node_rejection(node: exp.Expr, ctes: set[str], aliases: set[str]) -> str | None:
     if isinstance(node, exp.Command | exp.DDL | exp.DML | exp.Set | exp.Use):
         kw = node.name.upper() if isinstance(node, exp.Command) else node.key.upper()
         return STATEMENTS.get(kw, "{kw} is not allowed inside a query. Instead, use SELECT").format(kw=kw)
     if isinstance(node, exp.Query | exp.Subquery):
         return _clause_rejection(node)
     if isinstance(node, exp.Table):
-        return _table_rejection(node, ctes)
-    if isinstance(node, exp.In) and isinstance(node.args.get("field"), exp.Column):
-        field = node.args["field"]
-        return _name_rejection(field.name, field.table or None, ctes, "IN")
+        return _table_rejection(node, ctes, aliases)
+    if isinstance(node, exp.In):
+        return _in_rejection(node, ctes, aliases)
+    if isinstance(node, exp.Column) and node.table and node.table not in aliases and _is_system(node.table):
+        return _name_rejection(node.name, node.table, ctes, "column")
     if isinstance(node, exp.Column) and node.args.get("db") is not None:
         return (
             f"The three-part name {node.sql()} reaches into another database. "
@@ -82,8 +84,26 @@ def _clause_rejection(node: exp.Expr) -> str | None:
     return None
 
 
-def _table_rejection(table: exp.Table, ctes: set[str]) -> str | None:
+def _in_rejection(node: exp.In, ctes: set[str], aliases: set[str]) -> str | None:
+    """``x IN t`` and ``x IN (db.t)`` read a table in ClickHouse: check those names as tables."""
+    field = node.args.get("field")
+    if isinstance(field, exp.Column):
+        return _name_rejection(field.name, field.table or None, ctes, "IN")
+    for item in node.expressions:
+        if isinstance(item, exp.Column) and item.table and item.table not in aliases:
+            return _name_rejection(item.name, item.table, ctes, "IN")
+    return None
+
+
+def _is_system(qualifier: str) -> bool:
+    return qualifier.lower() in ("system", "information_schema")
+
+
+def _table_rejection(table: exp.Table, ctes: set[str], aliases: set[str]) -> str | None:
     if isinstance(table.parent, exp.Join) and table.parent.args.get("kind") == "ARRAY":
+        db = table.args["db"].name if table.args.get("db") else ""
+        if db and db not in aliases and _is_system(db):
+            return _name_rejection(table.name, db, ctes, "ARRAY JOIN")
         return None  # ARRAY JOIN unfolds a column, not a table
     if isinstance(table.this, exp.Func):
         name = table.this.name or table.this.sql_name()
@@ -98,7 +118,7 @@ def _table_rejection(table: exp.Table, ctes: set[str]) -> str | None:
 
 def _name_rejection(name: str, db: str | None, ctes: set[str], where: str) -> str | None:
     if db is not None:
-        if db.lower() in ("system", "information_schema"):
+        if _is_system(db):
             return (
                 f"{db}.{name}: system and information_schema tables are denied by Cargo. "
                 "Instead, read the resource cargo://sql/schema for the tables and columns."
