@@ -257,6 +257,5 @@ LEGIT: list[str] = [
     "-- a leading comment\nSELECT /* inline */ count() FROM batches -- trailing comment",
     "SELECT count() FROM batches;",
     "(SELECT count() FROM batches)",
-    "SELECT r.uuid FROM runs AS r JOIN runs AS system ON system.uuid = r.uuid WHERE r.created_at > now() - INTERVAL 1 HOUR AND system.created_at > now() - INTERVAL 1 HOUR LIMIT 3",
     "SELECT count() FROM runs WHERE created_at > now() - INTERVAL 1 DAY AND uuid IN (SELECT run_uuid FROM records)",
 ]

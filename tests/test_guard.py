@@ -43,6 +43,11 @@ def test_legitimate_query_is_accepted(sql: str) -> None:
     assert verdict.reason is None
 
 
+def test_a_table_alias_may_be_called_system() -> None:
+    v = check("SELECT system.uuid FROM runs AS system WHERE system.created_at > now() - INTERVAL 1 HOUR")
+    assert v.allowed, v.reason
+
+
 def test_limit_is_added_when_missing() -> None:
     v = check("SELECT uuid FROM runs WHERE created_at > now() - INTERVAL 1 DAY", max_rows=50)
     assert v.sql.endswith(" LIMIT 50") and v.limit_applied == 50
