@@ -33,8 +33,8 @@ class Sandbox:
         self.engine = Engine()
         for ws in self.workspaces:
             self.engine.add_workspace(ws.uuid)
-            for name, build in tables.BUILDERS.items():
-                self.engine.load(ws.uuid, name, build(ws))
+            for name, table in tables.workspace_tables(ws).items():
+                self.engine.load(ws.uuid, name, table)
         self.files = FileStore(ttl=url_ttl)
         self.faults = Faults() if faults else None
         self.app = create_app(self)

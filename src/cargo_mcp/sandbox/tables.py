@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import defaultdict
 from typing import Any
 
+import pyarrow as pa
+
+from cargo_mcp.sandbox.schema import arrow_schema
 from cargo_mcp.sandbox.workspace import RunRec, SandboxWorkspace
 
 
@@ -17,7 +21,51 @@ def s3(run: RunRec, what: str) -> str:
     return f"workspaces/{run.workflow.uuid}/runs/{run.uuid}/{what}.json"
 
 
+# runs.executions_<x>[] is the run's spans' <y>, in execution order (spans are built run by run).
+EXECUTION_ARRAYS = {
+    "executions_node_uuid": "node_uuid",
+    "executions_node_slug": "node_slug",
+    "executions_node_kind": "node_kind",
+    "executions_node_action_slug": "node_action_slug",
+    "executions_node_integration_slug": "node_integration_slug",
+    "executions_node_connector_uuid": "node_connector_uuid",
+    "executions_node_tool_uuid": "node_tool_uuid",
+    "executions_node_agent_uuid": "node_agent_uuid",
+    "executions_node_release_uuid": "node_release_uuid",
+    "executions_node_batch_uuid": "node_batch_uuid",
+    "executions_node_run_uuid": "node_run_uuid",
+    "executions_node_message_uuid": "node_message_uuid",
+    "executions_node_child_index": "node_child_index",
+    "executions_next_node_uuid": "node_next_uuid",
+    "executions_status": "execution_status",
+    "executions_error_message": "execution_error_message",
+    "executions_title": "execution_title",
+    "executions_icon_url": "execution_icon_url",
+    "executions_credits_used_count": "execution_credits_used_count",
+    "executions_started_at": "execution_started_at",
+    "executions_updated_at": "execution_updated_at",
+    "executions_finished_at": "execution_finished_at",
+    "executions_node_wait_until_finished": "node_wait_until_finished",
+}
+
+
+def runs_table(ws: SandboxWorkspace, spans: pa.Table) -> pa.Table:
+    """The runs table; its ``executions_*`` arrays are list views over ``spans`` (same values, no copies)."""
+    schema = arrow_schema("runs")
+    scalars = runs_columns(ws)
+    offsets = pa.array([0, *itertools.accumulate(len(r.executions) for r in ws.runs)], type=pa.int32())
+    arrays = []
+    for f in schema:
+        if f.name in EXECUTION_ARRAYS:
+            flat = spans.column(EXECUTION_ARRAYS[f.name]).combine_chunks().cast(f.type.value_type)
+            arrays.append(pa.ListArray.from_arrays(offsets, flat, type=f.type))
+        else:
+            arrays.append(pa.array(scalars[f.name], type=f.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
 def runs_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
+    """Every column of runs except the ``executions_*`` arrays (see :func:`runs_table`)."""
     c: dict[str, list[Any]] = defaultdict(list)
     for r in ws.runs:
         nodes = r.release.nodes if r.adhoc else None
@@ -53,33 +101,6 @@ def runs_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
         c["nodes"].append(json.dumps([n.wire() for n in nodes]) if nodes else "null")
         c["is_finished"].append(r.status in ("success", "error", "cancelled", "skipped"))
         c["executions_count"].append(len(r.executions))
-        specs, nodes_ = r.release.specs, r.release.nodes
-        ex = r.executions
-        c["executions_node_uuid"].append([nodes_[e.node].uuid for e in ex])
-        c["executions_node_slug"].append([specs[e.node].slug for e in ex])
-        c["executions_node_kind"].append([specs[e.node].kind for e in ex])
-        c["executions_node_action_slug"].append([specs[e.node].action for e in ex])
-        c["executions_node_integration_slug"].append([specs[e.node].integration for e in ex])
-        c["executions_node_connector_uuid"].append([nodes_[e.node].connector_uuid for e in ex])
-        c["executions_node_tool_uuid"].append([None] * len(ex))
-        c["executions_node_agent_uuid"].append([nodes_[e.node].agent_uuid for e in ex])
-        c["executions_node_release_uuid"].append([None] * len(ex))
-        c["executions_node_batch_uuid"].append([None] * len(ex))
-        c["executions_node_run_uuid"].append([None] * len(ex))
-        c["executions_node_message_uuid"].append([None] * len(ex))
-        c["executions_node_child_index"].append([e.child_index for e in ex])
-        c["executions_next_node_uuid"].append(
-            [nodes_[e.next_node].uuid if e.next_node is not None else None for e in ex]
-        )
-        c["executions_status"].append([e.status for e in ex])
-        c["executions_error_message"].append([e.error for e in ex])
-        c["executions_title"].append([e.title for e in ex])
-        c["executions_icon_url"].append([None] * len(ex))
-        c["executions_credits_used_count"].append([e.credits for e in ex])
-        c["executions_started_at"].append([ms(e.started_at) for e in ex])
-        c["executions_updated_at"].append([ms(e.finished_at or e.started_at) for e in ex])
-        c["executions_finished_at"].append([ms(e.finished_at) for e in ex])
-        c["executions_node_wait_until_finished"].append([specs[e.node].kind == "agent" for e in ex])
     return dict(c)
 
 
@@ -213,9 +234,16 @@ def record_status(run_status: str) -> str:
     return {"idle": "pending", "skipped": "cancelled"}.get(run_status, run_status)
 
 
-BUILDERS = {
-    "runs": runs_columns,
-    "spans": spans_columns,
-    "batches": batches_columns,
-    "records": records_columns,
-}
+def workspace_tables(ws: SandboxWorkspace) -> dict[str, pa.Table]:
+    """All four tables of ``ws`` as Arrow tables in their DDL column order."""
+    spans = pa.table(spans_columns(ws), schema=arrow_schema("spans")) if ws.runs else _empty("spans")
+    return {
+        "spans": spans,
+        "runs": runs_table(ws, spans),
+        "batches": pa.table(batches_columns(ws), schema=arrow_schema("batches")) if ws.batches else _empty("batches"),
+        "records": pa.table(records_columns(ws), schema=arrow_schema("records")) if ws.runs else _empty("records"),
+    }
+
+
+def _empty(table: str) -> pa.Table:
+    return arrow_schema(table).empty_table()
