@@ -39,7 +39,8 @@ import chdb
 import pyarrow as pa
 from chdb import session as chdb_session
 
-from cargo_mcp.sandbox.schema import TABLES, arrow_schema, create_table_sql
+from cargo_mcp.guard.tables import TABLES
+from cargo_mcp.sandbox.schema import arrow_schema, create_table_sql
 
 MAX_RESULT_ROWS = 10_000
 PUBLIC_DATABASE = "orchestration"
@@ -448,7 +449,7 @@ class Engine:
 
 
 def _connect(conn_str: str) -> Any:
-    return chdb.connect(conn_str)  # type: ignore[no-untyped-call]
+    return chdb.connect(conn_str)
 
 
 def _walk(node: Any) -> Iterator[dict[str, Any]]:

@@ -77,7 +77,7 @@ def record_title(record_kind: str, key: str) -> str:
     d = person(key) if record_kind == "person" else company(key)
     if record_kind == "person":
         return f"{d['first_name']} {d['last_name']} ({d['domain']})"
-    return d["domain"] or d["company_name"]
+    return str(d["domain"] or d["company_name"])
 
 
 def node_output(workflow: str, slug: str, action: str, data: dict[str, Any], key: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from cargo_mcp.api import models as m
 from cargo_mcp.sandbox.tables import record_status, s3
@@ -16,6 +16,15 @@ from cargo_mcp.sandbox.workspace import (
     WorkflowRec,
     context_of,
 )
+
+T = TypeVar("T")
+
+
+def known(value: T | None) -> T:
+    """``value``, which the generator always sets for this kind of entity."""
+    if value is None:
+        raise ValueError("a field the sandbox always sets is missing")
+    return value
 
 
 def dt(t: float | None) -> datetime | None:
@@ -132,8 +141,8 @@ def span(ws: SandboxWorkspace, r: RunRec, i: int) -> m.Span:
         execution_error_message=e.error_message,
         execution_title=e.title,
         execution_credits_used_count=e.credits_used_count,
-        execution_started_at=e.started_at,
-        execution_updated_at=e.updated_at,  # type: ignore[arg-type]
+        execution_started_at=known(e.started_at),
+        execution_updated_at=known(e.updated_at),
         execution_finished_at=e.finished_at,
     )
 
@@ -215,9 +224,9 @@ def workflow(ws: SandboxWorkspace, w: WorkflowRec) -> m.Workflow:
 
 def tool(ws: SandboxWorkspace, w: WorkflowRec) -> m.Tool:
     return m.Tool(
-        uuid=w.tool_uuid,
+        uuid=known(w.tool_uuid),
         icon={"kind": "emoji", "emojiSlug": "gear"},
-        workspace_uuid=ws.uuid,  # type: ignore[arg-type]
+        workspace_uuid=ws.uuid,
         workflow_uuid=w.uuid,
         user_uuid=ws.user_uuid,
         name=w.spec.name,
@@ -230,12 +239,12 @@ def tool(ws: SandboxWorkspace, w: WorkflowRec) -> m.Tool:
 
 def play(ws: SandboxWorkspace, w: WorkflowRec) -> m.Play:
     return m.Play(
-        uuid=w.play_uuid,
+        uuid=known(w.play_uuid),
         workspace_uuid=ws.uuid,
-        workflow_uuid=w.uuid,  # type: ignore[arg-type]
+        workflow_uuid=w.uuid,
         user_uuid=ws.user_uuid,
-        model_uuid=w.model_uuid,
-        segment_uuid=w.segment_uuid,  # type: ignore[arg-type]
+        model_uuid=known(w.model_uuid),
+        segment_uuid=known(w.segment_uuid),
         change_kinds=["added", "updated"],
         name=w.spec.name,
         description=w.spec.description,
