@@ -37,9 +37,7 @@ def test_size_of_the_default_workspace(sandbox: Sandbox) -> None:
 def test_missing_and_bad_token(sandbox: Sandbox) -> None:
     r = httpx.post(sandbox.base_url + "/v1/orchestration/runs/count", json={})
     assert r.status_code == 401 and r.json()["reason"] == "unauthorized"
-    r = httpx.post(
-        sandbox.base_url + "/v1/orchestration/runs/count", json={}, headers={"authorization": "Bearer nope"}
-    )
+    r = httpx.post(sandbox.base_url + "/v1/orchestration/runs/count", json={}, headers={"authorization": "Bearer nope"})
     assert r.status_code == 401
 
 
@@ -156,15 +154,11 @@ def test_documented_example_queries_return_rows(api: httpx.Client, sql: str) -> 
 
 
 def test_large_result_truncated_to_exactly_10000(api: httpx.Client) -> None:
-    rows = api.post("/orchestration/query", json={"query": "SELECT uuid FROM runs LIMIT 50000"}).json()[
-        "rows"
-    ]
+    rows = api.post("/orchestration/query", json={"query": "SELECT uuid FROM runs LIMIT 50000"}).json()["rows"]
     assert len(rows) == 10_000
 
 
-@pytest.mark.parametrize(
-    "cause", ["rate_limit", "expired_credentials", "agent_max_steps", "provider_timeout"]
-)
+@pytest.mark.parametrize("cause", ["rate_limit", "expired_credentials", "agent_max_steps", "provider_timeout"])
 def test_planted_error_causes_have_exact_span_counts(api: httpx.Client, sandbox: Sandbox, cause: str) -> None:
     t = sandbox.workspaces[0].truth[cause]
     sql = (

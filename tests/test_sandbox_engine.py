@@ -120,9 +120,7 @@ def test_loaded_counts_and_types(engine: Engine) -> None:
 
 
 def test_internal_query_params(engine: Engine) -> None:
-    rows = engine.internal_query(
-        WS_A, "SELECT count() AS n FROM runs WHERE status = {s:String}", {"s": "error"}
-    )
+    rows = engine.internal_query(WS_A, "SELECT count() AS n FROM runs WHERE status = {s:String}", {"s": "error"})
     assert rows == [{"n": 150}]
 
 
@@ -130,9 +128,7 @@ def test_load_accepts_datetimes_and_rejects_bad_columns(engine: Engine) -> None:
     cols = make_columns("batches", 1, WS_B, 99)
     cols["created_at"] = [datetime(2025, 6, 1, 12, 30, 45, 123000, tzinfo=UTC)]
     engine.load(WS_B, "batches", cols)
-    rows = engine.internal_query(
-        WS_B, "SELECT created_at FROM batches WHERE uuid = {u:String}", {"u": cols["uuid"][0]}
-    )
+    rows = engine.internal_query(WS_B, "SELECT created_at FROM batches WHERE uuid = {u:String}", {"u": cols["uuid"][0]})
     assert rows == [{"created_at": "2025-06-01 12:30:45.123"}]
     missing = dict(cols)
     del missing["status"]
@@ -160,9 +156,7 @@ def test_select_star_spans_allowed(engine: Engine) -> None:
 
 
 def test_truncates_at_exactly_10000(engine: Engine) -> None:
-    res = engine.query(
-        WS_A, "SELECT run_uuid, execution_started_at FROM spans ORDER BY execution_started_at DESC"
-    )
+    res = engine.query(WS_A, "SELECT run_uuid, execution_started_at FROM spans ORDER BY execution_started_at DESC")
     assert isinstance(res, QueryResult)
     assert len(res.rows) == 10_000
     assert res.truncated is True
@@ -286,8 +280,7 @@ def test_denied(engine: Engine, sql: str, code: int, needle: str) -> None:
 ALLOWED = [
     "SELECT status, count() FROM runs GROUP BY status",
     "SELECT count() FROM runs WHERE status = 'error'",
-    "SELECT countIf(status='error') / count() AS error_rate FROM runs "
-    "WHERE created_at > now() - INTERVAL 1 DAY",
+    "SELECT countIf(status='error') / count() AS error_rate FROM runs WHERE created_at > now() - INTERVAL 1 DAY",
     "SELECT workflow_uuid, count() AS errors FROM runs WHERE status='error' "
     "AND created_at > now() - INTERVAL 7 DAY GROUP BY workflow_uuid ORDER BY errors DESC",
     "SELECT node_slug, count() AS failures FROM spans WHERE execution_status='error' "
@@ -299,8 +292,7 @@ ALLOWED = [
     "WHERE execution_finished_at > now() - INTERVAL 1 HOUR ORDER BY duration_s DESC LIMIT 20",
     "WITH recent AS (SELECT * FROM runs WHERE created_at > now() - INTERVAL 1 DAY) "
     "SELECT status, count() FROM recent GROUP BY status",
-    "SELECT uuid, workflow_uuid, record_title, status, created_at FROM runs "
-    "ORDER BY created_at DESC LIMIT 10",
+    "SELECT uuid, workflow_uuid, record_title, status, created_at FROM runs ORDER BY created_at DESC LIMIT 10",
     "SELECT uuid FROM runs WHERE record_title ILIKE '%acme.com%' ORDER BY created_at DESC LIMIT 10",
     "select countIf(status = 'error') * 100 / count() from runs where created_at > now() - interval 1 hour",
     "SELECT r.status, count() FROM spans AS s JOIN runs AS r ON s.run_uuid = r.uuid GROUP BY r.status",
