@@ -89,7 +89,10 @@ def main() -> None:
     results = {}
     for fmt in ("csv", "json"):
         out = subprocess.run(
-            [sys.executable, __file__, "--rows", str(a.rows), "--worker", fmt], capture_output=True, text=True, check=True
+            [sys.executable, __file__, "--rows", str(a.rows), "--worker", fmt],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         results[fmt] = json.loads(out.stdout.strip().splitlines()[-1])
     rows = "\n".join(

@@ -79,9 +79,7 @@ async def main(calls: int, starts: int) -> None:
     try:
         env = {**os.environ, "CARGO_API_TOKEN": ws.token, "CARGO_API_BASE_URL": sb.base_url}
         remote = await cold_starts(env, starts, sandbox=False)
-        sandboxed = await cold_starts(
-            {k: v for k, v in os.environ.items() if not k.startswith("CARGO_")}, starts, True
-        )
+        sandboxed = await cold_starts({k: v for k, v in os.environ.items() if not k.startswith("CARGO_")}, starts, True)
         direct, memory, stdio = await per_call(sb, calls)
     finally:
         sb.close()

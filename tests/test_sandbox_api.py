@@ -34,6 +34,22 @@ def test_size_of_the_default_workspace(sandbox: Sandbox) -> None:
     assert {b.status for b in ws.batches} >= {"running", "success", "error", "cancelled"}
 
 
+def test_releases_use_all_four_node_kinds_and_tool_nodes_name_their_tool(api: httpx.Client) -> None:
+    releases = api.get("/orchestration/releases/list").json()["releases"]
+    nodes = [n for r in releases for n in r["nodes"]]
+    assert {n["kind"] for n in nodes} == {"native", "connector", "tool", "agent"}
+    assert all(5 <= len(r["nodes"]) <= 14 for r in releases if r["status"] == "deployed")
+    tools = {t["uuid"] for t in api.get("/orchestration/tools/list").json()["tools"]}
+    tool_nodes = [n for n in nodes if n["kind"] == "tool"]
+    assert tool_nodes and all(n["toolUuid"] in tools and "actionSlug" not in n for n in tool_nodes)
+    (row,) = api.post(
+        "/orchestration/query",
+        json={"query": "SELECT count() AS n, uniqExact(node_tool_uuid) AS tools, countIf(node_action_slug IS NOT NULL) "
+              "AS with_action FROM spans WHERE node_kind = 'tool'"},
+    ).json()["rows"]  # fmt: skip
+    assert row["n"] > 0 and row["tools"] == 1 and row["with_action"] == 0
+
+
 def test_missing_and_bad_token(sandbox: Sandbox) -> None:
     r = httpx.post(sandbox.base_url + "/v1/orchestration/runs/count", json={})
     assert r.status_code == 401 and r.json()["reason"] == "unauthorized"

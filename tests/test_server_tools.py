@@ -95,6 +95,9 @@ async def test_workflow_nodes_by_name(mcp_client: Client, shared_sandbox: Sandbo
     assert nodes["enrich_company"]["fallback"] == "fallback_enrich"
     assert nodes["enrich_company"]["integration"] == "clearbit"
     assert "[yes] qualify" in out["drawing"] and "[on failure] fallback_enrich" in out["drawing"]
+    routing = await ok(mcp_client, "get_workflow_nodes", {"workflow": "Inbound lead routing"})
+    finder = next(n for n in routing["nodes"] if n["kind"] == "tool")
+    assert finder["tool"] == "Contact finder" and "find_contact (tool:Contact finder)" in routing["drawing"]
 
 
 async def test_workflow_nodes_by_batch_run_and_release(mcp_client: Client, shared_sandbox: Sandbox) -> None:

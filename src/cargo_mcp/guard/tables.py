@@ -90,7 +90,7 @@ RUNS: list[tuple[str, str]] = [
     ("executions_node_uuid", "Array(String)"),
     ("executions_node_slug", "Array(LowCardinality(String))"),
     ("executions_node_kind", "Array(LowCardinality(String))"),
-    ("executions_node_action_slug", "Array(String)"),
+    ("executions_node_action_slug", "Array(Nullable(String))"),
     ("executions_node_integration_slug", "Array(Nullable(String))"),
     ("executions_node_connector_uuid", "Array(Nullable(String))"),
     ("executions_node_tool_uuid", "Array(Nullable(String))"),

@@ -1,8 +1,9 @@
 """The synthetic workspace's story: workflows, their node graphs, and the planted failure causes.
 
 Each workflow has an archived v1 release and a deployed v2 release. A node spec is
-``(slug, kind, action, integration, children, fallback, name)`` where ``children`` lists
-child slugs in ``childrenUuids`` order (branch: yes, no). Node outcomes are decided by
+``(slug, kind, action, integration, children, fallback, name, calls)`` where ``children`` lists
+child slugs in ``childrenUuids`` order (branch: yes, no) and ``calls`` is the key of the tool
+workflow a ``tool``-kind node runs. Node outcomes are decided by
 :func:`decide` from the run's situation, so every planted cause is deterministic given the seed.
 """
 
@@ -23,6 +24,7 @@ class NodeSpec:
     children: tuple[str, ...] = ()
     fallback: str | None = None
     name: str | None = None
+    calls: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,9 @@ def n(
     children: tuple[str, ...] = (),
     fallback: str | None = None,
     name: str | None = None,
+    calls: str | None = None,
 ) -> NodeSpec:
-    return NodeSpec(slug, kind, action, integration, children, fallback, name)
+    return NodeSpec(slug, kind, action, integration, children, fallback, name, calls)
 
 
 COMPANY_ENRICHMENT = WorkflowSpec(
@@ -152,7 +155,8 @@ INBOUND_ROUTING = WorkflowSpec(
     v2=(
         n("start", "native", "start", children=("enrich_person",), name="Start"),
         n("enrich_person", "connector", "enrichPerson", "apollo", ("is_qualified",), name="Enrich person"),
-        n("is_qualified", "native", "branch", children=("post_slack", "end_skip"), name="Qualified?"),
+        n("is_qualified", "native", "branch", children=("find_contact", "end_skip"), name="Qualified?"),
+        n("find_contact", "tool", "tool", children=("post_slack",), name="Find contact", calls="contact_finder"),
         n("post_slack", "connector", "sendMessage", "slack", ("end",), name="Alert owner in Slack"),
         n("end", "native", "end", name="End"),
         n("end_skip", "native", "end", name="Skip"),
@@ -191,7 +195,7 @@ ADHOC_ENRICH = WorkflowSpec(
 )
 
 MAIN_WORKFLOWS = (COMPANY_ENRICHMENT, CONTACT_FINDER, LEAD_SCORER, INBOUND_ROUTING, CRM_HYGIENE)
-SMALL_WORKFLOWS = (COMPANY_ENRICHMENT, INBOUND_ROUTING)
+SMALL_WORKFLOWS = (COMPANY_ENRICHMENT, CONTACT_FINDER, INBOUND_ROUTING)  # routing calls the finder
 
 # Planted causes: name -> (workflow key, node slug, classification). Ground truth counts are
 # collected by the generator while it walks the runs.

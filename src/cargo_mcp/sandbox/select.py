@@ -170,7 +170,9 @@ def match_spans(ws: SandboxWorkspace, q: p.SpanFilters) -> Iterator[tuple[RunRec
                 continue
             if (q.node_slug and s.slug != q.node_slug) or (q.node_kind and s.kind != q.node_kind):
                 continue
-            if (q.node_uuid and node.uuid != q.node_uuid) or (q.node_action_slug and s.action != q.node_action_slug):
+            if (q.node_uuid and node.uuid != q.node_uuid) or (
+                q.node_action_slug and node.action_slug != q.node_action_slug
+            ):
                 continue
             if q.node_integration_slug and s.integration != q.node_integration_slug:
                 continue
@@ -178,7 +180,7 @@ def match_spans(ws: SandboxWorkspace, q: p.SpanFilters) -> Iterator[tuple[RunRec
                 continue
             if q.node_agent_uuid and node.agent_uuid != q.node_agent_uuid:
                 continue
-            if q.node_tool_uuid or q.node_release_uuid:
+            if (q.node_tool_uuid and node.tool_uuid != q.node_tool_uuid) or q.node_release_uuid:
                 continue
             if title and title not in (e.title or "").lower():
                 continue

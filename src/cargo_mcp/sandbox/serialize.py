@@ -52,10 +52,11 @@ def execution(run: RunRec, i: int) -> m.Execution:
         updated_at=dt(e.finished_at or e.started_at),
         finished_at=dt(e.finished_at),
         node_wait_until_finished=s.kind == "agent",
-        node_action_slug=s.action,
+        node_action_slug=node.action_slug,
         node_connector_uuid=node.connector_uuid,
         node_integration_slug=s.integration,
         node_agent_uuid=node.agent_uuid,
+        node_tool_uuid=node.tool_uuid,
     )
 
 
@@ -133,6 +134,7 @@ def span(ws: SandboxWorkspace, r: RunRec, i: int) -> m.Span:
         node_connector_uuid=e.node_connector_uuid,
         node_integration_slug=e.node_integration_slug,
         node_agent_uuid=e.node_agent_uuid,
+        node_tool_uuid=e.node_tool_uuid,
         node_child_index=e.node_child_index,
         node_wait_until_finished=e.node_wait_until_finished,
         node_next_uuid=e.next_node_uuid,

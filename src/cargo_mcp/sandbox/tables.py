@@ -117,7 +117,6 @@ def spans_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
         "parent_chat_uuid": None,
         "parent_message_uuid": None,
         "is_group_parent": None,
-        "node_tool_uuid": None,
         "node_release_uuid": None,
         "node_batch_uuid": None,
         "node_run_uuid": None,
@@ -148,8 +147,9 @@ def spans_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
             c["node_uuid"].append(node.uuid)
             c["node_kind"].append(s.kind)
             c["node_slug"].append(s.slug)
-            c["node_action_slug"].append(s.action)
+            c["node_action_slug"].append(node.action_slug)
             c["node_connector_uuid"].append(node.connector_uuid)
+            c["node_tool_uuid"].append(node.tool_uuid)
             c["node_integration_slug"].append(s.integration)
             c["node_agent_uuid"].append(node.agent_uuid)
             c["node_child_index"].append(e.child_index)

@@ -253,6 +253,9 @@ def _release(
             extra.update(action_slug=s.action, integration_slug=s.integration, connector_uuid=g.uuid())
         elif s.kind == "agent":
             extra.update(agent_uuid=g.uuid(), template_slug=None, wait_until_finished=True)
+        elif s.kind == "tool":
+            called = next(w for w in ws.workflows if w.spec.key == s.calls)
+            extra.update(tool_uuid=called.tool_uuid, release_uuid=None, wait_until_finished=True)
         nodes.append(
             Node(
                 uuid=uuids[i],
@@ -302,6 +305,8 @@ def _node_config(s: NodeSpec) -> dict[str, Any]:
         return {"domain": "{{nodes.start.domain}}"}
     if s.kind == "agent":
         return {"prompt": "Qualify {{nodes.start.company_name}} against our ICP.", "maxSteps": 8}
+    if s.kind == "tool":
+        return {"data": {"first_name": "{{nodes.start.first_name}}", "domain": "{{nodes.start.domain}}"}}
     if s.action == "end":
         return {"variables": {"result": "{{nodes}}"}}
     return {}
@@ -359,8 +364,9 @@ def _batches(g: _Gen, ws: SandboxWorkspace, total_runs: int, n_batches: int) -> 
             batch.error_message = "Failed to query segment: the warehouse connection timed out after 300 s."
             continue
         spacing = 3500.0 / max(n_runs, 1) if kind == "running" else g.rng.uniform(0.8, 2.0)
-        burst = (created + 600, created + 600 + 1500) if kind == "rate_limited" else None
-        cutoff = created + 0.4 * n_runs * spacing if kind == "cancelled" else None
+        length = n_runs * spacing  # the burst covers 15% of the batch's span: clustered in time
+        burst = (created + 0.35 * length, created + 0.5 * length) if kind == "rate_limited" else None
+        cutoff = created + 0.4 * length if kind == "cancelled" else None
         pool = max(50, int(total_runs * wf.spec.runs_weight * 0.6))
         first = len(ws.runs)
         for j in range(n_runs):
@@ -511,6 +517,8 @@ def _credits(g: _Gen, spec: NodeSpec) -> float:
         return _CREDITS.get(spec.integration or "", 1.0)
     if spec.kind == "agent":
         return round(2 + g.rng.random() * 4, 2)
+    if spec.kind == "tool":
+        return 1.5
     return 0.0
 
 
@@ -541,6 +549,8 @@ def context_of(run: RunRec) -> tuple[dict[str, Any], dict[str, Any]]:
             ctx[s.slug] = {"condition": e.child_index == 0}
         elif s.action == "end":
             ctx[s.slug] = fakes.end_output(spec.key, ctx)
+        elif s.kind == "tool":  # the called tool's output (the sandbox's only tool node calls the finder)
+            ctx[s.slug] = fakes.node_output(s.calls or spec.key, s.slug, "findEmail", data, key)
         else:
             ctx[s.slug] = fakes.node_output(spec.key, s.slug, s.action, data, key)
         cfg[s.slug] = _computed_config(s, data, run.record_title)
@@ -556,6 +566,8 @@ def _computed_config(s: NodeSpec, data: dict[str, Any], title: str) -> dict[str,
             "maxSteps": 8,
             "model": "gpt-4.1",
         }
+    if s.kind == "tool":
+        return {"data": {"first_name": data.get("first_name"), "domain": data.get("domain", "")}}
     if s.action in ("filter", "branch"):
         return {"condition": bool(data.get("domain"))}
     return {}

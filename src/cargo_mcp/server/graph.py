@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 
 from pydantic import BaseModel, Field
 
@@ -23,6 +24,7 @@ class NodeView(BaseModel):
     kind: str = Field(description="native | connector | tool | agent")
     action: str | None = Field(None, description="actionSlug (native/connector) or templateSlug (tool/agent).")
     integration: str | None = None
+    tool: str | None = Field(None, description="Tool-kind nodes: the name (else the toolUuid) of the tool it runs.")
     children: list[ChildEdge] = Field(default_factory=list)
     fallback: str | None = Field(None, description="Slug of the node run when this node errors.")
     terminal: bool = False
@@ -39,8 +41,15 @@ def label(node: Node, index: int) -> str | None:
     return None
 
 
-def views(nodes: list[Node]) -> list[NodeView]:
-    """Node views in graph order (start first, then breadth-first), unreachable nodes last."""
+def called_tool(node: Node, tool_names: Mapping[str, str]) -> str | None:
+    """What a tool-kind node runs: the tool's name when known, else its toolUuid."""
+    return tool_names.get(node.tool_uuid, node.tool_uuid) if node.tool_uuid else None
+
+
+def views(nodes: list[Node], tool_names: Mapping[str, str] | None = None) -> list[NodeView]:
+    """Node views in graph order (start first, then breadth-first), unreachable nodes last.
+
+    ``tool_names`` maps toolUuid → tool name, to say which tool a tool-kind node runs."""
     by_uuid = {n.uuid: n for n in nodes}
     out = []
     for n in ordered(nodes):
@@ -57,6 +66,7 @@ def views(nodes: list[Node]) -> list[NodeView]:
                 kind=n.kind,
                 action=n.action_slug or n.template_slug,
                 integration=n.integration_slug,
+                tool=called_tool(n, tool_names or {}),
                 children=kids,
                 fallback=fb.slug if fb else None,
                 terminal=not any(n.children_uuids),
@@ -104,7 +114,7 @@ def repeated_slug_warnings(nodes: list[Node]) -> list[str]:
     ]
 
 
-def draw(nodes: list[Node], mark: dict[str, str] | None = None) -> str:
+def draw(nodes: list[Node], mark: dict[str, str] | None = None, tool_names: Mapping[str, str] | None = None) -> str:
     """A compact tree drawing; ``mark`` appends a note to given slugs (e.g. '◀ failed')."""
     by_uuid = {n.uuid: n for n in nodes}
     mark = mark or {}
@@ -112,7 +122,7 @@ def draw(nodes: list[Node], mark: dict[str, str] | None = None) -> str:
     drawn: set[str] = set()
 
     def describe(n: Node) -> str:
-        what = n.action_slug or n.template_slug or ""
+        what = n.action_slug or n.template_slug or called_tool(n, tool_names or {}) or ""
         kind = f"{n.kind}:{n.integration_slug + '.' if n.integration_slug else ''}{what}".rstrip(":")
         text = f"{n.slug} ({kind})"
         if n.slug in mark:

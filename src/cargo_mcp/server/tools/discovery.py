@@ -107,6 +107,7 @@ async def get_workflow_nodes(
         rel = await client.get_release(uuid_arg(release_uuid or "", "release_uuid"))
         wf_uuid, nodes, how = rel.workflow_uuid, rel.nodes, f"release {rel.uuid}"
     entry = await catalog.resolve(b, wf_uuid)
+    tool_names = {e.tool_uuid: e.name for e in await catalog.load(b) if e.tool_uuid}
     result = WorkflowNodes(
         workflow_name=entry.name if entry else None,
         workflow_uuid=wf_uuid,
@@ -114,10 +115,10 @@ async def get_workflow_nodes(
         release_version=rel.version if rel else None,
         release_status=rel.status if rel else None,
         located_by=how,
-        nodes=graph.views(nodes),
+        nodes=graph.views(nodes, tool_names),
         output_candidates=graph.output_candidates(nodes),
         warnings=graph.repeated_slug_warnings(nodes),
-        drawing=graph.draw(nodes),
+        drawing=graph.draw(nodes, tool_names=tool_names),
     )
     head = f"{result.workflow_name or 'Workflow ' + wf_uuid} — {len(nodes)} nodes ({how})"
     text = "\n".join(
