@@ -218,6 +218,7 @@ LEGIT: list[str] = [
     # LIMIT BY, WITH TOTALS, FINAL, PREWHERE
     "SELECT workflow_uuid, uuid, created_at FROM runs WHERE created_at > now() - INTERVAL 7 DAY ORDER BY created_at DESC LIMIT 3 BY workflow_uuid",
     "SELECT workflow_uuid, uuid FROM runs WHERE created_at > now() - INTERVAL 7 DAY ORDER BY created_at DESC LIMIT 2 BY workflow_uuid LIMIT 5",
+    "SELECT workflow_uuid, uuid FROM runs WHERE created_at > now() - INTERVAL 7 DAY ORDER BY created_at DESC LIMIT 2 OFFSET 1 BY workflow_uuid LIMIT 5",
     "SELECT status, count() FROM runs WHERE created_at > now() - INTERVAL 7 DAY GROUP BY status WITH TOTALS",
     "SELECT status, count() FROM batches FINAL GROUP BY status",
     "SELECT count() FROM runs FINAL WHERE created_at > now() - INTERVAL 1 DAY",

@@ -71,6 +71,10 @@ def test_union_is_bounded_as_a_whole() -> None:
 def test_limit_by_is_not_mistaken_for_the_row_limit() -> None:
     v = check("SELECT workflow_uuid, uuid FROM runs ORDER BY created_at LIMIT 2 BY workflow_uuid", max_rows=7)
     assert v.sql.endswith("LIMIT 2 BY workflow_uuid LIMIT 7") and v.limit_applied == 7
+    v = check("SELECT workflow_uuid, uuid FROM runs ORDER BY created_at LIMIT 2 OFFSET 1 BY workflow_uuid", max_rows=7)
+    assert v.sql.endswith("LIMIT 2 OFFSET 1 BY workflow_uuid LIMIT 7") and v.limit_applied == 7
+    v = check("SELECT uuid FROM runs ORDER BY created_at LIMIT 2 OFFSET 1 BY workflow_uuid LIMIT 50000", max_rows=7)
+    assert v.allowed and v.limit_applied == 7 and v.sql.endswith(") LIMIT 7")
 
 
 def test_offset_without_limit_is_wrapped() -> None:
