@@ -159,6 +159,8 @@ def test_unknown_identifier_lists_the_columns_of_the_tables_queried() -> None:
         "Code: 47. Unknown expression identifier `stauts`. (UNKNOWN_IDENTIFIER)", "SELECT stauts FROM batches"
     )
     assert "Did you mean status" in hint and "batches: uuid" in hint and "spans:" not in hint
+    hint = next_step("Code: 47. Unknown expression identifier `foo`. (UNKNOWN_IDENTIFIER)", "SELECT foo FROM runs")
+    assert "Did you mean" not in hint and "'foo' is not a column here" in hint and "runs: uuid" in hint
 
 
 def test_check_sql_cli_prints_the_verdict(capsys: pytest.CaptureFixture[str]) -> None:

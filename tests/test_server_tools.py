@@ -169,6 +169,10 @@ async def test_count_runs_rejects_bad_input_before_calling(mcp_client: Client) -
     text = await fails(mcp_client, "count_runs", {"workflow_uuid": "Contact finder", "created_after": "last tuesday"})
     assert "created_after = 'last tuesday' is not a date" in text
     assert "give workflow_uuid" in await fails(mcp_client, "count_runs", {})
+    text = await fails(
+        mcp_client, "count_runs", {"workflow_uuid": "Contact finder", "node_status": {"find_emial": "error"}}
+    )
+    assert "'find_emial' that no release of this workflow has" in text and "find_email" in text
 
 
 async def test_list_runs_pages(mcp_client: Client, shared_sandbox: Sandbox) -> None:

@@ -57,7 +57,7 @@ def _unknown_identifier(error_message: str, sql: str) -> str:
     close: list[str] = []
     if name:  # spans spell run-level names with execution_ (created_at → execution_started_at)
         spans_name = "execution_started_at" if name.startswith("created") else f"execution_{name}"
-        close = difflib.get_close_matches(name, columns, n=3) + difflib.get_close_matches(spans_name, columns, n=1)
+        close = ([spans_name] if spans_name in columns else []) + difflib.get_close_matches(name, columns, n=3)
         close = list(dict.fromkeys(close))
     prefix = f"Did you mean {', '.join(close)}? " if close else ""
     listing = "; ".join(f"{t}: {', '.join(c for c, _ in TABLES[t])}" for t in tables)

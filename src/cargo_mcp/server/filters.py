@@ -8,7 +8,7 @@ from pydantic import Field
 
 from cargo_mcp.api import vocabulary as v
 from cargo_mcp.api.vocabulary import InputError
-from cargo_mcp.server import catalog
+from cargo_mcp.server import catalog, releases
 from cargo_mcp.server.backend import Backend
 
 WorkflowArg = Annotated[
@@ -76,6 +76,8 @@ async def run_filters(
         notes.append(f"workflow_uuid {wf} taken from batch {batch}")
     else:
         raise InputError("give workflow_uuid (or a tool/play name), or batch_uuid.")
+    if node_status:
+        await releases.check_slugs(b, wf, list(node_status), "node_status")
     payload = {
         "workflowUuid": wf,
         "batchUuid": batch,
