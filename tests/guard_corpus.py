@@ -176,8 +176,8 @@ ADVERSARIAL: list[tuple[str, str]] = [
     (";;", "empty"),
 ]
 
-LEGIT: list[str] = [
-    # cargo-api.md §7.4, verbatim
+# cargo-api.md §7.4, verbatim ({…} placeholders are filled with sandbox ids)
+DOCUMENTED: list[str] = [
     "SELECT status, count() FROM runs GROUP BY status",
     "SELECT count() FROM runs WHERE status = 'error'",
     "SELECT countIf(status='error') / count() AS error_rate FROM runs WHERE created_at > now() - INTERVAL 1 DAY",
@@ -194,6 +194,10 @@ LEGIT: list[str] = [
     "SELECT status, sum(credits_used_count) AS credits, count() AS runs FROM runs WHERE workflow_uuid = '{workflow_uuid}' AND created_at > now() - INTERVAL 30 DAY GROUP BY status",
     "SELECT execution_status, count() AS executions, count() / 100 AS credits FROM spans WHERE execution_started_at >= '2020-01-01' GROUP BY execution_status",
     "select countIf(status = 'error') * 100 / count() from runs where created_at > now() - interval 1 hour",
+]
+
+LEGIT: list[str] = [
+    *DOCUMENTED,
     # parametric aggregates, -If combinators
     "SELECT node_slug, quantile(0.95)(dateDiff('millisecond', execution_started_at, execution_finished_at)) AS p95_ms FROM spans WHERE execution_started_at > now() - INTERVAL 7 DAY GROUP BY node_slug",
     "SELECT quantiles(0.5, 0.9, 0.99)(credits_used_count) FROM runs WHERE created_at > now() - INTERVAL 30 DAY",

@@ -139,36 +139,6 @@ def test_download_outputs_signed_url(api: httpx.Client, sandbox: Sandbox) -> Non
     assert httpx.get(url.replace("signature=", "signature=0")).status_code == 403
 
 
-EXAMPLES = [
-    "SELECT status, count() FROM runs GROUP BY status",
-    "SELECT count() FROM runs WHERE status = 'error'",
-    "SELECT countIf(status='error') / count() AS error_rate FROM runs WHERE created_at > now() - INTERVAL 1 DAY",
-    "SELECT workflow_uuid, count() AS errors FROM runs WHERE status='error' AND created_at > now() - INTERVAL 7 DAY "
-    "GROUP BY workflow_uuid ORDER BY errors DESC",
-    "SELECT node_slug, count() AS failures FROM spans WHERE execution_status='error' AND execution_started_at > "
-    "now() - INTERVAL 1 DAY GROUP BY node_slug ORDER BY failures DESC",
-    "SELECT workflow_uuid, sum(credits_used_count) AS credits FROM batches WHERE created_at >= "
-    "now() - INTERVAL 30 DAY GROUP BY workflow_uuid ORDER BY credits DESC",
-    "SELECT status, count() FROM batches GROUP BY status",
-    "SELECT node_slug, node_kind, dateDiff('second', execution_started_at, execution_finished_at) AS duration_s "
-    "FROM spans WHERE execution_finished_at > now() - INTERVAL 1 HOUR ORDER BY duration_s DESC LIMIT 20",
-    "WITH recent AS (SELECT * FROM runs WHERE created_at > now() - INTERVAL 1 DAY) "
-    "SELECT status, count() FROM recent GROUP BY status",
-    "SELECT uuid, workflow_uuid, record_title, status, created_at FROM runs ORDER BY created_at DESC LIMIT 10",
-    "SELECT uuid, record_title FROM runs WHERE record_title ILIKE '%.io%' ORDER BY created_at DESC LIMIT 10",
-    "SELECT execution_status, count() AS executions, count() / 100 AS credits FROM spans "
-    "WHERE execution_started_at >= today() - 7 GROUP BY execution_status",
-    "select countIf(status = 'error') * 100 / count() from runs where created_at > now() - interval 1 day",
-]
-
-
-@pytest.mark.parametrize("sql", EXAMPLES)
-def test_documented_example_queries_return_rows(api: httpx.Client, sql: str) -> None:
-    r = api.post("/orchestration/query", json={"query": sql})
-    assert r.status_code == 200, r.text
-    assert r.json()["rows"], sql
-
-
 def test_large_result_truncated_to_exactly_10000(api: httpx.Client) -> None:
     rows = api.post("/orchestration/query", json={"query": "SELECT uuid FROM runs LIMIT 50000"}).json()["rows"]
     assert len(rows) == 10_000

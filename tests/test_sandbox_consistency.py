@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from cargo_mcp.sandbox.server import Sandbox
-from cargo_mcp.sandbox.workspace import SandboxWorkspace
+from cargo_mcp.sandbox.workspace import SandboxWorkspace, build_sandbox
 
 ORCH = "/orchestration"
 
@@ -278,3 +278,19 @@ def test_expire_urls_fault(api: httpx.Client, ws: SandboxWorkspace, faults: Call
     expired = api.post(f"{ORCH}/runs/download-outputs", json=body).json()["url"]
     r = httpx.get(expired, timeout=60)
     assert r.status_code == 403 and "expired" in r.text
+
+
+def test_no_run_is_created_after_now(ws: SandboxWorkspace) -> None:
+    pending = [r for r in ws.runs if r.status == "pending" and r.batch is not None]
+    assert pending and max(r.created_at for r in ws.runs) <= ws.now
+    assert all(r.batch is not None and r.created_at >= r.batch.created_at for r in pending)
+
+
+def test_a_given_token_changes_no_other_data() -> None:
+    now = 1_800_000_000.0
+    plain = build_sandbox(seed=3, now=now, scale=0.02, tokens=(None, None))
+    given = build_sandbox(seed=3, now=now, scale=0.02, tokens=("my-token", None))
+    assert given[0].token == "my-token" != plain[0].token
+    for a, b in zip(plain, given, strict=True):
+        assert a.uuid == b.uuid and [r.uuid for r in a.runs] == [r.uuid for r in b.runs]
+    assert plain[1].token == given[1].token

@@ -98,6 +98,17 @@ async def test_malformed_json_is_a_clear_error(mcp_client: Client, shared_sandbo
     assert failed and "not valid JSON" in text
 
 
+async def test_an_answer_of_unexpected_shape_is_a_clear_error(
+    mcp_client: Client, shared_sandbox: Sandbox, faults: Faults
+) -> None:
+    faults(path="/v1/orchestration/batches/", kind="body", body={"batch": {"uuid": "x"}})
+    failed, text = await call(mcp_client, "get_batch", {"batch_uuid": batch_of(shared_sandbox)})
+    assert failed and "shape cargo-mcp does not understand (Batch." in text and "Traceback" not in text
+    faults(path="/v1/orchestration/batches/", kind="body", body={"unexpected": []})
+    failed, text = await call(mcp_client, "get_batch", {"batch_uuid": batch_of(shared_sandbox)})
+    assert failed and "missing key 'batch'" in text
+
+
 async def test_expired_download_url_is_requested_again_then_reported(
     mcp_client: Client, shared_sandbox: Sandbox, faults: Faults
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -214,6 +215,9 @@ async def test_get_run_context_budget(mcp_client: Client, shared_sandbox: Sandbo
     run = ws0(shared_sandbox).truth["fallback_absorbed"]["run_uuids"][0]
     full = await ok(mcp_client, "get_run", {"run_uuid": run, "context_nodes": "all", "max_chars": 100_000})
     assert set(full["context"]) == {s["slug"] for s in full["path"]} and full["context_note"] is None
+    need = sum(len(json.dumps(v, ensure_ascii=False)) for v in full["context"].values())
+    exact = await ok(mcp_client, "get_run", {"run_uuid": run, "context_nodes": "all", "max_chars": need})
+    assert exact["context"] == full["context"] and exact["context_note"] is None  # nothing cut that fits
     small = await ok(mcp_client, "get_run", {"run_uuid": run, "context_nodes": "all", "max_chars": 500})
     assert "cut to fit max_chars=500" in small["context_note"]
     assert sum(len(str(v)) for v in small["context"].values()) < 1500

@@ -3,8 +3,9 @@
 ``POST /_sandbox/faults`` with ``{"path": "/v1/orchestration/runs/count", "kind": ..., "count": N}``
 makes the next N requests whose path starts with ``path`` misbehave. Kinds: ``status``
 (``status``, optional ``retryAfter`` seconds), ``hang`` (``seconds``, then served normally),
-``drop`` (the connection closes mid-response), ``malformed`` (200 with invalid JSON) and
-``expire_urls`` (signed URLs minted from now on are already expired). ``DELETE`` clears all.
+``drop`` (the connection closes mid-response), ``malformed`` (200 with invalid JSON), ``body`` (200 with
+the JSON given as ``body``: a well-formed answer of an unexpected shape) and ``expire_urls`` (signed URLs
+minted from now on are already expired). ``DELETE`` clears all.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ class Fault:
     status: int = 503
     retry_after: float | None = None
     seconds: float = 0.0
+    body: Any = None
 
 
 class Faults:
     """The pending faults, consumed in order of registration."""
 
-    KINDS = ("status", "hang", "drop", "malformed")
+    KINDS = ("status", "hang", "drop", "malformed", "body")
 
     def __init__(self) -> None:
         self._rules: list[Fault] = []
@@ -49,6 +51,7 @@ class Faults:
             status=int(spec.get("status", 503)),
             retry_after=spec.get("retryAfter"),
             seconds=float(spec.get("seconds", 0)),
+            body=spec.get("body"),
         )
         with self._lock:
             self._rules.append(f)
@@ -87,24 +90,12 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
         elif f.kind == "status":
             body = json.dumps({"errorMessage": f"Injected fault: HTTP {f.status}"} if f.status < 500 else {}).encode()
-            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-            if f.retry_after is not None:
-                headers.append((b"retry-after", str(f.retry_after).encode()))
-            await send({"type": "http.response.start", "status": f.status, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            retry = [(b"retry-after", str(f.retry_after).encode())] if f.retry_after is not None else []
+            await _respond(send, f.status, body, retry)
         elif f.kind == "malformed":
-            body = b'{"runs": [{"uuid": '
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await _respond(send, 200, b'{"runs": [{"uuid": ')
+        elif f.kind == "body":
+            await _respond(send, 200, json.dumps(f.body).encode())
         else:  # drop: promise a body, send part of it, then give up -> the server closes the connection
             await send(
                 {
@@ -115,3 +106,9 @@ class FaultMiddleware:
             )
             await send({"type": "http.response.body", "body": b'{"partial": ', "more_body": True})
             raise ConnectionAbortedError("injected connection drop")
+
+
+async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(headers or [])]
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": body})

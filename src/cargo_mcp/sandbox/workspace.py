@@ -179,7 +179,7 @@ def build_workspace(
     ws = SandboxWorkspace(
         uuid=g.uuid(),
         name=name,
-        token=token or f"cargo_sbx_{g.hex(32)}",
+        token=_token(g, token),
         user_uuid=g.uuid(),
         user_email=f"ops@{name.split()[0].lower()}.example",
         created_at=now - 400 * DAY,
@@ -397,6 +397,12 @@ def _close_batch(b: BatchRec, runs: list[RunRec], kind: str, cutoff: float | Non
     b.runs_status = "unhealthy" if rate > 0.05 else "healthy"
 
 
+def _token(g: _Gen, given: str | None) -> str:
+    """The workspace token; the random one is drawn either way so that ``--token`` changes no other data."""
+    generated = f"cargo_sbx_{g.hex(32)}"
+    return given or generated
+
+
 def _run(
     g: _Gen,
     ws: SandboxWorkspace,
@@ -429,7 +435,9 @@ def _run(
     if cutoff is not None and created > cutoff:
         run.status, run.updated_at, run.finished_at = "cancelled", cutoff, cutoff
         return
-    if created > ws.now:
+    if created > ws.now:  # not started yet: enrolled by its batch already, so created in the past
+        enrolled = batch.created_at if batch else ws.now
+        run.created_at = run.updated_at = max(enrolled, ws.now - (created - ws.now) % 300)
         return
     company = fakes.company(key)
     t = created + g.rng.uniform(0.05, 1.5)

@@ -145,26 +145,28 @@ def _context_nodes(
 def _context(
     run_context: dict[str, Any], configs: dict[str, Any], slugs: list[str], max_chars: int
 ) -> tuple[dict[str, Any], str | None]:
-    out: dict[str, Any] = {}
-    cut: list[str] = []
+    """Each node's output and config within ``max_chars`` in all: small nodes whole, the rest share what is left."""
     missing = [s for s in slugs if s not in run_context and s not in configs]
-    budget = max_chars // max(1, len(slugs))
-    for slug in slugs:
-        if slug in missing:
-            continue
-        item = {"output": run_context.get(slug), "config": configs.get(slug)}
-        text = json.dumps(item, ensure_ascii=False, default=str)
-        if len(text) <= budget:
-            out[slug] = item
+    items = {s: {"output": run_context.get(s), "config": configs.get(s)} for s in slugs if s not in missing}
+    texts = {s: json.dumps(item, ensure_ascii=False, default=str) for s, item in items.items()}
+    kept: dict[str, Any] = {}
+    cut: list[str] = []
+    left = max_chars
+    for i, slug in enumerate(sorted(texts, key=lambda s: len(texts[s]))):
+        share, text = left // (len(texts) - i), texts[slug]
+        if len(text) <= share:
+            kept[slug] = items[slug]
+            left -= len(text)
         else:
-            out[slug] = text[: max(0, budget - 40)] + f"… [cut: {len(text):,} chars in all]"
+            kept[slug] = text[: max(0, share - 40)] + f"… [cut: {len(text):,} chars in all]"
+            left -= share
             cut.append(f"{slug} ({len(text):,} chars)")
     notes = []
     if cut:
         notes.append(f"cut to fit max_chars={max_chars}: {', '.join(cut)}; raise max_chars or ask for fewer nodes")
     if missing:
         notes.append(f"no runContext for: {', '.join(missing)} (not executed, or wrong slug)")
-    return out, "; ".join(notes) or None
+    return {s: kept[s] for s in texts}, "; ".join(notes) or None
 
 
 def run_text(d: RunDetail) -> str:

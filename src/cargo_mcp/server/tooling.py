@@ -10,7 +10,7 @@ from typing import Any, ParamSpec, TypeVar
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from cargo_mcp.api.errors import CargoError
 from cargo_mcp.api.vocabulary import InputError
@@ -36,6 +36,8 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             return await fn(*args, **kwargs)
         except (InputError, CargoError) as e:
             raise _tool_error(e) from None
+        except (ValidationError, KeyError) as e:  # an answer whose shape the wire models do not expect
+            raise ToolError(_unreadable(e)) from None
         except BaseExceptionGroup as group:  # concurrent calls (task groups) wrap their errors
             known = _first_known(group)
             if known is None:
@@ -47,6 +49,18 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
 
 def _tool_error(e: Exception) -> ToolError:
     return ToolError(f"Invalid input: {e}" if isinstance(e, InputError) else str(e))
+
+
+def _unreadable(e: ValidationError | KeyError) -> str:
+    if isinstance(e, ValidationError):
+        first = e.errors(include_url=False, include_input=False)[0]
+        where = f"{e.title}.{'.'.join(map(str, first['loc']))}: {first['msg']}"
+    else:
+        where = f"missing key {e.args[0]!r}"
+    return (
+        f"Cargo answered in a shape cargo-mcp does not understand ({where}). The API may have changed: "
+        "report this to the cargo-mcp maintainers; execute_query and the other tools may still work."
+    )
 
 
 def _first_known(group: BaseExceptionGroup[BaseException]) -> Exception | None:
