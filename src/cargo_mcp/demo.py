@@ -22,6 +22,8 @@ async def _demo() -> int:
         tools = await client.list_tools()
         took = time.perf_counter() - started
         print(f"Connected to cargo-mcp over stdio: {len(tools.tools)} tools ({took:.1f} s)")
+        backend_line = next((ln for ln in (client.instructions or "").splitlines() if ln.startswith("BACKEND")), "")
+        print(backend_line or "BACKEND: not announced by the server")
 
         async def call(name: str, args: dict[str, Any]) -> dict[str, Any]:
             t0 = time.perf_counter()
@@ -56,8 +58,9 @@ async def _demo() -> int:
         await call("list_runs", {"batch_uuid": batch["uuid"], "statuses": ["failed"], "limit": 3})
 
         print("\n## Journey 3 — retrieve results")
-        await call("count_runs", {"workflow_uuid": tool["name"], "statuses": ["finished"], "created_after": "7d"})
-        page = await call("download_outputs", {"workflow_uuid": tool["name"], "statuses": ["success"], "limit": 5})
+        week = {"workflow_uuid": tool["name"], "created_after": "7d"}
+        await call("count_runs", {**week, "statuses": ["finished"]})
+        page = await call("download_outputs", {**week, "statuses": ["success"], "limit": 5})
         await call("read_result", {"result_id": page["result_id"], "where": {"qualified": "true"}, "limit": 3})
         spans_sql = (
             "SELECT node_slug, count() AS executions, countIf(execution_status = 'error') AS errors "
