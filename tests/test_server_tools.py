@@ -63,6 +63,9 @@ async def test_tools_are_read_only_and_described(mcp_client: Client) -> None:
         assert t.output_schema and t.output_schema.get("properties")
         for name, prop in t.input_schema.get("properties", {}).items():
             assert prop.get("description"), f"{t.name}.{name} has no description"
+            if name in ("batch_uuid", "run_uuid", "release_uuid"):  # the workflow argument also takes names
+                formats = [prop.get("format")] + [o.get("format") for o in prop.get("anyOf", [])]
+                assert "uuid" in formats, f"{t.name}.{name} does not declare format uuid"
 
 
 async def test_list_workflows_joins_tools_plays_and_workflows(mcp_client: Client, shared_sandbox: Sandbox) -> None:

@@ -22,8 +22,9 @@ StatusesArg = Annotated[
         "Synonyms accepted: failed→error, finished/completed→success."
     ),
 ]
-BatchArg = Annotated[str | None, Field(description="Only runs of this batch (UUID).")]
-ReleaseArg = Annotated[str | None, Field(description="Only runs of this release (UUID).")]
+Uuid = Annotated[str, Field(json_schema_extra={"format": "uuid"})]
+BatchArg = Annotated[Uuid | None, Field(description="Only runs of this batch (UUID).")]
+ReleaseArg = Annotated[Uuid | None, Field(description="Only runs of this release (UUID).")]
 FinishedArg = Annotated[bool | None, Field(description="true: only finished runs; false: only unfinished.")]
 DateArg = Annotated[
     str | None,

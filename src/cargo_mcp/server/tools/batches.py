@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from cargo_mcp.api.models import TERMINAL_BATCH_STATUSES
 from cargo_mcp.api.vocabulary import uuid_arg
 from cargo_mcp.server import catalog
+from cargo_mcp.server.filters import Uuid
 from cargo_mcp.server.render import duration, pct
 from cargo_mcp.server.tooling import add_tool, answer, backend, tool_errors
 
@@ -43,7 +44,7 @@ class BatchSummary(BaseModel):
 @tool_errors
 async def get_batch(
     ctx: Context[Any, Any],
-    batch_uuid: Annotated[str, Field(description="The batch's UUID.")],
+    batch_uuid: Annotated[Uuid, Field(description="The batch's UUID.")],
 ) -> Annotated[CallToolResult, BatchSummary]:
     """One batch with derived facts: workflow name, release, progress (executed / total), failure rate,
     credits, duration, and a headline that says "finished with N failed runs" even when the status is

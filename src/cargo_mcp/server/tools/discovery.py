@@ -13,6 +13,7 @@ from cargo_mcp.api.models import Node
 from cargo_mcp.api.vocabulary import InputError, uuid_arg
 from cargo_mcp.server import catalog, graph
 from cargo_mcp.server.catalog import WorkflowEntry
+from cargo_mcp.server.filters import Uuid
 from cargo_mcp.server.render import table
 from cargo_mcp.server.tooling import add_tool, answer, backend, tool_errors
 
@@ -61,9 +62,9 @@ async def list_workflows(
 async def get_workflow_nodes(
     ctx: Context[Any, Any],
     workflow: Annotated[str | None, Field(description="Tool/play name, or workflow/tool/play UUID.")] = None,
-    batch_uuid: Annotated[str | None, Field(description="Graph of the release this batch ran.")] = None,
-    run_uuid: Annotated[str | None, Field(description="Graph this run executed (ad-hoc runs too).")] = None,
-    release_uuid: Annotated[str | None, Field(description="A specific release.")] = None,
+    batch_uuid: Annotated[Uuid | None, Field(description="Graph of the release this batch ran.")] = None,
+    run_uuid: Annotated[Uuid | None, Field(description="Graph this run executed (ad-hoc runs too).")] = None,
+    release_uuid: Annotated[Uuid | None, Field(description="A specific release.")] = None,
 ) -> Annotated[CallToolResult, WorkflowNodes]:
     """Show a workflow's node graph: every node's slug, name, kind, action/integration, children (with
     branch labels yes/no) and fallback child; the output node candidates (terminal nodes, `output`/`end`

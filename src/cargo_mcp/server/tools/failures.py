@@ -15,7 +15,7 @@ from cargo_mcp.failures.queries import Scope
 from cargo_mcp.failures.report import FailureReport
 from cargo_mcp.failures.sweep import sweep
 from cargo_mcp.server import catalog, graph, releases
-from cargo_mcp.server.filters import DateArg
+from cargo_mcp.server.filters import DateArg, Uuid
 from cargo_mcp.server.render import clip, duration, pct
 from cargo_mcp.server.runview import RunDetail, run_detail
 from cargo_mcp.server.tooling import add_tool, answer, backend, tool_errors
@@ -28,7 +28,7 @@ TEXT_BUDGET = 6000
 async def inspect_failures(
     ctx: Context[Any, Any],
     workflow: Annotated[str | None, Field(description="Tool/play name or workflow UUID.")] = None,
-    batch_uuid: Annotated[str | None, Field(description="Inspect this batch (its workflow is implied).")] = None,
+    batch_uuid: Annotated[Uuid | None, Field(description="Inspect this batch (its workflow is implied).")] = None,
     created_after: DateArg = None,
     created_before: DateArg = None,
     max_groups: Annotated[int, Field(ge=1, le=50, description="Most error groups to return.")] = 10,
@@ -137,7 +137,7 @@ class RunTrace(BaseModel):
 @tool_errors
 async def trace_run(
     ctx: Context[Any, Any],
-    run_uuid: Annotated[str, Field(description="The run's UUID (e.g. an exemplar from inspect_failures).")],
+    run_uuid: Annotated[Uuid, Field(description="The run's UUID (e.g. an exemplar from inspect_failures).")],
 ) -> Annotated[CallToolResult, RunTrace]:
     """Draw one run's execution over its workflow graph: every node with its outcome (✔ success, ✖ error,
     ↪ error handled by a fallback edge, ⏹ filter stop, · never ran), the branch child taken, duration and

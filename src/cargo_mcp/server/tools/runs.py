@@ -20,6 +20,7 @@ from cargo_mcp.server.filters import (
     RecordTitleArg,
     ReleaseArg,
     StatusesArg,
+    Uuid,
     WorkflowArg,
     run_filters,
 )
@@ -174,7 +175,7 @@ def _row(r: Run) -> RunRow:
 @tool_errors
 async def get_run(
     ctx: Context[Any, Any],
-    run_uuid: Annotated[str, Field(description="The run's UUID.")],
+    run_uuid: Annotated[Uuid, Field(description="The run's UUID.")],
     context_nodes: Annotated[
         list[str] | Literal["all", "failed"] | None,
         Field(
