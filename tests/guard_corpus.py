@@ -155,6 +155,32 @@ ADVERSARIAL: list[tuple[str, str]] = [
     ("SELECT getMacro('replica')", "getMacro()"),
     ("SELECT uuid, currentDatabase() AS db FROM runs LIMIT 1", "currentDatabase()"),
     ("SELECT arrayMap(x -> dictGet('d', 'a', x), [1])", "dictGet()"),
+    # quoted function names, typed and prefixed families, aliases of denied functions
+    ("SELECT `file`('/etc/passwd')", "file()"),
+    ("SELECT `getSetting`('max_rows_to_read')", "getSetting()"),
+    ('SELECT "currentUser"()', "currentUser()"),
+    ("SELECT uuid FROM runs WHERE `sleepEachRow`(3) = 0", "sleepEachRow()"),
+    ("SELECT dictGetUInt32('d', 'a', toUInt64(1))", "dictGetUInt32()"),
+    ("SELECT dictGetStringOrDefault('d', 'a', toUInt64(1), 'x')", "dictGetStringOrDefault()"),
+    ("SELECT `dictGetKeys`('d', 'a', 1)", "dictGetKeys()"),
+    ("SELECT getServerSetting('max_memory_usage')", "getServerSetting()"),
+    ("SELECT user()", "user()"),
+    ("SELECT fullHostName()", "fullHostName()"),
+    ("SELECT queryID(), initialQueryID()", "queryID()"),
+    ("SELECT __getScalar('x')", "__getScalar()"),
+    ("SELECT trap('x')", "trap()"),
+    # IN written as a function reads a table
+    ("SELECT uuid FROM runs WHERE globalIn(uuid, ws_other.runs)", "ws_other.runs"),
+    ("SELECT uuid FROM runs WHERE notIn(uuid, system.one)", "system.one"),
+    ("SELECT uuid FROM runs WHERE nullIn(uuid, (ws_other.runs))", "ws_other.runs"),
+    ("SELECT uuid FROM runs WHERE globalNotIn(uuid, secret_table)", "Unknown table secret_table"),
+    # an alias in another scope does not excuse a qualifier
+    ("SELECT count() FROM runs WHERE 0 IN (system.one) AND 1 IN (SELECT 1 FROM runs AS system)", "system.one"),
+    (
+        "SELECT count() FROM runs WHERE uuid IN (ws_other.runs) OR uuid IN (SELECT uuid FROM runs AS ws_other)",
+        "ws_other.runs",
+    ),
+    ("SELECT system.name FROM runs WHERE uuid IN (SELECT uuid FROM runs AS system)", "system.name"),
     # resource-heavy generators
     ("SELECT arrayJoin(range(100000000000))", "range(100000000000)"),
     ("SELECT length(repeat('x', 1000000000))", "repeat("),
@@ -228,6 +254,9 @@ LEGIT: list[str] = [
     "SELECT count() FROM runs FINAL WHERE created_at > now() - INTERVAL 1 DAY",
     "SELECT uuid FROM runs PREWHERE status = 'error' WHERE created_at > now() - INTERVAL 1 DAY LIMIT 10",
     "SELECT status, workflow_uuid, count() FROM runs WHERE created_at > now() - INTERVAL 7 DAY GROUP BY status, workflow_uuid WITH ROLLUP",
+    "SELECT status, created_at FROM runs WHERE created_at > now() - INTERVAL 1 DAY ORDER BY status LIMIT 1 WITH TIES",
+    "SELECT uuid FROM runs WHERE created_at > now() - INTERVAL 1 DAY AND globalIn(uuid, (SELECT run_uuid FROM spans WHERE execution_status = 'error' AND execution_started_at > now() - INTERVAL 1 DAY))",
+    "SELECT status, count() AS `coût total`, countIf(status = 'error') AS `nombre d'erreurs` FROM runs WHERE created_at > now() - INTERVAL 1 DAY GROUP BY status ORDER BY `coût total` DESC",
     # CTEs, subqueries, joins, set operations
     "WITH failed AS (SELECT run_uuid, node_slug FROM spans WHERE execution_status = 'error' AND execution_started_at > now() - INTERVAL 7 DAY) SELECT node_slug, count() FROM failed GROUP BY node_slug",
     "WITH (SELECT max(created_at) FROM runs) AS latest SELECT count() FROM runs WHERE created_at > latest - INTERVAL 1 HOUR",

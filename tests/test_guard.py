@@ -77,6 +77,17 @@ def test_limit_by_is_not_mistaken_for_the_row_limit() -> None:
     assert v.allowed and v.limit_applied == 7 and v.sql.endswith(") LIMIT 7")
 
 
+def test_with_ties_is_wrapped_because_it_may_return_more_rows() -> None:
+    v = check("SELECT status FROM runs ORDER BY status LIMIT 1 WITH TIES", max_rows=5)
+    assert v.allowed and v.limit_applied == 5 and v.sql.startswith("SELECT * FROM (") and v.sql.endswith(") LIMIT 5")
+
+
+def test_an_alias_excuses_a_qualifier_only_in_its_own_scope() -> None:
+    assert check("SELECT system.uuid FROM runs AS system").allowed
+    assert check("SELECT uuid FROM runs AS r WHERE exists(SELECT 1 FROM spans WHERE spans.run_uuid = r.uuid)").allowed
+    assert not check("SELECT system.name FROM runs WHERE uuid IN (SELECT uuid FROM runs AS system)").allowed
+
+
 def test_offset_without_limit_is_wrapped() -> None:
     v = check("SELECT uuid FROM runs ORDER BY created_at OFFSET 10", max_rows=5)
     assert v.sql.startswith("SELECT * FROM (") and v.sql.endswith(") LIMIT 5")

@@ -9,8 +9,9 @@ def bound(tree: exp.Expr, text: str, cap: int) -> tuple[str, int | None]:
     """``(sql to send, limit applied or None)`` for the rendered statement ``text`` parsed as ``tree``.
 
     A plain SELECT with no LIMIT/OFFSET gets `` LIMIT cap`` appended; one whose literal LIMIT is within the cap
-    is left alone. Anything else — a larger or computed LIMIT, an OFFSET alone, a UNION (whose trailing LIMIT
-    ClickHouse applies to the last SELECT only) — is wrapped: ``SELECT * FROM (…) LIMIT cap``.
+    is left alone. Anything else — a larger or computed LIMIT, ``LIMIT n WITH TIES`` (which may return more than n
+    rows), an OFFSET alone, a UNION (whose trailing LIMIT ClickHouse applies to the last SELECT only) — is
+    wrapped: ``SELECT * FROM (…) LIMIT cap``.
     """
     if isinstance(tree, exp.Select):
         limit, offset = tree.args.get("limit"), tree.args.get("offset")
@@ -23,7 +24,8 @@ def bound(tree: exp.Expr, text: str, cap: int) -> tuple[str, int | None]:
 
 
 def _literal_count(limit: exp.Expr | None) -> int | None:
-    if isinstance(limit, exp.Limit):
+    options = limit.args.get("limit_options") if isinstance(limit, exp.Limit) else None
+    if isinstance(limit, exp.Limit) and not (options and options.args.get("with_ties")):
         value = limit.expression
         if isinstance(value, exp.Literal) and value.is_int:
             return int(value.this)

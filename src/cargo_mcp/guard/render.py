@@ -8,6 +8,8 @@ Code tokens keep the user's spelling (``toStartOfMonth`` stays ``toStartOfMonth`
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from sqlglot.errors import TokenError
 from sqlglot.tokenizer_core import Token, TokenType
 
@@ -40,21 +42,31 @@ def statements(text: str) -> list[list[Token]]:
 
 def render(text: str, tokens: list[Token]) -> str:
     """One statement's canonical text: tokens in order, a single space wherever the original had a gap."""
+    own = _aliases(tokens)
     parts: list[str] = []
     previous_end: int | None = None
     for tok in tokens:
         if previous_end is not None and tok.start > previous_end + 1:
             parts.append(" ")
-        parts.append(_token_text(text, tok))
+        parts.append(_token_text(text, tok, own))
         previous_end = tok.end
     return "".join(parts)
 
 
-def _token_text(text: str, tok: Token) -> str:
+def _aliases(tokens: list[Token]) -> set[str]:
+    """Quoted names the statement defines itself (``AS `coût` ``): they may hold any printable text."""
+    return {
+        tok.text
+        for before, tok in pairwise(tokens)
+        if before.token_type == TokenType.ALIAS and tok.token_type == TokenType.IDENTIFIER
+    }
+
+
+def _token_text(text: str, tok: Token, own: set[str]) -> str:
     if tok.token_type in _STRINGS:
         return quote_string(tok.text)
     if tok.token_type == TokenType.IDENTIFIER:
-        return _quote_identifier(tok.text)
+        return _quote_identifier(tok.text, tok.text in own)
     original = text[tok.start : tok.end + 1]
     odd = next((ch for ch in original if not ch.isascii() or not ch.isprintable()), None)
     if odd is not None:
@@ -84,8 +96,9 @@ def quote_string(value: str) -> str:
     return "".join(out)
 
 
-def _quote_identifier(name: str) -> str:
-    if not name or not name.isascii() or not name.isprintable() or _QUOTES & set(name):
+def _quote_identifier(name: str, own_alias: bool) -> str:
+    odd = set(name) & {"`", "\\"} if own_alias else (set(name) & _QUOTES or not name.isascii())
+    if not name or not name.isprintable() or odd:
         raise RenderError(
             f"The quoted name {name!r} contains characters no Cargo table or column has. "
             "Instead, use the plain names listed in cargo://sql/schema."

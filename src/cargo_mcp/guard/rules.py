@@ -83,17 +83,40 @@ DENIED_FUNCTIONS: dict[str, tuple[str, str]] = {
             "hostName", "fqdn", "serverUUID", "shardNum", "shardCount", "uptime", "buildId", "displayName",
             "getClientHTTPHeader", "globalVariable", "zookeeperSessionUptime", "filesystemAvailable",
             "filesystemCapacity", "filesystemUnreserved", "transactionID", "transactionLatestSnapshot",
-            "transactionOldestSnapshot",
+            "transactionOldestSnapshot", "user", "database", "schema", "fullHostName", "tid", "logTrace",
+            "queryID", "initialQueryID", "currentQueryID", "initialQueryStartTime",
         )
     },
     **{
         normalized(n): (n, "server-side functions")
         for n in (
             "file", "sleep", "sleepEachRow", "catboostEvaluate", "evalMLMethod", "modelEvaluate", "generateSerialID",
-            "executable",
+            "executable", "trap",
         )
     },
 }
+
+# Name prefixes of denied families (compared on the lower-cased written name, underscores kept).
+DENIED_PREFIXES: dict[str, tuple[str, str]] = {
+    "dict": ("dict…", "dictionary functions"),  # dictGet*, dictHas, dictIsIn, typed getters
+    "joinget": ("joinGet…", "dictionary functions"),
+    "addressto": ("addressTo…", "introspection functions"),
+    "filesystem": ("filesystem…", "server-side functions"),
+    "getserver": ("getServer…", "introspection functions"),
+    "getsetting": ("getSetting…", "introspection functions"),
+    "getmergetreesetting": ("getMergeTreeSetting…", "introspection functions"),
+    "__": ("__…", "internal functions"),
+}
+
+# ``x IN t`` written as a function call: the second argument may name a table.
+IN_FUNCTIONS = frozenset(
+    normalized(n)
+    for n in (
+        "in", "notIn", "globalIn", "globalNotIn", "nullIn", "notNullIn", "globalNullIn", "globalNotNullIn",
+        "inIgnoreSet", "notInIgnoreSet", "globalInIgnoreSet", "globalNotInIgnoreSet", "nullInIgnoreSet",
+        "notNullInIgnoreSet", "globalNullInIgnoreSet", "globalNotNullInIgnoreSet",
+    )
+)
 
 # Functions that build big values in memory from a number: refused when that number exceeds GENERATOR_MAX.
 GENERATORS = frozenset(
