@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from mcp import Client
 
 from cargo_mcp.failures.classify import classify
+from cargo_mcp.failures.queries import normalized
 from cargo_mcp.sandbox.server import Sandbox
 
 pytestmark = pytest.mark.anyio
@@ -153,3 +155,35 @@ def test_classification_rules() -> None:
     assert classify("TypeError: Cannot read properties of undefined", False).classification == "data"
     assert classify("anything at all", True).classification == "fallback"
     assert classify("something odd", False).classification == "unknown"
+    # the status code survives normalization as a suffix, so it still classifies and splits causes
+    assert classify("Request failed with status code <n> [HTTP 429]", False).classification == "rate_limit"
+    assert classify("Request failed with status code <n> [HTTP 401]", False).classification == "credentials"
+    assert classify("Request failed with status code <n> [HTTP 503]", False).classification == "provider"
+
+
+def test_normalization_keeps_status_codes_apart(shared_sandbox: Sandbox) -> None:
+    messages = [
+        "Request failed with status code 429",
+        "Request failed with status code 500",
+        "HTTP 429 Too Many Requests for 3f2b1c9e-8d7a-4b6c-9e5f-1a2b3c4d5e6f",
+        "HTTP 429 Too Many Requests for 9a9b1c9e-8d7a-4b6c-9e5f-1a2b3c4d5e6f",
+        "timeout after 300 s",
+    ]
+    cols = ", ".join(f"{normalized(_quote(m))} AS m{i}" for i, m in enumerate(messages))
+    ws = shared_sandbox.workspaces[0]
+    r = httpx.post(
+        shared_sandbox.base_url + "/v1/orchestration/query",
+        json={"query": f"SELECT {cols}"},
+        headers={"authorization": f"Bearer {ws.token}"},
+    )
+    got = list(r.json()["rows"][0].values())
+    assert got[0] == "Request failed with status code <n> [HTTP 429]" != got[1]
+    assert got[2] == got[3] == "HTTP <n> Too Many Requests for <uuid> [HTTP 429]"
+    assert got[4] == "timeout after <n> s"
+    assert [classify(p, False).classification for p in got] == [
+        "rate_limit", "provider", "rate_limit", "rate_limit", "provider"
+    ]  # fmt: skip
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -37,12 +37,18 @@ def _ts(d: datetime) -> str:
     return f"toDateTime64({_lit(d.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3])}, 3, 'UTC')"
 
 
+# An HTTP status code is part of the cause (429 and 500 are different causes): it is kept as a suffix.
+_STATUS_CODE = r"(?i)(?:^|status(?: code)?|http|code|\()[\s:=/]*([1-5][0-9][0-9])\b"
+
+
 def normalized(column: str) -> str:
-    """A ClickHouse expression that normalizes an error message column."""
-    expr = f"ifNull({column}, '')"
+    """A ClickHouse expression that normalizes an error message column (``… <n> … [HTTP 429]``)."""
+    raw = f"ifNull({column}, '')"
+    expr = raw
     for pattern, token in _REPLACEMENTS:
         expr = f"replaceRegexpAll({expr}, {_lit(pattern)}, {_lit(token)})"
-    return expr
+    code = f"extract({raw}, {_lit(_STATUS_CODE)})"
+    return f"concat({expr}, if({code} = '', '', concat(' [HTTP ', {code}, ']')))"
 
 
 def run_scope(s: Scope) -> str:
@@ -55,12 +61,12 @@ def run_scope(s: Scope) -> str:
 
 
 def span_scope(s: Scope) -> str:
-    """Spans of the scope's runs (execution starts never precede run creation)."""
+    """Spans of the scope's runs: the time predicate bounds the scan (executions never start before their run
+    is created), the run filter keeps out runs created before the window that executed inside it."""
     parts = [f"workflow_uuid = {_lit(s.workflow_uuid)}", f"execution_started_at >= {_ts(s.since)}"]
     if s.batch_uuid:
         parts.append(f"batch_uuid = {_lit(s.batch_uuid)}")
-    if s.until is not None:
-        parts.append(f"run_uuid IN (SELECT uuid FROM runs WHERE {run_scope(s)})")
+    parts.append(f"run_uuid IN (SELECT uuid FROM runs WHERE {run_scope(s)})")
     return " AND ".join(parts)
 
 
