@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,33 @@ async def test_read_result_filters_sorts_and_selects(
     assert failed and "no result 'r_000000000000'" in text
 
 
+async def test_values_keep_their_json_types(export_client: tuple[Client, Path, Path], shared_sandbox: Sandbox) -> None:
+    client, exports, _ = export_client
+    args = {"workflow_uuid": company(shared_sandbox), "statuses": ["success"], "created_after": "7d", "limit": 50}
+    failed, text, out = await call(client, "download_outputs", {**args, "save_to": "typed.json"})
+    assert not failed, text
+    row = next(r for r in out["rows"] if r.get("qualified") is not None)
+    assert isinstance(row["qualified"], bool) and isinstance(row["employees"], int)
+    saved = json.loads((exports / "typed.json").read_text())
+    assert len(saved) == out["total"] and saved[: len(out["rows"])] == out["rows"]
+    by_bool = await call(client, "read_result", {"result_id": out["result_id"], "where": {"qualified": True}})
+    by_text = await call(client, "read_result", {"result_id": out["result_id"], "where": {"qualified": "true"}})
+    expected = sum(1 for r in saved if r.get("qualified") is True)
+    assert by_bool[2]["matching"] == by_text[2]["matching"] == expected > 0
+    n = row["employees"]
+    assert (await call(client, "read_result", {"result_id": out["result_id"], "where": {"employees": n}}))[2][
+        "matching"
+    ]
+    _, _, page = await call(
+        client, "read_result", {"result_id": out["result_id"], "order_by": "-employees", "limit": 20}
+    )
+    sizes = [r["employees"] for r in page["rows"]]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] == max(r["employees"] or 0 for r in saved)
+    res = await client.read_resource(f"cargo://results/{out['result_id']}")
+    first = next(csv.DictReader(io.StringIO(res.contents[0].text)))  # type: ignore[union-attr]
+    assert first["qualified"] in ("true", "false", "") and first["employees"] == str(saved[0]["employees"])
+
+
 async def test_result_resource_is_csv(export_client: tuple[Client, Path, Path], shared_sandbox: Sandbox) -> None:
     client, _, _ = export_client
     failed, text, out = await call(
@@ -188,6 +216,7 @@ async def test_chunk_failing_midway_leaves_nothing(
     ("fault", "fmt", "message"),
     [
         ({"kind": "malformed"}, "json", "malformed"),
+        ({"kind": "malformed"}, "csv", "the file is malformed"),
         ({"kind": "drop"}, "csv", "connection dropped"),
         ({"kind": "status", "status": 403}, "csv", "expired or its signature is invalid"),
     ],
@@ -206,6 +235,20 @@ async def test_bad_files_give_clear_errors_and_no_partial_file(
     failed, text, _ = await call(client, "download_outputs", args)
     assert failed and message in text, text
     assert leftovers(exports, results) == []
+
+
+async def test_an_expired_url_is_requested_once_more(
+    export_client: tuple[Client, Path, Path], shared_sandbox: Sandbox, faults: Faults
+) -> None:
+    client, _, _ = export_client
+    batch = big_batch(shared_sandbox)
+    assert shared_sandbox.faults is not None
+    before = shared_sandbox.faults.hits
+    faults(path="/files/", kind="status", status=403, count=1)  # the first signed URL is refused
+    failed, text, out = await call(client, "download_outputs", {"batch_uuid": batch, "limit": 1})
+    assert not failed, text
+    assert out["total"] == len(shared_sandbox.workspaces[0].runs_of_batch[batch])
+    assert shared_sandbox.faults.hits - before == 1
 
 
 async def test_oversize_file(shared_sandbox: Sandbox, tmp_path: Path) -> None:

@@ -93,10 +93,12 @@ def _store(
                 got += 1
                 yield row
             if got != expected:
+                header = f" (its header: {', '.join(columns)[:120]})" if got == 0 else ""
                 raise CargoApiError(
-                    f"runs {offset + 1}-{offset + expected} came back with {got} rows instead of {expected}: the "
-                    "matching runs changed during the download, so nothing was kept.",
-                    hint="Add created_before (a fixed end time) or narrow the filters, then download again.",
+                    f"runs {offset + 1}-{offset + expected} came back as a file of {got} rows instead of "
+                    f"{expected}{header}: the file is malformed or the matching runs changed during the download, "
+                    "so nothing was kept.",
+                    hint="Download again; if it repeats, add created_before (a fixed end time) or narrow the filters.",
                 )
 
     gen = rows()

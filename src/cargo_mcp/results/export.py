@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from cargo_mcp.api.vocabulary import InputError
-from cargo_mcp.results.store import ResultStore
+from cargo_mcp.results.store import ResultStore, csv_cells
 
 
 def target(save_to: str, roots: list[Path], overwrite: bool) -> Path:
@@ -45,7 +45,7 @@ def write(store: ResultStore, result_id: str, path: Path, fmt: str) -> int:
             if fmt == "csv":
                 writer = csv.writer(out, lineterminator="\r\n")
                 writer.writerow(columns)
-                writer.writerows(rows)
+                writer.writerows(csv_cells(row) for row in rows)
             else:
                 out.write("[")
                 for i, row in enumerate(rows):

@@ -1,8 +1,9 @@
 """Local result store: every download becomes a ``result_id`` backed by a small SQLite file.
 
 Rows are written in batches (memory stays flat), read back by page with optional column selection,
-equality filters and ordering, and exported as CSV or JSON. The folder's total size is bounded: the
-oldest results are evicted first.
+equality filters and ordering, and exported as CSV or JSON. Values keep their JSON type: strings are TEXT,
+numbers INTEGER or REAL, and booleans, objects and arrays JSON text in a BLOB (columns have no affinity).
+The folder's total size is bounded: the oldest results are evicted first.
 """
 
 from __future__ import annotations
@@ -97,8 +98,8 @@ class ResultStore:
         if unknown:
             raise InputError(f"unknown column(s) {unknown} in result {result_id}; columns are {meta.columns}.")
         index = {c: f"c{i}" for i, c in enumerate(meta.columns)}
-        clauses = [f"{index[c]} IS ?" for c in where or {}]
-        params = [None if v is None else str(v) for v in (where or {}).values()]
+        clauses = [f"({index[c]} IS ? OR CAST({index[c]} AS TEXT) IS ?)" for c in where or {}]
+        params = [p for v in (where or {}).values() for p in (_stored(v), _text(v))]
         cond = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         order = f" ORDER BY {index[order_by]} {'DESC' if descending else 'ASC'}, rid" if order_by else " ORDER BY rid"
         select = ", ".join(index[c] for c in shown)
@@ -107,16 +108,18 @@ class ResultStore:
             if not shown:
                 return shown, [], total
             cur = db.execute(f"SELECT {select} FROM rows{cond}{order} LIMIT ? OFFSET ?", [*params, limit, offset])
-            page = [dict(zip(shown, r, strict=True)) for r in cur]
+            page = [dict(zip(shown, map(_value, r), strict=True)) for r in cur]
         return shown, page, total
 
-    def iter_rows(self, result_id: str) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+    def iter_rows(self, result_id: str) -> tuple[list[str], Iterator[list[Any]]]:
+        """The columns and every row in download order, values with their JSON types."""
         meta = self.meta(result_id)
         select = ", ".join(f"c{i}" for i in range(len(meta.columns)))
 
-        def rows() -> Iterator[tuple[Any, ...]]:
+        def rows() -> Iterator[list[Any]]:
             with self._open(result_id) as db:
-                yield from db.execute(f"SELECT {select} FROM rows ORDER BY rid")
+                for row in db.execute(f"SELECT {select} FROM rows ORDER BY rid"):
+                    yield [_value(v) for v in row]
 
         return meta.columns, rows()
 
@@ -127,7 +130,7 @@ class ResultStore:
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(columns)
         for row in rows:
-            writer.writerow(row)
+            writer.writerow(csv_cells(row))
             if out.tell() > max_bytes:
                 raise InputError(
                     f"result {result_id} is larger than {max_bytes:,} bytes as CSV; page it with read_result "
@@ -155,7 +158,7 @@ def _write(path: Path, columns: list[str], rows: Iterable[dict[str, Any]]) -> in
     """Insert rows in batches; a key not seen before becomes a new column (``columns`` grows in place)."""
     known = set(columns)
     count = 0
-    batch: list[list[str | None]] = []
+    batch: list[list[Any]] = []
 
     def flush(db: sqlite3.Connection) -> None:
         nonlocal count
@@ -171,7 +174,7 @@ def _write(path: Path, columns: list[str], rows: Iterable[dict[str, Any]]) -> in
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA journal_mode = OFF")
         db.execute("PRAGMA synchronous = OFF")
-        cols = "".join(f", c{i} TEXT" for i in range(len(columns)))
+        cols = "".join(f", c{i}" for i in range(len(columns)))
         db.execute(f"CREATE TABLE rows (rid INTEGER PRIMARY KEY{cols})")
         for row in rows:
             if not known.issuperset(row):
@@ -179,18 +182,33 @@ def _write(path: Path, columns: list[str], rows: Iterable[dict[str, Any]]) -> in
                 for key in row:
                     if key not in known:
                         known.add(key)
-                        db.execute(f"ALTER TABLE rows ADD COLUMN c{len(columns)} TEXT")
+                        db.execute(f"ALTER TABLE rows ADD COLUMN c{len(columns)}")
                         columns.append(key)
-            batch.append([_cell(row.get(c)) for c in columns])
+            batch.append([_stored(row.get(c)) for c in columns])
             if len(batch) >= BATCH:
                 flush(db)
         flush(db)
     return count
 
 
-def _cell(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
+def _stored(value: Any) -> str | int | float | bytes | None:
+    """How a JSON value is kept: natively when SQLite has the type, else as JSON text in a BLOB."""
+    if value is None or isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    return json.dumps(value, ensure_ascii=False).encode()
+
+
+def _value(stored: Any) -> Any:
+    return json.loads(stored) if isinstance(stored, bytes) else stored
+
+
+def _text(value: Any) -> str | None:
+    """The text form of a value: what a CSV file holds for it."""
+    if value is None or isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False)
+
+
+def csv_cells(row: list[Any]) -> list[str | None]:
+    """A row's values as CSV cells (objects, arrays and booleans as JSON text)."""
+    return [_text(v) for v in row]
