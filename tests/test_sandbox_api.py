@@ -65,6 +65,21 @@ def test_invalid_body_names_the_field(api: httpx.Client, sandbox: Sandbox) -> No
     assert r.status_code == 400 and "statuses" in r.json()["errorMessage"]
     r = api.get("/orchestration/runs/not-a-uuid")
     assert r.status_code == 400 and "UUID" in r.json()["errorMessage"]
+    cond = {"kind": "node", "nodeSlug": "enrich", "operator": "error"}  # the docs' shape (cargo-api.md §13 #5)
+    r = api.post("/orchestration/runs/count", json={"executionsFilter": {"groups": [{"conditions": [cond]}]}})
+    assert r.status_code == 400 and "operator" in r.json()["errorMessage"]
+    done = next(b for b in sandbox.workspaces[0].batches if b.status == "success")
+    r = api.post(
+        f"/orchestration/batches/{done.uuid}/download", json={"format": "json"}
+    )  # the body is outputNodeSlug only
+    assert r.status_code == 400 and "format" in r.json()["errorMessage"]
+
+
+def test_unknown_paths_and_methods_answer_in_cargos_error_shape(api: httpx.Client) -> None:
+    r = api.get("/orchestration/nothing-here")
+    assert r.status_code == 404 and "has no endpoint at /v1/orchestration/nothing-here" in r.json()["errorMessage"]
+    r = api.delete("/orchestration/runs/count")
+    assert r.status_code == 405 and "DELETE is not allowed" in r.json()["errorMessage"]
 
 
 def test_not_found(api: httpx.Client) -> None:

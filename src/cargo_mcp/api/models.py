@@ -440,6 +440,7 @@ class WorkspaceUser(User):
 
 
 class ExecutionsFilterCondition(Wire):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
     kind: Literal["node"] = "node"
     node_slug: str
     status: NodeFilterStatus
@@ -447,6 +448,7 @@ class ExecutionsFilterCondition(Wire):
 
 
 class ExecutionsFilterGroup(Wire):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
     conjonction: Conjonction = "and"
     conditions: list[ExecutionsFilterCondition]
 

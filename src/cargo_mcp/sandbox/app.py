@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -176,7 +177,7 @@ class Api:
             raise ApiError(400, "Batch not finished.", "batchNotFinished")
         slug = self._output_slug(b.workflow, q.output_node_slug)
         runs = sorted(ws.runs_of_batch.get(b.uuid, []), key=lambda x: (-x.created_at, x.uuid))
-        return self._outputs(r, ws, runs, slug, q.format)
+        return self._outputs(r, ws, runs, slug, "csv")
 
     # --- releases, workflows, tools, plays ------------------------------------------------
     async def release_get(self, r: Request, ws: SandboxWorkspace) -> Response:
@@ -419,7 +420,14 @@ def create_app(sandbox: Sandbox) -> Any:
         Route("/files/{file_id}", api.file, methods=["GET"]),
         Route("/_sandbox/faults", api.faults, methods=["POST", "DELETE"]),
     ]
-    app: Any = Starlette(routes=routes)
+    app: Any = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
     if sandbox.faults is not None:
         app = FaultMiddleware(app, sandbox.faults)
     return app
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods answer in Cargo's error shape too (no reason: none is documented for them)."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    what = "is not allowed on" if status == 405 else "has no endpoint at"
+    return JSONResponse({"errorMessage": f"{request.method} {what} {request.url.path}."}, status)

@@ -121,8 +121,9 @@ class RunMetrics(Payload):
 
 
 class BatchDownload(Payload):
+    """``{outputNodeSlug?}`` only (cargo-api.md §6.10): the file is CSV."""
+
     output_node_slug: str | None = None
-    format: OutputFormat = "csv"
 
 
 class Query(Payload):
