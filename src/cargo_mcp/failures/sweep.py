@@ -25,6 +25,8 @@ from cargo_mcp.failures.report import (
 from cargo_mcp.guard.caps import MAX_ROWS
 
 BUCKETS = 24
+# "Clustered": 80% of the errors fall within a quarter of the time span (10 uniform errors do so 0.5% of the time).
+CLUSTER_SPAN = 0.25
 RERUN_IDS_CAP = 1000
 _BARS = "▁▂▃▄▅▆▇█"
 
@@ -130,7 +132,7 @@ def _group(row: dict[str, Any], profile: list[int]) -> ErrorGroup:
         share=0.0,
         first_seen=_iso(datetime.fromtimestamp(int(row["first_at"]), UTC)),
         last_seen=_iso(datetime.fromtimestamp(int(row["last_at"]), UTC)),
-        clustered=count >= 10 and _span_of(profile, 0.8) <= BUCKETS * 0.4,
+        clustered=count >= 10 and _span_of(profile, 0.8) <= BUCKETS * CLUSTER_SPAN,
         time_profile=_bars(profile),
         exemplar_runs=list(row["sample_runs"]),
         exemplar_records=list(row["sample_records"]),

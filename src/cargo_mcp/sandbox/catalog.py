@@ -103,8 +103,10 @@ CONTACT_FINDER = WorkflowSpec(
     runs_weight=0.23,
     record_kind="person",
     v1=(
-        n("start", "native", "start", children=("find_email",), name="Start"),
-        n("find_email", "connector", "findEmail", "hunter", ("end",), name="Find email (Hunter)"),
+        n("start", "native", "start", children=("normalize",), name="Start"),
+        n("normalize", "native", "variables", children=("find_email",), name="Normalize name"),
+        n("find_email", "connector", "findEmail", "hunter", ("format_result",), name="Find email (Hunter)"),
+        n("format_result", "native", "variables", children=("end",), name="Format result"),
         n("end", "native", "end", name="End"),
     ),
     v2=(
@@ -125,8 +127,10 @@ LEAD_SCORER = WorkflowSpec(
     runs_weight=0.12,
     record_kind="person",
     v1=(
-        n("start", "native", "start", children=("score",), name="Start"),
-        n("score", "agent", "agent", children=("end",), name="Score lead"),
+        n("start", "native", "start", children=("normalize",), name="Start"),
+        n("normalize", "native", "variables", children=("score",), name="Prepare inputs"),
+        n("score", "agent", "agent", children=("format_score",), name="Score lead"),
+        n("format_score", "native", "variables", children=("end",), name="Format score"),
         n("end", "native", "end", name="End"),
     ),
     v2=(
@@ -147,7 +151,8 @@ INBOUND_ROUTING = WorkflowSpec(
     runs_weight=0.19,
     record_kind="person",
     v1=(
-        n("start", "native", "start", children=("enrich_person",), name="Start"),
+        n("start", "native", "start", children=("normalize",), name="Start"),
+        n("normalize", "native", "variables", children=("enrich_person",), name="Normalize lead"),
         n("enrich_person", "connector", "enrichPerson", "apollo", ("post_slack",), name="Enrich person"),
         n("post_slack", "connector", "sendMessage", "slack", ("end",), name="Alert owner in Slack"),
         n("end", "native", "end", name="End"),
@@ -171,8 +176,10 @@ CRM_HYGIENE = WorkflowSpec(
     description="Look accounts up in HubSpot and plan updates for stale ones.",
     runs_weight=0.12,
     v1=(
-        n("start", "native", "start", children=("crm_lookup",), name="Start"),
-        n("crm_lookup", "connector", "getCompany", "hubspot", ("end",), name="Look up in HubSpot"),
+        n("start", "native", "start", children=("normalize",), name="Start"),
+        n("normalize", "native", "variables", children=("crm_lookup",), name="Normalize domain"),
+        n("crm_lookup", "connector", "getCompany", "hubspot", ("format_update",), name="Look up in HubSpot"),
+        n("format_update", "native", "variables", children=("end",), name="Format update"),
         n("end", "native", "end", name="End"),
     ),
     v2=(
