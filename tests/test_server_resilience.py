@@ -14,7 +14,7 @@ from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.app import build_server
 from cargo_mcp.server.backend import Backend
 from cargo_mcp.settings import Settings
-from tests.support import FAST_RETRY
+from tests.support import FAST_RETRY, TOOLS
 
 pytestmark = pytest.mark.anyio
 
@@ -127,14 +127,46 @@ async def test_bad_token_is_an_auth_error_without_the_token(shared_sandbox: Sand
     assert failed and "HTTP 401" in text and "CARGO_API_TOKEN" in text and "wrong-token-value" not in text
 
 
-async def test_unreachable_cargo(shared_sandbox: Sandbox) -> None:
+def every_cargo_call(sb: Sandbox) -> dict[str, dict[str, Any]]:
+    """One valid call of each tool that talks to Cargo (read_result reads the local store only)."""
+    ws = sb.workspaces[0]
+    run = next(r for r in ws.runs if r.status == "error" and r.batch is not None)
+    assert run.batch is not None
+    wf, batch = run.workflow.uuid, run.batch.uuid
+    return {
+        "list_workflows": {},
+        "get_workflow_nodes": {"batch_uuid": batch},
+        "get_batch": {"batch_uuid": batch},
+        "count_runs": {"workflow_uuid": wf, "statuses": ["failed"]},
+        "list_runs": {"batch_uuid": batch, "limit": 2},
+        "get_run": {"run_uuid": run.uuid},
+        "get_run_metrics": {"workflow_uuid": wf, "batch_uuid": batch},
+        "download_outputs": {"batch_uuid": batch, "limit": 2},
+        "execute_query": {"sql": "SELECT count() FROM batches"},
+        "inspect_failures": {"batch_uuid": batch},
+        "trace_run": {"run_uuid": run.uuid},
+    }
+
+
+@pytest.mark.parametrize("tool", sorted(TOOLS - {"read_result"}))
+async def test_every_tool_reports_unreachable_cargo(shared_sandbox: Sandbox, tool: str) -> None:
     settings = Settings(token="t", base_url="http://127.0.0.1:9")
     server = build_server(
         settings, backend_factory=lambda: Backend(settings, retry=FAST_RETRY, timeout=httpx.Timeout(2.0))
     )
     async with Client(server) as client:
-        failed, text = await call(client, "get_batch", {"batch_uuid": batch_of(shared_sandbox)})
+        failed, text = await call(client, tool, every_cargo_call(shared_sandbox)[tool])
     assert failed and "could not reach Cargo at http://127.0.0.1:9" in text and "connection refused" in text
+    assert "Traceback" not in text
+
+
+@pytest.mark.parametrize("tool", sorted(TOOLS - {"read_result"}))
+async def test_every_tool_reports_a_cargo_error(
+    mcp_client: Client, shared_sandbox: Sandbox, faults: Faults, tool: str
+) -> None:
+    faults(path="/v1/", kind="status", status=500, count=1000)  # 500 is not retried
+    failed, text = await call(mcp_client, tool, every_cargo_call(shared_sandbox)[tool])
+    assert failed and "HTTP 500" in text and "Traceback" not in text
 
 
 async def test_other_workspace_is_invisible(shared_sandbox: Sandbox) -> None:

@@ -10,23 +10,9 @@ from mcp import Client
 
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.sandbox.workspace import SandboxWorkspace, WorkflowRec
+from tests.support import TOOLS
 
 pytestmark = pytest.mark.anyio
-
-TOOLS = {
-    "list_workflows",
-    "get_workflow_nodes",
-    "get_run",
-    "get_batch",
-    "count_runs",
-    "list_runs",
-    "get_run_metrics",
-    "download_outputs",
-    "execute_query",
-    "inspect_failures",
-    "trace_run",
-    "read_result",
-}
 
 
 async def ok(client: Client, name: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -281,3 +267,29 @@ async def test_execute_query(mcp_client: Client) -> None:
     assert "Multiple statements" in await fails(mcp_client, "execute_query", {"sql": "SELECT 1; SELECT 2"})
     text = await fails(mcp_client, "execute_query", {"sql": "SELECT nope FROM runs"})
     assert "queryFailed" in text and "Code: 47" in text and "Columns — runs: uuid" in text
+
+
+MISSING = "3f2b1c9e-8d7a-4b6c-9e5f-1a2b3c4d5e6f"
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "reason"),
+    [
+        ("get_batch", {"batch_uuid": MISSING}, "batchNotFound"),
+        ("get_run", {"run_uuid": MISSING}, "runNotFound"),
+        ("trace_run", {"run_uuid": MISSING}, "runNotFound"),
+        ("get_workflow_nodes", {"batch_uuid": MISSING}, "batchNotFound"),
+        ("get_workflow_nodes", {"run_uuid": MISSING}, "runNotFound"),
+        ("get_workflow_nodes", {"release_uuid": MISSING}, "releaseNotFound"),
+        ("list_runs", {"batch_uuid": MISSING}, "batchNotFound"),
+        ("count_runs", {"batch_uuid": MISSING}, "batchNotFound"),
+        ("download_outputs", {"batch_uuid": MISSING}, "batchNotFound"),
+        ("inspect_failures", {"batch_uuid": MISSING}, "batchNotFound"),
+        ("get_run_metrics", {"workflow_uuid": "No such workflow"}, "no tool or play is named"),
+        ("read_result", {"result_id": "r_000000000000"}, "no result 'r_000000000000'"),
+    ],
+)
+async def test_not_found_names_what_is_missing(
+    mcp_client: Client, tool: str, args: dict[str, Any], reason: str
+) -> None:
+    assert reason in await fails(mcp_client, tool, args)
