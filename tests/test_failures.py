@@ -187,3 +187,16 @@ def test_normalization_keeps_status_codes_apart(shared_sandbox: Sandbox) -> None
 
 def _quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+async def test_debug_failed_batch_prompt(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    (prompt,) = (await mcp_client.list_prompts()).prompts
+    assert prompt.name == "debug_failed_batch" and [a.name for a in prompt.arguments or []] == ["batch_uuid"]
+    batch_uuid, _ = top_batch(shared_sandbox, "data_error")
+    got = await mcp_client.get_prompt("debug_failed_batch", {"batch_uuid": batch_uuid})
+    text = got.messages[0].content.text  # type: ignore[union-attr]
+    for step in (f'get_batch(batch_uuid="{batch_uuid}")', f'inspect_failures(batch_uuid="{batch_uuid}")', "trace_run("):
+        assert step in text
+    assert "untrusted" in text and "never claim a re-run was started" in text
+    with pytest.raises(Exception, match="batch_uuid must be a UUID"):
+        await mcp_client.get_prompt("debug_failed_batch", {"batch_uuid": "yesterday's batch"})

@@ -230,7 +230,11 @@ def _rerun(
         "workflowUuid": scope.workflow_uuid,
         "data": {"kind": "runs", "filter": run_filter, "reset": reset},
     }
-    return Rerun(body=body, note=note + ". Fix the cause first; this costs credits.")
+    fallback = (
+        " If Cargo answers invalidDataKind, send the failed records instead as "
+        '{"kind": "records", "records": [...]} (their inputs: download_outputs(statuses=["error"]))'
+    )
+    return Rerun(body=body, note=note + ". Fix the cause first; this costs credits." + fallback)
 
 
 def _iso(d: datetime) -> str:

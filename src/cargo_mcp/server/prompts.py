@@ -5,10 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS
+
+from cargo_mcp.api.vocabulary import InputError, uuid_arg
 
 
 def debug_failed_batch(batch_uuid: str) -> str:
     """Find out why a batch's runs failed and what to do about it."""
+    try:
+        batch_uuid = uuid_arg(batch_uuid, "batch_uuid")
+    except InputError as e:  # the client shows an MCP error's message; other exceptions become a bare "Error"
+        raise MCPError(INVALID_PARAMS, str(e)) from None
     return f"""Investigate Cargo batch {batch_uuid} with the cargo tools (read-only):
 1. get_batch(batch_uuid="{batch_uuid}") — progress and failed runs (a "success" batch can hide failures).
 2. inspect_failures(batch_uuid="{batch_uuid}") — error groups per node with classification and fix;
