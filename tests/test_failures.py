@@ -200,3 +200,17 @@ async def test_debug_failed_batch_prompt(mcp_client: Client, shared_sandbox: San
     assert "untrusted" in text and "never claim a re-run was started" in text
     with pytest.raises(Exception, match="batch_uuid must be a UUID"):
         await mcp_client.get_prompt("debug_failed_batch", {"batch_uuid": "yesterday's batch"})
+
+
+async def test_trace_run_marks_each_node_of_a_repeated_slug(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    def durations(run: Any) -> list[int]:
+        return [round((e.finished_at - e.started_at) * 1000) for e in run.executions if e.node in twice]
+
+    ws = shared_sandbox.workspaces[0]
+    scorer = next(w for w in ws.workflows if w.spec.key == "lead_scorer")
+    twice = [i for i, s in enumerate(scorer.releases[1].specs) if s.slug == "variables"]
+    v2 = [r for r in ws.runs_of_workflow[scorer.uuid] if r.release is scorer.releases[1] and r.status == "success"]
+    run = next(r for r in v2 if len(d := durations(r)) == 2 and abs(d[0] - d[1]) > 5)
+    _, text = await ok(mcp_client, "trace_run", {"run_uuid": run.uuid})
+    shown = [int(line.split("✔ ")[1].split()[0]) for line in text.splitlines() if "variables (native:" in line]
+    assert len(shown) == 2 and all(abs(a - b) <= 1 for a, b in zip(shown, durations(run), strict=True))

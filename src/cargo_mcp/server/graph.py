@@ -115,7 +115,7 @@ def repeated_slug_warnings(nodes: list[Node]) -> list[str]:
 
 
 def draw(nodes: list[Node], mark: dict[str, str] | None = None, tool_names: Mapping[str, str] | None = None) -> str:
-    """A compact tree drawing; ``mark`` appends a note to given slugs (e.g. '◀ failed')."""
+    """A compact tree drawing; ``mark`` appends a note to nodes by UUID (slugs may repeat), e.g. '✖ FAILED'."""
     by_uuid = {n.uuid: n for n in nodes}
     mark = mark or {}
     lines: list[str] = []
@@ -125,8 +125,8 @@ def draw(nodes: list[Node], mark: dict[str, str] | None = None, tool_names: Mapp
         what = n.action_slug or n.template_slug or called_tool(n, tool_names or {}) or ""
         kind = f"{n.kind}:{n.integration_slug + '.' if n.integration_slug else ''}{what}".rstrip(":")
         text = f"{n.slug} ({kind})"
-        if n.slug in mark:
-            text += f"  {mark[n.slug]}"
+        if n.uuid in mark:
+            text += f"  {mark[n.uuid]}"
         return text
 
     def walk(n: Node, prefix: str, edge: str, last: bool, top: bool) -> None:

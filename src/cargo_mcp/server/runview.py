@@ -17,6 +17,7 @@ from cargo_mcp.server.render import clip, duration
 class Step(BaseModel):
     index: int
     slug: str
+    node_uuid: str
     name: str | None = None
     kind: str
     status: str
@@ -79,6 +80,7 @@ async def run_detail(
             Step(
                 index=i,
                 slug=e.node_slug,
+                node_uuid=e.node_uuid,
                 name=node.name if node else None,
                 kind=e.node_kind,
                 status=e.status,

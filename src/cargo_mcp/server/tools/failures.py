@@ -153,9 +153,9 @@ async def trace_run(
             sign = "⏹ stopped (filter)"
         else:
             sign = "✔"
-        marks[s.slug] = f"{sign} {duration(s.duration_s)}" + (f", {s.credits:g} cr" if s.credits else "")
-    for slug in detail.not_executed:
-        marks.setdefault(slug, "· not run")
+        marks[s.node_uuid] = f"{sign} {duration(s.duration_s)}" + (f", {s.credits:g} cr" if s.credits else "")
+    for n in nodes:
+        marks.setdefault(n.uuid, "· not run")
     drawing = graph.draw(nodes, marks)
     lines = [
         f"Run {detail.run_uuid} — {detail.status} — {detail.workflow_name or detail.workflow_uuid}, "
