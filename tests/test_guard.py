@@ -133,6 +133,10 @@ def test_advice_for_a_missing_time_predicate() -> None:
     assert "spans" in v.advice[0] and "execution_started_at" in v.advice[0]
     assert check("SELECT count() FROM spans WHERE execution_started_at > now() - INTERVAL 1 DAY").advice == []
     assert check("SELECT count() FROM batches").advice == []
+    assert check("SELECT count() FROM runs WHERE toDate(created_at) = today()").advice == []
+    joined = "SELECT count() FROM runs AS r JOIN spans AS s ON s.run_uuid = r.uuid AND s.execution_started_at > now() - INTERVAL 1 DAY WHERE r.created_at > now() - INTERVAL 1 DAY"
+    assert check(joined).advice == []  # a bound in JOIN … ON counts
+    assert "No time predicate on runs" in check("SELECT count() FROM runs WHERE finished_at IS NULL").advice[0]
 
 
 @pytest.mark.parametrize(

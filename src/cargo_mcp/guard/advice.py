@@ -76,11 +76,18 @@ def _unbounded_tables(tree: exp.Expr, ctes: set[str]) -> set[str]:
 
 
 def _has_time_predicate(table: exp.Table, columns: tuple[str, ...]) -> bool:
+    """A comparison on a time column (``created_at > …``, ``BETWEEN``, ``toDate(x) = …``) in the WHERE, PREWHERE or
+    JOIN … ON of the table's query or an enclosing one; ``finished_at IS NULL`` bounds nothing."""
     select = table.find_ancestor(exp.Select)
     while select is not None:
-        for clause in ("where", "prewhere"):
-            condition = select.args.get(clause)
-            if condition is not None and any(c.name in columns for c in condition.find_all(exp.Column)):
-                return True
+        conditions = [select.args.get("where"), select.args.get("prewhere")]
+        conditions += [j.args.get("on") for j in select.args.get("joins") or []]
+        for condition in filter(None, conditions):
+            for column in condition.find_all(exp.Column):
+                if column.name in columns and isinstance(column.find_ancestor(*_COMPARISONS, exp.Is), _COMPARISONS):
+                    return True
         select = select.find_ancestor(exp.Select)
     return False
+
+
+_COMPARISONS = (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ, exp.Between)
