@@ -259,8 +259,10 @@ async def test_download_outputs_errors(mcp_client: Client, shared_sandbox: Sandb
 async def test_execute_query(mcp_client: Client) -> None:
     out = await ok(mcp_client, "execute_query", {"sql": "SELECT status, count() AS n FROM runs GROUP BY status"})
     assert out["columns"] == ["status", "n"] and not out["truncated"] and out["row_count"] == len(out["rows"])
-    out = await ok(mcp_client, "execute_query", {"sql": "SELECT uuid FROM runs", "max_rows": 7})
+    r = await mcp_client.call_tool("execute_query", {"sql": "SELECT uuid FROM runs", "max_rows": 7})
+    out = r.structured_content or {}
     assert out["row_count"] == 7 and out["truncated"] and out["limit_applied"] == 7
+    assert "truncated at 7: more rows exist; raise max_rows" in r.content[0].text  # type: ignore[union-attr]
     out = await ok(mcp_client, "execute_query", {"sql": "SELECT uuid FROM runs LIMIT 3"})
     assert out["row_count"] == 3 and not out["truncated"] and out["limit_applied"] is None
     assert "DROP statements are refused" in await fails(mcp_client, "execute_query", {"sql": "DROP TABLE runs"})

@@ -71,7 +71,10 @@ async def execute_query(
         limit_applied=max_rows if verdict.limit_applied is not None else None,
         advice=verdict.advice,
     )
-    head = f"{len(rows):,} row(s)" + (" (truncated: more rows exist)" if truncated else "")
+    head = f"{len(rows):,} row(s)"
+    if truncated:
+        more = "raise max_rows (at most 10,000) or aggregate" if max_rows < MAX_ROWS else "aggregate or filter more"
+        head += f" (truncated at {max_rows:,}: more rows exist; {more})"
     notes = "".join(f"\nAdvice: {a}" for a in verdict.advice)
     return answer(result, head + notes + "\n" + table(rows, columns, max_chars=6000))
 
