@@ -27,7 +27,7 @@ from cargo_mcp.server.filters import (
     WorkflowArg,
     run_filters,
 )
-from cargo_mcp.server.render import table
+from cargo_mcp.server.render import UNTRUSTED, table
 from cargo_mcp.server.tooling import add_tool, answer, backend, tool_errors
 
 EXPORT_CAP = 10_000
@@ -156,6 +156,7 @@ async def download_outputs(
     lines.append("Columns: " + ", ".join(meta.columns))
     shown = [c for c in meta.columns if c != "runUuid"][:8]
     if rows:
+        lines.append(UNTRUSTED)
         lines.append(table(rows, shown, max_chars=3000, cell=40))
     return answer(page, "\n".join(lines))
 
