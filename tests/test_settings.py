@@ -15,6 +15,12 @@ def test_no_token_means_sandbox() -> None:
     assert s.sandbox and s.token is None
 
 
+def test_unfilled_bundle_placeholders_mean_not_set() -> None:
+    env = {"CARGO_API_TOKEN": "${user_config.api_token}", "CARGO_MCP_EXPORT_DIR": "${user_config.export_dir}"}
+    s = Settings.from_env(env)
+    assert s.sandbox and s.token is None and s.export_dir is None
+
+
 def test_token_means_cargo_and_is_not_in_repr() -> None:
     s = Settings.from_env({"CARGO_API_TOKEN": "sekret-token", "CARGO_API_BASE_URL": "https://api.getcargo.io/v1/"})
     assert not s.sandbox and s.token == "sekret-token"

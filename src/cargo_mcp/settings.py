@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, force_sandbox: bool = False) -> Settings:
         """Read ``CARGO_API_TOKEN``, ``CARGO_WORKSPACE_UUID`` and ``CARGO_API_BASE_URL``."""
-        env = os.environ if env is None else env
+        env = {k: v for k, v in (os.environ if env is None else env).items() if not _UNFILLED.fullmatch(v.strip())}
         token = (env.get("CARGO_API_TOKEN") or "").strip() or None
         workspace = (env.get("CARGO_WORKSPACE_UUID") or "").strip().lower() or None
         base_url = (env.get("CARGO_API_BASE_URL") or "").strip() or DEFAULT_BASE_URL
@@ -74,6 +75,10 @@ class Settings:
             max_download_bytes=_int(env, "CARGO_MCP_MAX_DOWNLOAD_BYTES", DEFAULT_DOWNLOAD_BYTES),
             max_runs=_int(env, "CARGO_MCP_MAX_RUNS", DEFAULT_MAX_RUNS),
         )
+
+
+# An optional MCPB user_config the user left empty can reach us unsubstituted: it means "not set".
+_UNFILLED = re.compile(r"\$\{user_config\.[A-Za-z0-9_]+\}")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
