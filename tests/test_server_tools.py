@@ -295,3 +295,25 @@ async def test_not_found_names_what_is_missing(
     mcp_client: Client, tool: str, args: dict[str, Any], reason: str
 ) -> None:
     assert reason in await fails(mcp_client, tool, args)
+
+
+async def test_a_uuid_of_the_wrong_kind_is_named_not_matched_silently(
+    mcp_client: Client, shared_sandbox: Sandbox
+) -> None:
+    ws = ws0(shared_sandbox)
+    batch = next(b for b in ws.batches if b.runs_count)
+    other = next(b for b in ws.batches if b.workflow is not batch.workflow)
+    run = ws.runs[0]
+    text = await fails(mcp_client, "list_runs", {"workflow_uuid": batch.uuid})
+    assert f"{batch.uuid} is a batch, not a workflow: pass batch_uuid=" in text and batch.workflow.uuid in text
+    text = await fails(mcp_client, "count_runs", {"workflow_uuid": run.uuid})
+    assert f"{run.uuid} is a run, not a workflow" in text
+    text = await fails(mcp_client, "get_workflow_nodes", {"workflow": batch.uuid})
+    assert "is a batch, not a workflow" in text
+    assert "no workflow, tool or play has UUID" in await fails(mcp_client, "count_runs", {"workflow_uuid": MISSING})
+    text = await fails(mcp_client, "count_runs", {"workflow_uuid": batch.workflow.uuid, "batch_uuid": other.uuid})
+    assert f"batch {other.uuid} belongs to workflow {other.workflow.uuid}" in text
+    adhoc = next(w for w in ws.workflows if w.spec.kind == "adhoc")  # no tool or play, but a workflow all the same
+    assert (await ok(mcp_client, "count_runs", {"workflow_uuid": adhoc.uuid}))["count"] == len(
+        ws.runs_of_workflow[adhoc.uuid]
+    )

@@ -6,6 +6,7 @@ import anyio
 from pydantic import BaseModel, Field
 
 from cargo_mcp.api.client import CargoClient
+from cargo_mcp.api.errors import CargoApiError
 from cargo_mcp.api.models import Play, Tool, Workflow
 from cargo_mcp.api.vocabulary import InputError, is_uuid
 from cargo_mcp.server.backend import Backend
@@ -37,6 +38,7 @@ async def load(backend: Backend) -> list[WorkflowEntry]:
     entries = [_entry(t.name, "tool", by_uuid.get(t.workflow_uuid), t.workflow_uuid, tool=t) for t in tools]
     entries += [_entry(p.name, "play", by_uuid.get(p.workflow_uuid), p.workflow_uuid, play=p) for p in plays]
     entries.sort(key=lambda e: (e.kind, e.name.lower()))
+    backend.remember("workflow_uuids", frozenset(w.uuid for w in workflows))  # ad-hoc workflows too
     return list(backend.remember("catalog", entries))
 
 
@@ -105,8 +107,35 @@ async def resolve(backend: Backend, workflow: str) -> WorkflowEntry | None:
 
 
 async def workflow_uuid(backend: Backend, workflow: str) -> tuple[str, WorkflowEntry | None]:
-    """The workflow UUID for a name or UUID argument, and its catalog entry when it has one."""
+    """The workflow UUID for a name or UUID argument, and its catalog entry when it has one.
+
+    A UUID that is no workflow of the workspace is refused, saying what it is when it is a batch or a run
+    (a filter on a wrong UUID would otherwise silently match no run).
+    """
     entry = await resolve(backend, workflow)
     if entry is not None:
         return entry.workflow_uuid, entry
-    return workflow.strip().lower(), None
+    uuid = workflow.strip().lower()
+    known = backend.cached("workflow_uuids")
+    if known is not None and uuid not in known:
+        raise InputError(await _not_a_workflow(backend, uuid))
+    return uuid, None
+
+
+async def _not_a_workflow(backend: Backend, uuid: str) -> str:
+    client = await backend.client()
+    try:
+        batch = await client.get_batch(uuid)
+        return (
+            f"{uuid} is a batch, not a workflow: pass batch_uuid={uuid!r} (its workflow_uuid is {batch.workflow_uuid})."
+        )
+    except CargoApiError as e:
+        if e.status != 404:
+            raise
+    try:
+        run = (await client.get_run(uuid)).run
+        return f"{uuid} is a run, not a workflow: use get_run(run_uuid={uuid!r}) (its workflow is {run.workflow_uuid})."
+    except CargoApiError as e:
+        if e.status != 404:
+            raise
+    return f"no workflow, tool or play has UUID {uuid} in this workspace; list_workflows lists them."

@@ -71,6 +71,13 @@ async def run_filters(
             notes.append(f"workflow {workflow_uuid!r} is {entry.kind} {entry.name!r} (workflow_uuid {wf})")
         elif entry is None and not v.is_uuid(wf):
             raise InputError(f"workflow_uuid must be a UUID or a tool/play name, got {workflow_uuid!r}.")
+        if batch:  # a batch of another workflow would silently match no run
+            owner = (await (await b.client()).get_batch(batch)).workflow_uuid
+            if owner != wf:
+                raise InputError(
+                    f"batch {batch} belongs to workflow {owner}, not {workflow_uuid!r}: drop workflow_uuid "
+                    "(the batch implies it) or give that batch's workflow."
+                )
     elif batch:
         client = await b.client()
         wf = (await client.get_batch(batch)).workflow_uuid
