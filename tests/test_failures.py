@@ -214,3 +214,16 @@ async def test_trace_run_marks_each_node_of_a_repeated_slug(mcp_client: Client, 
     _, text = await ok(mcp_client, "trace_run", {"run_uuid": run.uuid})
     shown = [int(line.split("✔ ")[1].split()[0]) for line in text.splitlines() if "variables (native:" in line]
     assert len(shown) == 2 and all(abs(a - b) <= 1 for a, b in zip(shown, durations(run), strict=True))
+
+
+async def test_a_batch_that_failed_as_a_whole_is_reported(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    failed = next(b for b in shared_sandbox.workspaces[0].batches if b.status == "error")
+    report, text = await ok(mcp_client, "inspect_failures", {"batch_uuid": failed.uuid})
+    (fb,) = report["failed_batches"]
+    assert fb["batch_uuid"] == failed.uuid and fb["error_message"] == failed.error_message
+    assert fb["classification"] == "provider" and "create the batch again" in fb["fix"]
+    assert report["batch"]["error_message"] == failed.error_message and "failed as a whole" in text
+    report, text = await ok(
+        mcp_client, "inspect_failures", {"workflow": failed.workflow.spec.name, "created_after": "30d"}
+    )
+    assert [b["batch_uuid"] for b in report["failed_batches"]] == [failed.uuid] and failed.uuid in text

@@ -78,3 +78,13 @@ def classify(message: str, absorbed: bool) -> Cause:
         if pattern.search(message):
             return cause
     return UNKNOWN
+
+
+# A batch that fails as a whole never ran its records: the fix is about its data source, then a new batch.
+BATCH_FIXES = {
+    "rate_limit": "The source was rate-limited: wait, then create the batch again (smaller, if it is large).",
+    "credentials": "Reconnect the integration the batch reads from, then create the batch again.",
+    "provider": "The data source timed out or was unavailable: create the batch again later.",
+    "data": "Check the batch's data (segment, file, filter or record ids), then create the batch again.",
+}
+BATCH_FIX_DEFAULT = "Read the message, fix the batch's data source, then create the batch again."

@@ -120,3 +120,18 @@ def failed_record_ids(s: Scope, limit: int) -> str:
         f"SELECT DISTINCT record_id FROM runs WHERE {run_scope(s)} AND status = 'error' "
         f"ORDER BY record_id LIMIT {limit}"
     )
+
+
+def failed_batches(s: Scope, limit: int = 20) -> str:
+    """Batches that failed as a whole: with a batch scope that batch, else the workflow's in the window."""
+    where = [f"workflow_uuid = {_lit(s.workflow_uuid)}", "status = 'error'"]
+    if s.batch_uuid:
+        where.append(f"uuid = {_lit(s.batch_uuid)}")
+    else:
+        where.append(f"created_at >= {_ts(s.since)}")
+        if s.until is not None:
+            where.append(f"created_at < {_ts(s.until)}")
+    return (
+        "SELECT uuid, toUnixTimestamp(created_at) AS created_at, runs_count, error_message FROM batches "
+        f"WHERE {' AND '.join(where)} ORDER BY created_at DESC LIMIT {limit}"
+    )

@@ -23,6 +23,18 @@ class BatchFacts(BaseModel):
     executed_runs_count: int
     failed_runs_count: int
     success_with_failures: bool = Field(description="Status success although runs failed.")
+    error_message: str | None = Field(None, description="Why the batch itself failed (untrusted text).")
+
+
+class FailedBatch(BaseModel):
+    """A batch that failed as a whole (status error), often before any run started."""
+
+    batch_uuid: str
+    created_at: str
+    runs_count: int
+    error_message: str | None = Field(description="Cargo's message (untrusted text).")
+    classification: str
+    fix: str
 
 
 class NodeFailures(BaseModel):
@@ -85,5 +97,8 @@ class FailureReport(BaseModel):
     more_groups: int = Field(0, description="Groups left out by max_groups.")
     absorbed_by_fallback: list[ErrorGroup] = Field(description="Errors a fallback edge handled (runs continued).")
     filter_stops: list[FilterStop] = Field(description="Runs a filter node stopped: expected, not failures.")
+    failed_batches: list[FailedBatch] = Field(
+        default_factory=list, description="Batches of the scope that failed as a whole (status error)."
+    )
     rerun: Rerun | None = None
     notes: list[str] = Field(default_factory=list)

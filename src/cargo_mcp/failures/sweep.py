@@ -12,10 +12,11 @@ from cargo_mcp.api.client import CargoClient
 from cargo_mcp.api.errors import CargoError
 from cargo_mcp.api.models import Batch, Node
 from cargo_mcp.failures import queries as q
-from cargo_mcp.failures.classify import classify
+from cargo_mcp.failures.classify import BATCH_FIX_DEFAULT, BATCH_FIXES, classify
 from cargo_mcp.failures.report import (
     BatchFacts,
     ErrorGroup,
+    FailedBatch,
     FailureReport,
     FilterStop,
     NodeFailures,
@@ -70,6 +71,7 @@ async def sweep(
         tg.start_soon(fetch, "groups", sql(client, q.error_groups(scope)))
         tg.start_soon(fetch, "profile", sql(client, q.error_profile(scope, start_ts, width, BUCKETS)))
         tg.start_soon(fetch, "stops", sql(client, q.filter_stops(scope)))
+        tg.start_soon(fetch, "batches", sql(client, q.failed_batches(scope)))
         tg.start_soon(fetch, "metrics", client.run_metrics({k: v for k, v in metrics_payload.items() if v}))
         if workflow_kind == "play":
             tg.start_soon(fetch, "ids", sql(client, q.failed_record_ids(scope, RERUN_IDS_CAP + 1)))
@@ -109,6 +111,7 @@ async def sweep(
         more_groups=max(0, len(real) - max_groups),
         absorbed_by_fallback=absorbed,
         filter_stops=[FilterStop(node_slug=r["node_slug"], stops=int(r["stops"])) for r in got["stops"]],
+        failed_batches=[_failed_batch(r) for r in got["batches"]],
     )
     report.rerun = _rerun(scope, workflow_kind, model_uuid, real, got.get("ids"), failed)
     return report
@@ -180,6 +183,19 @@ def _nodes(metrics: list[Any], nodes: dict[str, Node]) -> list[NodeFailures]:
     return sorted(out, key=lambda n: (-n.errors, n.slug))
 
 
+def _failed_batch(row: dict[str, Any]) -> FailedBatch:
+    message = row.get("error_message") or None
+    cause = classify(message or "", absorbed=False)
+    return FailedBatch(
+        batch_uuid=row["uuid"],
+        created_at=_iso(datetime.fromtimestamp(int(row["created_at"]), UTC)),
+        runs_count=int(row["runs_count"]),
+        error_message=message,
+        classification=cause.classification,
+        fix=BATCH_FIXES.get(cause.classification, BATCH_FIX_DEFAULT),
+    )
+
+
 def _batch_facts(b: Batch | None) -> BatchFacts | None:
     if b is None:
         return None
@@ -190,6 +206,7 @@ def _batch_facts(b: Batch | None) -> BatchFacts | None:
         executed_runs_count=b.executed_runs_count,
         failed_runs_count=b.failed_runs_count,
         success_with_failures=b.status == "success" and b.failed_runs_count > 0,
+        error_message=b.error_message,
     )
 
 

@@ -96,6 +96,12 @@ def failure_text(r: FailureReport) -> str:
             f"Batch {r.batch.status}{verdict}: {r.batch.executed_runs_count:,}/{r.batch.runs_count:,} executed, "
             f"{r.batch.failed_runs_count:,} failed"
         )
+    for fb in r.failed_batches:
+        lines += [
+            f"Batch {fb.batch_uuid} ({fb.created_at}, {fb.runs_count:,} runs) failed as a whole "
+            f"[{fb.classification}]: {clip(fb.error_message or 'no message', 240)}",
+            f"   fix: {fb.fix}",
+        ]
     lines.append(
         f"Runs {t.runs:,}, finished {t.finished:,}, failed {t.failed:,} ({pct(t.failed, t.finished)}); "
         f"credits on failed runs {t.failed_credits:g}"
@@ -121,7 +127,10 @@ def failure_text(r: FailureReport) -> str:
     if r.rerun:
         lines.append(f"Re-run recipe ({r.rerun.endpoint}): {r.rerun.note} Body in structured content `rerun`.")
     if not r.error_groups:
-        lines.append("No failed node executions in this scope.")
+        lines.append(
+            "No failed node executions in this scope"
+            + (" (see the failed batches above)." if r.failed_batches else ".")
+        )
     lines += [f"Note: {n}" for n in r.notes]
     text = "\n".join(lines)
     return (
