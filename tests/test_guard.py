@@ -127,6 +127,16 @@ def test_star_advice_follows_ctes_and_subqueries() -> None:
     assert v.advice == []
 
 
+def test_advice_for_status_words_cargo_does_not_use() -> None:
+    v = check("SELECT count() FROM runs WHERE status = 'failed' AND created_at > now() - INTERVAL 1 DAY")
+    assert v.allowed and v.advice == ["status is never 'failed', so that comparison matches no row: write 'error'."]
+    v = check(
+        "SELECT count() FROM spans WHERE execution_status IN ('error', 'finished') AND execution_started_at > now() - INTERVAL 1 DAY"
+    )
+    assert v.advice == ["execution_status is never 'finished', so that comparison matches no row: write 'success'."]
+    assert check("SELECT count() FROM batches WHERE status IN ('querying', 'error')").advice == []
+
+
 def test_advice_for_a_missing_time_predicate() -> None:
     v = check("SELECT node_slug, count() FROM spans GROUP BY node_slug")
     assert v.allowed and len(v.advice) == 1

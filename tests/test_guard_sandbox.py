@@ -106,3 +106,4 @@ async def test_schema_resource(mcp_client: Client) -> None:
     text = result.contents[0].text  # type: ignore[union-attr]
     assert "## runs" in text and "| execution_started_at | DateTime64(3, 'UTC') |" in text
     assert "10,000,000 rows read" in text
+    assert "- runs.status: idle, pending, running, success, error" in text and "spans.execution_status: pending" in text

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from cargo_mcp.api.models import BATCH_STATUSES, EXECUTION_STATUSES, RECORD_STATUSES, RUN_STATUSES
+from cargo_mcp.api.vocabulary import RUN_STATUS_SYNONYMS
 from cargo_mcp.guard.tables import TABLES
 
 MAX_COLUMNS = 50
@@ -11,6 +13,11 @@ TIME_COLUMNS: dict[str, tuple[str, ...]] = {
     "runs": ("created_at", "updated_at", "finished_at"),
     "records": ("created_at", "updated_at", "finished_at"),
     "spans": ("execution_started_at", "execution_finished_at", "execution_updated_at"),
+}
+# The values a status column can hold ("status" is on runs, batches and records).
+STATUS_VALUES: dict[str, tuple[str, ...]] = {
+    "status": tuple(dict.fromkeys((*RUN_STATUSES, *BATCH_STATUSES, *RECORD_STATUSES))),
+    "execution_status": EXECUTION_STATUSES,
 }
 RUNS_COLUMNS_HINT = "uuid, status, record_id, record_title, error_message, created_at, finished_at, credits_used_count"
 
@@ -24,6 +31,7 @@ def advise(tree: exp.Expr) -> list[str]:
             f"SELECT * on runs asks for all {len(TABLES['runs'])} columns, over Cargo's {MAX_COLUMNS}-column cap "
             f"(Code 161, TOO_MANY_COLUMNS). List the columns you need instead, e.g. {RUNS_COLUMNS_HINT}."
         )
+    advice += _status_word_advice(tree)
     for table in sorted(_unbounded_tables(tree, set(ctes))):
         first = TIME_COLUMNS[table][0]
         advice.append(
@@ -91,3 +99,22 @@ def _has_time_predicate(table: exp.Table, columns: tuple[str, ...]) -> bool:
 
 
 _COMPARISONS = (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ, exp.Between)
+
+
+def _status_word_advice(tree: exp.Expr) -> list[str]:
+    """``status = 'failed'`` matches nothing: Cargo's words are error/success/…; say which one was meant."""
+    advice: list[str] = []
+    for node in tree.find_all(exp.EQ, exp.NEQ, exp.In):
+        column = node.this if isinstance(node.this, exp.Column) else node.expression
+        if not isinstance(column, exp.Column) or column.name not in STATUS_VALUES:
+            continue
+        values = node.expressions if isinstance(node, exp.In) else [node.this, node.expression]
+        valid = STATUS_VALUES[column.name]
+        for literal in values:
+            if isinstance(literal, exp.Literal) and literal.is_string and literal.this not in valid:
+                meant = RUN_STATUS_SYNONYMS.get(literal.this.strip().lower())
+                instead = f"'{meant}'" if meant in valid else f"one of {', '.join(valid)}"
+                advice.append(
+                    f"{column.name} is never {literal.this!r}, so that comparison matches no row: write {instead}."
+                )
+    return list(dict.fromkeys(advice))

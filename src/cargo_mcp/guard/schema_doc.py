@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cargo_mcp.api.models import BATCH_STATUSES, EXECUTION_STATUSES, RECORD_STATUSES, RUN_STATUSES
 from cargo_mcp.guard.tables import TABLES
 
 URI = "cargo://sql/schema"
@@ -51,5 +52,9 @@ def schema_markdown() -> str:
         lines += [f"## {table}", PURPOSE[table], "", "| column | type |", "|---|---|"]
         lines += [f"| {name} | {ch_type} |" for name, ch_type in columns]
         lines.append("")
+    lines += ["## Status values", "Cargo has no 'failed' or 'finished': use 'error' and 'success'."]
+    lines += [f"- runs.status: {', '.join(RUN_STATUSES)}", f"- batches.status: {', '.join(BATCH_STATUSES)}"]
+    lines += [f"- records.status: {', '.join(RECORD_STATUSES)}"]
+    lines += [f"- spans.execution_status: {', '.join(EXECUTION_STATUSES)}", ""]
     lines += ["## Examples", *[f"- {title}:\n  `{sql}`" for title, sql in EXAMPLES]]
     return "\n".join(lines) + "\n"
