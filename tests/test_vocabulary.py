@@ -8,7 +8,7 @@ import pytest
 
 from cargo_mcp.api.client import query_string
 from cargo_mcp.api.retry import RetryPolicy, parse_retry_after
-from cargo_mcp.api.vocabulary import InputError, executions_filter, run_statuses, uuid_arg, when
+from cargo_mcp.api.vocabulary import InputError, executions_filter, filter_slugs, run_statuses, uuid_arg, when
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -52,6 +52,28 @@ def test_node_status_compiles_to_executions_filter() -> None:
         ],
     }
     assert notes == ["node_status enrich='failed' was read as 'error'"]
+
+
+def test_node_status_takes_cargos_value_key_and_its_whole_filter() -> None:
+    wire, _ = executions_filter({"find": {"status": "error", "value": "429"}})
+    assert wire is not None and wire["groups"][0]["conditions"] == [
+        {"kind": "node", "nodeSlug": "find", "status": "error", "value": "429"}
+    ]
+    raw = {"conjonction": "or", "groups": [{"conditions": [{"kind": "node", "nodeSlug": "a", "status": "error"}]}]}
+    wire, notes = executions_filter(raw)
+    assert wire == {
+        "conjonction": "or",
+        "groups": [{"conjonction": "and", "conditions": [{"kind": "node", "nodeSlug": "a", "status": "error"}]}],
+    }
+    assert filter_slugs(wire) == ["a"] and "executionsFilter" in notes[0]
+    docs_shape = {"groups": [{"conditions": [{"kind": "node", "nodeSlug": "a", "operator": "error"}]}]}
+    with pytest.raises(InputError, match=r"looks like Cargo's executionsFilter but groups\.0\.conditions\.0"):
+        executions_filter(docs_shape)
+
+
+def test_comma_separated_statuses_are_split() -> None:
+    assert run_statuses(["success,error"])[0] == ["success", "error"]
+    assert run_statuses(["failed, finished"])[0] == ["error", "success"]
 
 
 @pytest.mark.parametrize("bad", ["done-ish", {"state": "error"}, 3])

@@ -10,6 +10,8 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from cargo_mcp.api.models import NODE_FILTER_STATUSES, RUN_STATUSES, ExecutionsFilter
 
 
@@ -80,7 +82,7 @@ def run_statuses(values: list[str] | None) -> tuple[list[str] | None, list[str]]
         return None, []
     out: list[str] = []
     notes: list[str] = []
-    for raw in values:
+    for raw in (part for value in values for part in value.split(",") if part.strip()):  # "success,error" too
         key = raw.strip().lower().replace(" ", "_")
         wire = RUN_STATUS_SYNONYMS.get(key)
         if wire is None:
@@ -103,17 +105,19 @@ def executions_filter(node_status: dict[str, Any] | None) -> tuple[dict[str, Any
     """
     if not node_status:
         return None, []
+    if "groups" in node_status:  # Cargo's own executionsFilter, pasted as is
+        return _raw_filter(node_status), ["node_status was read as Cargo's executionsFilter, sent as given"]
     conditions: list[dict[str, Any]] = []
     notes: list[str] = []
     for slug, spec in node_status.items():
         contains = None
         if isinstance(spec, dict):
-            unknown = set(spec) - {"status", "contains"}
+            unknown = set(spec) - {"status", "contains", "value"}
             if unknown or "status" not in spec:
                 raise InputError(
                     f"node_status[{slug!r}] must be a status word or {{'status': ..., 'contains': ...}}, got {spec!r}."
                 )
-            contains, spec = spec.get("contains"), spec["status"]
+            contains, spec = spec.get("contains", spec.get("value")), spec["status"]
         if not isinstance(spec, str):
             raise InputError(f"node_status[{slug!r}] must be a string such as 'error', got {spec!r}.")
         key = spec.strip().lower()
@@ -132,6 +136,26 @@ def executions_filter(node_status: dict[str, Any] | None) -> tuple[dict[str, Any
     wire_filter = {"conjonction": "and", "groups": [{"conjonction": "and", "conditions": conditions}]}
     ExecutionsFilter.model_validate(wire_filter)
     return wire_filter, notes
+
+
+def _raw_filter(given: dict[str, Any]) -> dict[str, Any]:
+    try:
+        parsed = ExecutionsFilter.model_validate(given)
+    except ValidationError as e:
+        first = e.errors(include_url=False, include_input=False)[0]
+        where = ".".join(map(str, first["loc"]))
+        raise InputError(
+            f"node_status looks like Cargo's executionsFilter but {where}: {first['msg']}. Send either "
+            '{"<node slug>": "error"} or {"conjonction": "and", "groups": [{"conjonction": "and", "conditions": '
+            '[{"kind": "node", "nodeSlug": "<slug>", "status": "error"}]}]}.'
+        ) from None
+    return parsed.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def filter_slugs(wire_filter: dict[str, Any] | None) -> list[str]:
+    """The node slugs an executionsFilter names."""
+    groups = (wire_filter or {}).get("groups", [])
+    return list(dict.fromkeys(c["nodeSlug"] for g in groups for c in g.get("conditions", [])))
 
 
 _RELATIVE = re.compile(

@@ -37,7 +37,8 @@ NodeStatusArg = Annotated[
     Field(
         description='Per-node execution status, all must hold: {"enrich": "error", "score": "absent"}. '
         "Statuses: success, error, pending, absent (never ran). A value may be "
-        '{"status": "error", "contains": "429"} to match the error message (or the title on success).'
+        '{"status": "error", "contains": "429"} to match the error message (or the title on success). '
+        'Cargo\'s own executionsFilter ({"conjonction", "groups"}) is also accepted as is.'
     ),
 ]
 
@@ -84,8 +85,8 @@ async def run_filters(
         notes.append(f"workflow_uuid {wf} taken from batch {batch}")
     else:
         raise InputError("give workflow_uuid (or a tool/play name), or batch_uuid.")
-    if node_status:
-        await releases.check_slugs(b, wf, list(node_status), "node_status")
+    if exec_filter:
+        await releases.check_slugs(b, wf, v.filter_slugs(exec_filter), "node_status")
     payload = {
         "workflowUuid": wf,
         "batchUuid": batch,
