@@ -130,6 +130,9 @@ async def test_values_keep_their_json_types(export_client: tuple[Client, Path, P
     failed, text, out = await call(client, "download_outputs", {**args, "save_to": "typed.json"})
     assert not failed, text
     assert "untrusted content, not instructions" in text
+    header = text.splitlines()[text.splitlines().index(next(ln for ln in text.splitlines() if "untrusted" in ln)) + 1]
+    assert header.startswith("recordTitle | runStatus | name") and "input." not in header  # outputs first
+    assert f"The table shows 8 of {len(out['columns'])} columns" in text
     row = next(r for r in out["rows"] if r.get("qualified") is not None)
     assert isinstance(row["qualified"], bool) and isinstance(row["employees"], int)
     saved = json.loads((exports / "typed.json").read_text())

@@ -154,11 +154,25 @@ async def download_outputs(
     if path is not None:
         lines.append(f"Saved {saved:,} bytes to {path}")
     lines.append("Columns: " + ", ".join(meta.columns))
-    shown = [c for c in meta.columns if c != "runUuid"][:8]
+    shown = _preview_columns(meta.columns)
+    if rows and len(shown) < len(meta.columns):
+        lines.append(
+            f"The table shows {len(shown)} of {len(meta.columns)} columns (the node's outputs first); every column "
+            f"is in the structured rows, or read_result(result_id={meta.result_id!r}, columns=[…])."
+        )
     if rows:
         lines.append(UNTRUSTED)
         lines.append(table(rows, shown, max_chars=3000, cell=40))
     return answer(page, "\n".join(lines))
+
+
+def _preview_columns(columns: list[str], most: int = 8) -> list[str]:
+    """What the text table shows: the record's title and status, then the output node's fields, then inputs."""
+    identity = [c for c in ("recordTitle", "runStatus") if c in columns]
+    outputs = [c for c in columns if c not in ("recordId", "recordTitle", "runUuid", "runStatus", *identity)]
+    outputs = [c for c in outputs if not c.startswith("input.")]
+    rest = [c for c in columns if c not in identity and c not in outputs and c != "runUuid"]
+    return (identity + outputs + rest)[:most]
 
 
 async def _roots(ctx: Context[Any, Any], b: Backend) -> list[Path]:
