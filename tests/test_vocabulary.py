@@ -99,6 +99,14 @@ def test_dates(text: str, iso: str) -> None:
     assert when(text, "created_after", NOW) == iso
 
 
+def test_a_whole_day_as_the_upper_bound_includes_that_day() -> None:
+    assert when("2026-11-01", "created_before", NOW) == "2026-11-02T00:00:00.000Z"
+    assert when("yesterday", "created_after", NOW) == "2026-11-23T00:00:00.000Z"
+    assert when("yesterday", "created_before", NOW) == "2026-11-24T00:00:00.000Z"
+    assert when("today", "created_before", NOW) == "2026-11-25T00:00:00.000Z"
+    assert when("2026-11-01T08:30:00Z", "created_before", NOW) == "2026-11-01T08:30:00.000Z"  # a time stays
+
+
 def test_bad_date_says_what_to_send() -> None:
     with pytest.raises(InputError, match=r"created_after = 'last tuesday' is not a date.*ISO-8601.*'24h'"):
         when("last tuesday", "created_after", NOW)

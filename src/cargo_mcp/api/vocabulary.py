@@ -165,29 +165,34 @@ _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def when(value: str, field: str, now: datetime | None = None) -> str:
-    """An ISO-8601 UTC timestamp from ISO-8601 input or a relative form (``24h``, ``7d``, ``today``)."""
+    """An ISO-8601 UTC timestamp from ISO-8601 input or a relative form (``24h``, ``7d``, ``today``).
+
+    A whole day (``2026-11-30``, ``today``, ``yesterday``) starts at 00:00 UTC; in a ``*_before`` field it
+    ends there instead (the next midnight), so ``created_before="2026-11-30"`` includes that day.
+    """
     now = now or datetime.now(UTC)
     v = value.strip().lower()
     if v == "now":
         return _iso(now)
+    day_end = timedelta(days=1) if field.endswith("_before") else timedelta(0)
     if v == "today":
-        return _iso(datetime.combine(now.date(), datetime.min.time(), UTC))
+        return _iso(datetime.combine(now.date(), datetime.min.time(), UTC) + day_end)
     if v == "yesterday":
-        return _iso(datetime.combine(now.date() - timedelta(days=1), datetime.min.time(), UTC))
+        return _iso(datetime.combine(now.date() - timedelta(days=1), datetime.min.time(), UTC) + day_end)
     m = _RELATIVE.match(v)
     if m:
         seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)[0]]
         return _iso(now - timedelta(seconds=seconds))
     try:
-        d = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            d = datetime.combine(date.fromisoformat(value.strip()), datetime.min.time()) + day_end
+        else:
+            d = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        try:
-            d = datetime.combine(date.fromisoformat(value.strip()), datetime.min.time())
-        except ValueError:
-            raise InputError(
-                f"{field} = {value!r} is not a date. Send ISO-8601 (2026-11-24T08:00:00Z or 2026-11-24) "
-                "or a relative age such as '30m', '24h', '7d', '2w', 'today', 'yesterday'."
-            ) from None
+        raise InputError(
+            f"{field} = {value!r} is not a date. Send ISO-8601 (2026-11-24T08:00:00Z or 2026-11-24) "
+            "or a relative age such as '30m', '24h', '7d', '2w', 'today', 'yesterday'."
+        ) from None
     return _iso(d if d.tzinfo else d.replace(tzinfo=UTC))
 
 

@@ -28,7 +28,10 @@ ReleaseArg = Annotated[Uuid | None, Field(description="Only runs of this release
 FinishedArg = Annotated[bool | None, Field(description="true: only finished runs; false: only unfinished.")]
 DateArg = Annotated[
     str | None,
-    Field(description="ISO-8601 (2026-11-24T08:00:00Z, 2026-11-24) or relative: 30m, 24h, 7d, today."),
+    Field(
+        description="UTC. ISO-8601 (2026-11-24T08:00:00Z, 2026-11-24) or relative: 30m, 24h, 7d, today, "
+        "yesterday. A whole day as created_before includes that day."
+    ),
 ]
 RecordIdArg = Annotated[str | None, Field(description="Exact record id.")]
 RecordTitleArg = Annotated[str | None, Field(description="Record title.")]
