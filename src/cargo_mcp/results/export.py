@@ -15,8 +15,11 @@ def target(save_to: str, roots: list[Path], overwrite: bool) -> Path:
     """The absolute path to write, or :class:`InputError` when it is outside every allowed root."""
     if not roots:
         raise InputError(
-            "saving files is not enabled: set CARGO_MCP_EXPORT_DIR to a folder, or use a client that shares "
-            "its workspace roots."
+            "saving files is not enabled for this server. Ask the user to add "
+            '"CARGO_MCP_EXPORT_DIR": "<folder>" to this server\'s "env" in their MCP client configuration '
+            "(claude_desktop_config.json, .cursor/mcp.json, …) and restart it, or use a client that shares its "
+            "workspace roots. Meanwhile call download_outputs without save_to: the whole result is readable as "
+            "the CSV resource cargo://results/<result_id>."
         )
     raw = Path(save_to).expanduser()
     candidates = [raw] if raw.is_absolute() else [root / raw for root in roots]
