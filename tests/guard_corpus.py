@@ -174,6 +174,46 @@ ADVERSARIAL: list[tuple[str, str]] = [
     ("SELECT uuid FROM runs WHERE notIn(uuid, system.one)", "system.one"),
     ("SELECT uuid FROM runs WHERE nullIn(uuid, (ws_other.runs))", "ws_other.runs"),
     ("SELECT uuid FROM runs WHERE globalNotIn(uuid, secret_table)", "Unknown table secret_table"),
+    # IN targets inside parentheses or aliases, any database, unknown bare names
+    ("SELECT count() FROM runs WHERE (uuid, status) IN ((ws_other.runs))", "ws_other.runs"),
+    ("SELECT 'other-secret' IN ((ws_other.secret1)) AS hit", "ws_other.secret1"),
+    ("SELECT count() FROM runs WHERE uuid GLOBAL NOT IN (((ws_other.runs)))", "ws_other.runs"),
+    ("SELECT count() FROM runs WHERE globalNotIn(uuid, (((default.t))))", "default.t"),
+    ("SELECT arrayMap(x -> x IN ((ws_other.runs)), [uuid]) FROM runs", "ws_other.runs"),
+    (
+        "SELECT count() FROM runs AS r JOIN records AS c ON c.run_uuid = r.uuid AND c.id IN ((ws_other.records))",
+        "ws_other.records",
+    ),
+    ("SELECT count() FROM runs WHERE notIn(uuid, ws_other.secret1 AS z)", "ws_other.secret1"),
+    ("SELECT 'x' IN ((ws_other.secret1 AS z))", "ws_other.secret1"),
+    ("SELECT count() FROM runs WHERE uuid IN (secret1)", "Unknown table secret1"),
+    ("SELECT count() FROM runs AS system WHERE 0 IN (system.one)", "system.one"),
+    # CTE names only where they are in scope; scalar WITH names are values, not tables
+    ("SELECT * FROM (WITH secret1 AS (SELECT 1) SELECT 1) AS y, secret1", "Unknown table secret1"),
+    ("WITH (SELECT 1) AS secret1 SELECT * FROM secret1", "Unknown table secret1"),
+    ("WITH 1 AS users SELECT * FROM users", "Unknown table users"),
+    ("WITH x AS (SELECT * FROM x) SELECT * FROM x", "Unknown table x"),
+    # more introspection, virtual columns, outbound calls
+    ("SELECT session_user()", "session_user()"),
+    ("SELECT authUser(), authenticatedUser()", "authUser()"),
+    ("SELECT pgGetUserById(1)", "pgGetUserById()"),
+    ("SELECT version()", "version()"),
+    ("SELECT revision()", "revision()"),
+    ("SELECT connectionId()", "connectionId()"),
+    ("SELECT currentRequestURL()", "currentRequestURL()"),
+    ("SELECT _database, _part FROM runs", "virtual column _database"),
+    ("SELECT aiGenerate('say hi')", "aiGenerate()"),
+    ("SELECT regionToName(toUInt32(1))", "regionToName()"),
+    # generator sizes that are not plain decimal literals
+    ("SELECT length(repeat('x', 0x40000000))", "builds a value larger"),
+    ("SELECT arrayJoin(range(0x1DCD6500))", "builds a value larger"),
+    ("SELECT length(repeat('x', toUInt64('1073741824')))", "builds a value larger"),
+    ("SELECT length(arrayWithConstant(1000*1000*100, 'x'))", "builds a value larger"),
+    # what the parser cannot take is refused, never an exception
+    ("SELECT xor()", "could not analyse"),
+    ("SELECT map(1)", "could not analyse"),
+    ("SELECT " + "(" * 60 + "1" + ")" * 60, "could not analyse"),
+    ("SELECT " + "abs(" * 60 + "1" + ")" * 60, "could not analyse"),
     # an alias in another scope does not excuse a qualifier
     ("SELECT count() FROM runs WHERE 0 IN (system.one) AND 1 IN (SELECT 1 FROM runs AS system)", "system.one"),
     (
@@ -257,6 +297,10 @@ LEGIT: list[str] = [
     "SELECT status, created_at FROM runs WHERE created_at > now() - INTERVAL 1 DAY ORDER BY status LIMIT 1 WITH TIES",
     "SELECT uuid FROM runs WHERE created_at > now() - INTERVAL 1 DAY AND globalIn(uuid, (SELECT run_uuid FROM spans WHERE execution_status = 'error' AND execution_started_at > now() - INTERVAL 1 DAY))",
     "SELECT status, count() AS `coût total`, countIf(status = 'error') AS `nombre d'erreurs` FROM runs WHERE created_at > now() - INTERVAL 1 DAY GROUP BY status ORDER BY `coût total` DESC",
+    "WITH RECURSIVE t AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM t WHERE n < 5) SELECT n FROM t",
+    "WITH failing AS (SELECT run_uuid FROM spans WHERE execution_status = 'error' AND execution_started_at > now() - INTERVAL 1 DAY) SELECT count() FROM runs WHERE uuid IN failing AND created_at > now() - INTERVAL 1 DAY",
+    "SELECT count() AS n FROM runs WHERE created_at > now() - INTERVAL 1 DAY AND status IN (SELECT status FROM runs WHERE created_at > now() - INTERVAL 1 HOUR)",
+    "SELECT arrayJoin(range(toUInt64(least(executions_count, 20)))) AS i, count() FROM runs WHERE created_at > now() - INTERVAL 1 HOUR GROUP BY i",
     # CTEs, subqueries, joins, set operations
     "WITH failed AS (SELECT run_uuid, node_slug FROM spans WHERE execution_status = 'error' AND execution_started_at > now() - INTERVAL 7 DAY) SELECT node_slug, count() FROM failed GROUP BY node_slug",
     "WITH (SELECT max(created_at) FROM runs) AS latest SELECT count() FROM runs WHERE created_at > latest - INTERVAL 1 HOUR",

@@ -51,8 +51,9 @@ def _output_selects(query: exp.Expr) -> list[exp.Select]:
     return []
 
 
-def _star_width(select: exp.Select, ctes: dict[str, exp.Expr]) -> int:
-    """How many columns a star in ``select``'s projection reads (0 without a star)."""
+def _star_width(select: exp.Select, ctes: dict[str, exp.Expr], seen: frozenset[str] = frozenset()) -> int:
+    """How many columns a star in ``select``'s projection reads (0 without a star); ``seen`` stops CTEs that
+    refer to themselves (WITH RECURSIVE) from recursing."""
     stars = [e for e in select.expressions if isinstance(e, exp.Star) or (isinstance(e, exp.Column) and e.is_star)]
     if not stars:
         return 0
@@ -63,11 +64,13 @@ def _star_width(select: exp.Select, ctes: dict[str, exp.Expr]) -> int:
     width = 0
     for source in sources:
         if isinstance(source, exp.Table) and source.name in ctes:
-            width += max((_star_width(s, ctes) for s in _output_selects(ctes[source.name])), default=0)
+            if source.name not in seen:
+                inner = _output_selects(ctes[source.name])
+                width += max((_star_width(s, ctes, seen | {source.name}) for s in inner), default=0)
         elif isinstance(source, exp.Table) and source.name in TABLES and not source.args.get("db"):
             width += len(TABLES[source.name])
         elif isinstance(source, exp.Subquery):
-            width += max((_star_width(s, ctes) for s in _output_selects(source)), default=0)
+            width += max((_star_width(s, ctes, seen) for s in _output_selects(source)), default=0)
     return width - excepted
 
 

@@ -9,6 +9,17 @@ from __future__ import annotations
 from cargo_mcp.guard.tables import TABLES
 
 KNOWN_TABLES = frozenset(TABLES)
+ALL_COLUMNS = frozenset(name for columns in TABLES.values() for name, _ in columns)
+
+# ClickHouse's virtual columns: they name the server's databases, parts and disks.
+VIRTUAL_COLUMNS = frozenset(
+    {
+        "_database", "_table", "_part", "_part_index", "_part_uuid", "_partition_id", "_partition_value",
+        "_sample_factor", "_part_offset", "_part_granule_offset", "_row_exists", "_block_number", "_block_offset",
+        "_disk_name", "_shard_num", "_path", "_file", "_size", "_time", "_etag", "_data_version",
+        "_part_data_version", "_part_starting_offset", "_distance",
+    }
+)  # fmt: skip
 
 READ_STATEMENTS = frozenset({"SELECT", "WITH"})
 
@@ -84,7 +95,10 @@ DENIED_FUNCTIONS: dict[str, tuple[str, str]] = {
             "getClientHTTPHeader", "globalVariable", "zookeeperSessionUptime", "filesystemAvailable",
             "filesystemCapacity", "filesystemUnreserved", "transactionID", "transactionLatestSnapshot",
             "transactionOldestSnapshot", "user", "database", "schema", "fullHostName", "tid", "logTrace",
-            "queryID", "initialQueryID", "currentQueryID", "initialQueryStartTime",
+            "queryID", "initialQueryID", "currentQueryID", "initialQueryStartTime", "session_user", "authUser",
+            "authenticatedUser", "pg_get_userbyid", "pgGetUserById", "version", "currentVersion", "revision",
+            "serverTimeZone", "serverTimezone", "connectionId", "connection_id", "currentRequestURL",
+            "currentHandler", "showCertificate", "isRemote",
         )
     },
     **{
@@ -106,6 +120,8 @@ DENIED_PREFIXES: dict[str, tuple[str, str]] = {
     "getsetting": ("getSetting…", "introspection functions"),
     "getmergetreesetting": ("getMergeTreeSetting…", "introspection functions"),
     "__": ("__…", "internal functions"),
+    "region": ("region…", "dictionary functions"),  # embedded geo dictionaries
+    "ai": ("ai…", "server-side functions"),  # aiGenerate, aiClassify, …: outbound model calls
 }
 
 # ``x IN t`` written as a function call: the second argument may name a table.

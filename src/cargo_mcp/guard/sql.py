@@ -65,6 +65,19 @@ def check(sql: str, max_rows: int = 1000) -> Verdict:
     if reason is not None:
         return Verdict(False, reason, sql)
     try:
+        return _checked(sql, text, tokens, max(1, min(max_rows, MAX_ROWS)))
+    except Exception as e:
+        kind = "too deeply nested" if isinstance(e, RecursionError) else f"{type(e).__name__} in the SQL parser"
+        return Verdict(
+            False,
+            f"The guard could not analyse this statement ({kind}), so it is not sent. Instead, simplify it: "
+            "fewer nested parentheses, calls or subqueries, and functions with their documented arguments.",
+            sql,
+        )
+
+
+def _checked(sql: str, text: str, tokens: list[Token], cap: int) -> Verdict:
+    try:
         trees = DIALECT.parse(text)
     except ParseError as e:
         return Verdict(False, _parse_failure(tokens, e), sql)
@@ -74,7 +87,6 @@ def check(sql: str, max_rows: int = 1000) -> Verdict:
     reason = rejection(tree)
     if reason is not None:
         return Verdict(False, reason, sql)
-    cap = max(1, min(max_rows, MAX_ROWS))
     sent, applied = bound(tree, text, cap)
     return Verdict(True, None, sent, applied, advise(tree))
 
