@@ -130,6 +130,10 @@ async def test_get_batch_says_success_with_failures(mcp_client: Client, shared_s
     assert out["runs_count"] == b.runs_count and out["workflow_name"] == b.workflow.spec.name
     assert out["failure_rate"] == pytest.approx(b.failed_runs_count / b.executed_runs_count, abs=1e-4)
     assert any(c.startswith("list_runs(") for c in out["next_calls"])
+    assert out["next_calls"][0] == f"inspect_failures(batch_uuid='{b.uuid}')"
+    broken = next(b for b in ws0(shared_sandbox).batches if b.status == "error" and not b.runs_count)
+    calls = (await ok(mcp_client, "get_batch", {"batch_uuid": broken.uuid}))["next_calls"]
+    assert calls[0].startswith("inspect_failures(") and not any("download_outputs" in c for c in calls)
     running = next(b for b in ws0(shared_sandbox).batches if b.status == "running")
     out = await ok(mcp_client, "get_batch", {"batch_uuid": running.uuid})
     assert not out["finished"] and "so far" in out["headline"] and out["progress"] < 1

@@ -16,14 +16,23 @@ def clip(value: Any, limit: int) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
 
 
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], max_chars: int = 4000, cell: int = 60) -> str:
-    """A pipe-separated table; stops before ``max_chars`` and says how many rows were left out."""
+MORE_ROWS = "page with a smaller limit and offset to read them here"
+
+
+def table(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    max_chars: int = 4000,
+    cell: int = 60,
+    more: str = MORE_ROWS,
+) -> str:
+    """A pipe-separated table; stops before ``max_chars`` and says how many rows were left out and how to get them."""
     lines = [" | ".join(columns)]
     used = len(lines[0])
     for i, row in enumerate(rows):
         line = " | ".join(clip("" if row.get(c) is None else row.get(c), cell) for c in columns)
         if used + len(line) + 1 > max_chars:
-            lines.append(f"… {len(rows) - i} more row(s) in the structured content")
+            lines.append(f"… {len(rows) - i} more row(s) are in the structured result only: {more}.")
             break
         lines.append(line)
         used += len(line) + 1

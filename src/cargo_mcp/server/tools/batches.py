@@ -65,13 +65,14 @@ async def get_batch(
         so_far = f"{executed:,}/{total:,} runs executed so far ({pct(executed, total)})"
         headline = f"{batch.status} — {so_far}, {failed:,} failed"
     wf = batch.workflow_uuid
-    calls = [f"get_workflow_nodes(batch_uuid='{batch.uuid}')"]
+    calls = []
+    if failed or batch.status == "error":
+        calls.append(f"inspect_failures(batch_uuid='{batch.uuid}')")
+    calls.append(f"get_workflow_nodes(batch_uuid='{batch.uuid}')")
     if failed:
-        calls += [
-            f"get_run_metrics(workflow_uuid='{wf}', batch_uuid='{batch.uuid}')",
-            f"list_runs(workflow_uuid='{wf}', batch_uuid='{batch.uuid}', statuses=['error'])",
-        ]
-    calls.append(f"download_outputs(workflow_uuid='{wf}', batch_uuid='{batch.uuid}')")
+        calls.append(f"list_runs(batch_uuid='{batch.uuid}', statuses=['error'])")
+    if executed:
+        calls.append(f"download_outputs(batch_uuid='{batch.uuid}')")
     took = (batch.finished_at - batch.created_at).total_seconds() if batch.finished_at else None
     summary = BatchSummary(
         batch_uuid=batch.uuid,

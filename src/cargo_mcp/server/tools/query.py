@@ -15,6 +15,7 @@ from cargo_mcp.server.render import table
 from cargo_mcp.server.tooling import add_tool, answer, backend, tool_errors
 
 SCHEMA_URI = "cargo://sql/schema"
+SQL_MORE = "aggregate, select fewer columns, or page with LIMIT … OFFSET … in the SQL"
 
 
 class QueryResult(BaseModel):
@@ -76,7 +77,7 @@ async def execute_query(
         more = "raise max_rows (at most 10,000) or aggregate" if max_rows < MAX_ROWS else "aggregate or filter more"
         head += f" (truncated at {max_rows:,}: more rows exist; {more})"
     notes = "".join(f"\nAdvice: {a}" for a in verdict.advice)
-    return answer(result, head + notes + "\n" + table(rows, columns, max_chars=6000))
+    return answer(result, head + notes + "\n" + table(rows, columns, max_chars=6000, more=SQL_MORE))
 
 
 def register(mcp: MCPServer[Any]) -> None:
