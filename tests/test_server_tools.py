@@ -321,3 +321,15 @@ async def test_a_uuid_of_the_wrong_kind_is_named_not_matched_silently(
     assert (await ok(mcp_client, "count_runs", {"workflow_uuid": adhoc.uuid}))["count"] == len(
         ws.runs_of_workflow[adhoc.uuid]
     )
+
+
+async def test_download_outputs_of_a_running_batch_says_what_is_unfinished(
+    mcp_client: Client, shared_sandbox: Sandbox
+) -> None:
+    running = next(b for b in ws0(shared_sandbox).batches if b.status == "running")
+    runs = ws0(shared_sandbox).runs_of_batch[running.uuid]
+    unfinished = sum(r.status not in ("success", "error", "cancelled", "skipped") for r in runs)
+    out = await ok(mcp_client, "download_outputs", {"batch_uuid": running.uuid, "limit": 1})
+    assert unfinished and any(
+        n.startswith(f"{unfinished:,} row(s) are runs that have not finished") for n in out["notes"]
+    )

@@ -12,9 +12,11 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
+from cargo_mcp.api.models import RUN_STATUSES, TERMINAL_RUN_STATUSES
 from cargo_mcp.api.vocabulary import InputError
 from cargo_mcp.results import export
 from cargo_mcp.results.download import download_outputs as fetch_all
+from cargo_mcp.results.store import ResultMeta, ResultStore
 from cargo_mcp.server import graph, releases
 from cargo_mcp.server.backend import Backend
 from cargo_mcp.server.filters import (
@@ -124,6 +126,12 @@ async def download_outputs(
         notes.append(f"{total:,} runs exceed the 10,000-run export cap: fetched in {-(-total // 10_000)} pages")
     if total == 0:
         notes.append("no run matches these filters (count_runs gives 0)")
+    unfinished = await anyio.to_thread.run_sync(_unfinished, b.store, meta)
+    if unfinished:
+        notes.append(
+            f"{unfinished:,} row(s) are runs that have not finished (pending/running): their output columns are "
+            "empty. Add statuses=['success'] for finished records only, or wait for the batch (get_batch)."
+        )
     _, rows, _ = await anyio.to_thread.run_sync(lambda: b.store.read(meta.result_id, offset=offset, limit=limit))
     saved = None
     if path is not None:
@@ -164,6 +172,16 @@ async def download_outputs(
         lines.append(UNTRUSTED)
         lines.append(table(rows, shown, max_chars=3000, cell=40))
     return answer(page, "\n".join(lines))
+
+
+UNFINISHED_STATUSES = [s for s in RUN_STATUSES if s not in TERMINAL_RUN_STATUSES]
+
+
+def _unfinished(store: ResultStore, meta: ResultMeta) -> int:
+    if "runStatus" not in meta.columns:
+        return 0
+    counts = (store.read(meta.result_id, limit=0, where={"runStatus": s})[2] for s in UNFINISHED_STATUSES)
+    return sum(counts)
 
 
 def _preview_columns(columns: list[str], most: int = 8) -> list[str]:
