@@ -229,6 +229,11 @@ async def test_get_run_metrics_names_nodes_worst_first(mcp_client: Client, share
         "AND execution_started_at > now() - INTERVAL 60 DAY"
     )
     assert out["total_errors"] == int((await ok(mcp_client, "execute_query", {"sql": sql}))["rows"][0]["n"])
+    company = workflow(shared_sandbox, "company_enrichment")
+    r = await mcp_client.call_tool("get_run_metrics", {"workflow_uuid": company.uuid, "created_after": "30d"})
+    text = r.content[0].text  # type: ignore[union-attr]
+    assert "may have been absorbed" in text and any(n["has_fallback"] for n in (r.structured_content or {})["nodes"])
+    assert "(release " in text  # a slug of two releases is told apart
 
 
 async def test_download_outputs_pages_and_picks_the_output_node(mcp_client: Client, shared_sandbox: Sandbox) -> None:

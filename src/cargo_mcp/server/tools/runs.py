@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -68,6 +69,7 @@ class NodeMetric(BaseModel):
     pending: int
     error_rate: float = Field(description="errors / executions, 0..1.")
     credits: float
+    has_fallback: bool = Field(False, description="A fallback edge may have absorbed these errors (runs went on).")
 
 
 class RunMetrics(BaseModel):
@@ -235,9 +237,11 @@ async def get_run_metrics(
                 pending=m.pending_executions_count + m.running_executions_count + m.idle_executions_count,
                 error_rate=round(m.error_executions_count / total, 4) if total else 0.0,
                 credits=round(m.credits_used_count, 4),
+                has_fallback=bool(node and node.fallback_child_uuid),
             )
         )
     rows.sort(key=lambda r: (-r.errors, -r.error_rate, r.slug))
+    releases_of = Counter(r.slug for r in rows)
     entry = await catalog.resolve(b, payload["workflowUuid"])
     result = RunMetrics(
         workflow_uuid=payload["workflowUuid"],
@@ -246,11 +250,26 @@ async def get_run_metrics(
         total_errors=sum(r.errors for r in rows),
         total_credits=round(sum(r.credits for r in rows), 4),
     )
-    view = [{**r.model_dump(), "error_rate": pct(r.errors, r.executions)} for r in rows]
-    text = f"{result.workflow_name or result.workflow_uuid}: {result.total_errors:,} node errors\n" + table(
-        view, ["slug", "kind", "executions", "errors", "error_rate", "credits"]
+    view = [
+        {
+            **r.model_dump(),
+            "slug": r.slug + (f" (release {(r.release_uuid or '?')[:8]})" if releases_of[r.slug] > 1 else ""),
+            "errors": f"{r.errors:,}" + (" ↪" if r.has_fallback and r.errors else ""),
+            "error_rate": pct(r.errors, r.executions),
+        }
+        for r in rows
+    ]
+    window = (
+        "" if payload.keys() & {"batchUuid", "createdAfter", "createdBefore"} else " (all runs: no batch or window)"
     )
-    return answer(result, text)
+    lines = [f"{result.workflow_name or result.workflow_uuid}: {result.total_errors:,} node errors{window}"]
+    lines.append(table(view, ["slug", "kind", "executions", "errors", "error_rate", "credits"]))
+    if any(r.has_fallback and r.errors for r in rows):
+        lines.append(
+            "↪ the node has a fallback edge: its errors may have been absorbed (the run went on). "
+            "inspect_failures tells real failures from absorbed errors."
+        )
+    return answer(result, "\n".join(lines))
 
 
 def _notes(notes: list[str]) -> str:
