@@ -102,8 +102,9 @@ def failure_text(r: FailureReport) -> str:
             f"[{fb.classification}]: {clip(fb.error_message or 'no message', 240)}",
             f"   fix: {fb.fix}",
         ]
+    cancelled = f" (of which {t.cancelled:,} cancelled)" if t.cancelled else ""
     lines.append(
-        f"Runs {t.runs:,}, finished {t.finished:,}, failed {t.failed:,} ({pct(t.failed, t.finished)}); "
+        f"Runs {t.runs:,}, finished {t.finished:,}{cancelled}, failed {t.failed:,} ({pct(t.failed, t.finished)}); "
         f"credits on failed runs {t.failed_credits:g}"
     )
     if r.nodes:
