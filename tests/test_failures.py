@@ -227,3 +227,14 @@ async def test_a_batch_that_failed_as_a_whole_is_reported(mcp_client: Client, sh
         mcp_client, "inspect_failures", {"workflow": failed.workflow.spec.name, "created_after": "30d"}
     )
     assert [b["batch_uuid"] for b in report["failed_batches"]] == [failed.uuid] and failed.uuid in text
+
+
+async def test_shares_and_left_out_groups_count_every_group(mcp_client: Client) -> None:
+    args = {"workflow": "Contact finder", "created_after": "30d"}
+    full, _ = await ok(mcp_client, "inspect_failures", {**args, "max_groups": 10})
+    groups = full["error_groups"]
+    assert len(groups) >= 2 and full["more_groups"] == 0
+    one, text = await ok(mcp_client, "inspect_failures", {**args, "max_groups": 1})
+    assert one["more_groups"] == len(groups) - 1 and "smaller group(s) left out" in text
+    total = sum(g["count"] for g in groups)
+    assert one["error_groups"][0]["share"] == pytest.approx(groups[0]["count"] / total, abs=1e-4)

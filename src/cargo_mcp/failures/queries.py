@@ -80,17 +80,23 @@ def totals(s: Scope) -> str:
     )
 
 
+_CONTINUED = "countIf(isNotNull(node_next_uuid) AND node_next_uuid != '')"
+
+
 def error_groups(s: Scope, limit: int = 200) -> str:
     pattern = normalized("execution_error_message")
     return (
         f"SELECT node_slug, any(node_uuid) AS node_uuid, any(node_kind) AS node_kind, "
         f"any(node_integration_slug) AS integration, {pattern} AS pattern, count() AS errors, "
         "uniqExact(run_uuid) AS runs, "
-        "countIf(isNotNull(node_next_uuid) AND node_next_uuid != '') AS continued, "
+        f"{_CONTINUED} AS continued, "
         "toUnixTimestamp(min(execution_started_at)) AS first_at, "
         "toUnixTimestamp(max(execution_started_at)) AS last_at, "
         "groupArray(3)(run_uuid) AS sample_runs, groupArray(3)(record_id) AS sample_records, "
-        "any(execution_error_message) AS example, sum(execution_credits_used_count) AS credits "
+        "any(execution_error_message) AS example, sum(execution_credits_used_count) AS credits, "
+        # totals over every group, also those past the LIMIT: real = not every run continued through a fallback
+        f"sumIf(1, {_CONTINUED} != count()) OVER () AS real_groups, "
+        f"sumIf(count(), {_CONTINUED} != count()) OVER () AS real_errors "
         f"FROM spans WHERE {span_scope(s)} AND execution_status = 'error' "
         f"GROUP BY node_slug, pattern ORDER BY errors DESC LIMIT {limit}"
     )

@@ -92,7 +92,8 @@ async def sweep(
     groups = [_group(row, profiles[(row["node_slug"], row["pattern"])]) for row in got["groups"]]
     real = [g for g in groups if g.classification != "fallback"]
     absorbed = [g for g in groups if g.classification == "fallback"]
-    all_real = sum(g.count for g in real)
+    first = got["groups"][0] if got["groups"] else {}
+    all_real = int(first.get("real_errors") or 0)  # over every group, not only the ones fetched
     for g in real:
         g.share = round(g.count / all_real, 4) if all_real else 0.0
     report = FailureReport(
@@ -108,7 +109,7 @@ async def sweep(
         batch=_batch_facts(batch),
         nodes=_nodes(got["metrics"], nodes),
         error_groups=real[:max_groups],
-        more_groups=max(0, len(real) - max_groups),
+        more_groups=max(0, int(first.get("real_groups") or 0) - max_groups),
         absorbed_by_fallback=absorbed,
         filter_stops=[FilterStop(node_slug=r["node_slug"], stops=int(r["stops"])) for r in got["stops"]],
         failed_batches=[_failed_batch(r) for r in got["batches"]],
