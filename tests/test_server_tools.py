@@ -328,13 +328,16 @@ async def test_a_uuid_of_the_wrong_kind_is_named_not_matched_silently(
     )
 
 
-async def test_download_outputs_of_a_running_batch_says_what_is_unfinished(
-    mcp_client: Client, shared_sandbox: Sandbox
-) -> None:
+async def test_download_outputs_counts_the_rows_without_output(mcp_client: Client, shared_sandbox: Sandbox) -> None:
     running = next(b for b in ws0(shared_sandbox).batches if b.status == "running")
     runs = ws0(shared_sandbox).runs_of_batch[running.uuid]
-    unfinished = sum(r.status not in ("success", "error", "cancelled", "skipped") for r in runs)
+    unfinished = sum(r.status in ("pending", "running") for r in runs)
     out = await ok(mcp_client, "download_outputs", {"batch_uuid": running.uuid, "limit": 1})
-    assert unfinished and any(
-        n.startswith(f"{unfinished:,} row(s) are runs that have not finished") for n in out["notes"]
-    )
+    note = next(n for n in out["notes"] if "have no output from" in n)
+    assert unfinished and f"pending {sum(r.status == 'pending' for r in runs):,}" in note
+    company = workflow(shared_sandbox, "company_enrichment")
+    args = {"workflow_uuid": company.uuid, "statuses": ["success"], "created_after": "7d"}
+    out = await ok(mcp_client, "download_outputs", {**args, "limit": 0})
+    reached = await ok(mcp_client, "count_runs", {**args, "node_status": {"output": "success"}})
+    note = next(n for n in out["notes"] if "have no output from 'output'" in n)
+    assert note.startswith(f"{out['total'] - reached['count']:,} of {out['total']:,} row(s)") and "skip" in note

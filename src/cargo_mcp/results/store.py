@@ -111,6 +111,16 @@ class ResultStore:
             page = [dict(zip(shown, map(_value, r), strict=True)) for r in cur]
         return shown, page, total
 
+    def empty_rows(self, result_id: str, columns: list[str], by: str | None) -> dict[Any, int]:
+        """How many rows have every one of ``columns`` empty (NULL or ''), per value of ``by`` (or under None)."""
+        meta = self.meta(result_id)
+        index = {c: f"c{i}" for i, c in enumerate(meta.columns)}
+        empty = " AND ".join(f"({index[c]} IS NULL OR {index[c]} = '')" for c in columns) or "1"
+        key = index.get(by or "", "NULL")
+        with self._open(result_id) as db:
+            rows = db.execute(f"SELECT {key}, count(*) FROM rows WHERE {empty} GROUP BY 1 ORDER BY 2 DESC").fetchall()
+        return {_value(k): int(n) for k, n in rows}
+
     def iter_rows(self, result_id: str) -> tuple[list[str], Iterator[list[Any]]]:
         """The columns and every row in download order, values with their JSON types."""
         meta = self.meta(result_id)

@@ -12,7 +12,6 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from cargo_mcp.api.models import RUN_STATUSES, TERMINAL_RUN_STATUSES
 from cargo_mcp.api.vocabulary import InputError
 from cargo_mcp.results import export
 from cargo_mcp.results.download import download_outputs as fetch_all
@@ -83,7 +82,8 @@ async def download_outputs(
     one page (limit/offset) and the total. Page further with read_result(result_id) — it filters and sorts
     too — or save the whole file with save_to. Signed download URLs are fetched here, never shown. Without
     output_node_slug the workflow's output node is picked and named. Runs that did not reach the output node
-    have empty output columns: statuses=["success"] keeps completed records only."""
+    have empty output columns (the answer counts them): node_status={"<output slug>": "success"} keeps only the
+    runs that reached it."""
     b = backend(ctx)
     payload, notes = await run_filters(
         b,
@@ -98,7 +98,9 @@ async def download_outputs(
     )
     path = export.target(save_to, await _roots(ctx, b), overwrite) if save_to else None
     client = await b.client()
-    slug, slug_note = await _output_slug(b, payload["workflowUuid"], payload.get("batchUuid"), output_node_slug)
+    slug, slug_note, other_ends = await _output_slug(
+        b, payload["workflowUuid"], payload.get("batchUuid"), output_node_slug
+    )
     if "createdBefore" not in payload:  # freeze the set: the count and every page see the same runs
         payload["createdBefore"] = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     total = await client.count_runs(payload)
@@ -126,11 +128,16 @@ async def download_outputs(
         notes.append(f"{total:,} runs exceed the 10,000-run export cap: fetched in {-(-total // 10_000)} pages")
     if total == 0:
         notes.append("no run matches these filters (count_runs gives 0)")
-    unfinished = await anyio.to_thread.run_sync(_unfinished, b.store, meta)
-    if unfinished:
+    empty = await anyio.to_thread.run_sync(_empty_rows, b.store, meta)
+    if empty:
+        by_status = ", ".join(f"{status} {n:,}" for status, n in empty.items() if status is not None)
         notes.append(
-            f"{unfinished:,} row(s) are runs that have not finished (pending/running): their output columns are "
-            "empty. Add statuses=['success'] for finished records only, or wait for the batch (get_batch)."
+            f"{sum(empty.values()):,} of {meta.rows:,} row(s) have no output from {slug!r}"
+            + (f" (runStatus: {by_status})" if by_status else "")
+            + ": those runs never reached it (another end node, a filter stop, an error, a cancel, or not finished"
+            f" yet). Only runs that reached it: node_status={{{slug!r}: 'success'}}"
+            + (f"; or output_node_slug= one of the other end nodes: {', '.join(other_ends)}" if other_ends else "")
+            + "."
         )
     _, rows, _ = await anyio.to_thread.run_sync(lambda: b.store.read(meta.result_id, offset=offset, limit=limit))
     saved = None
@@ -174,21 +181,24 @@ async def download_outputs(
     return answer(page, "\n".join(lines))
 
 
-UNFINISHED_STATUSES = [s for s in RUN_STATUSES if s not in TERMINAL_RUN_STATUSES]
+IDENTITY_COLUMNS = ("recordId", "recordTitle", "runUuid", "runStatus")
 
 
-def _unfinished(store: ResultStore, meta: ResultMeta) -> int:
-    if "runStatus" not in meta.columns:
-        return 0
-    counts = (store.read(meta.result_id, limit=0, where={"runStatus": s})[2] for s in UNFINISHED_STATUSES)
-    return sum(counts)
+def _output_columns(columns: list[str]) -> list[str]:
+    return [c for c in columns if c not in IDENTITY_COLUMNS and not c.startswith("input.")]
+
+
+def _empty_rows(store: ResultStore, meta: ResultMeta) -> dict[Any, int]:
+    """Rows without any output value, by run status ({} when every row has some)."""
+    if not meta.rows:
+        return {}
+    return store.empty_rows(meta.result_id, _output_columns(meta.columns), "runStatus")
 
 
 def _preview_columns(columns: list[str], most: int = 8) -> list[str]:
     """What the text table shows: the record's title and status, then the output node's fields, then inputs."""
     identity = [c for c in ("recordTitle", "runStatus") if c in columns]
-    outputs = [c for c in columns if c not in ("recordId", "recordTitle", "runUuid", "runStatus", *identity)]
-    outputs = [c for c in outputs if not c.startswith("input.")]
+    outputs = _output_columns(columns)
     rest = [c for c in columns if c not in identity and c not in outputs and c != "runUuid"]
     return (identity + outputs + rest)[:most]
 
@@ -212,9 +222,10 @@ async def _roots(ctx: Context[Any, Any], b: Backend) -> list[Path]:
 
 async def _output_slug(
     b: Backend, workflow_uuid: str, batch_uuid: str | None, given: str | None
-) -> tuple[str, str | None]:
+) -> tuple[str, str | None, list[str]]:
+    """The output node slug, a note when it was picked here, and the release's other terminal nodes."""
     if given:
-        return given, None
+        return given, None, []
     client = await b.client()
     if batch_uuid:
         batch = await client.get_batch(batch_uuid)
@@ -228,7 +239,7 @@ async def _output_slug(
     if not candidates:
         raise InputError("the workflow has no terminal node; pass output_node_slug (see get_workflow_nodes).")
     others = f"; other terminal nodes: {', '.join(candidates[1:])}" if len(candidates) > 1 else ""
-    return candidates[0], f"output_node_slug not given: picked {candidates[0]!r} from {where}{others}"
+    return candidates[0], f"output_node_slug not given: picked {candidates[0]!r} from {where}{others}", candidates[1:]
 
 
 def register(mcp: MCPServer[Any]) -> None:
