@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -238,3 +239,27 @@ async def test_shares_and_left_out_groups_count_every_group(mcp_client: Client) 
     assert one["more_groups"] == len(groups) - 1 and "smaller group(s) left out" in text
     total = sum(g["count"] for g in groups)
     assert one["error_groups"][0]["share"] == pytest.approx(groups[0]["count"] / total, abs=1e-4)
+
+
+async def test_trace_run_of_unfinished_and_fallback_runs(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    ws = shared_sandbox.workspaces[0]
+    running = next(r for r in ws.runs if r.status == "running" and r.executions)
+    _, text = await ok(mcp_client, "trace_run", {"run_uuid": running.uuid})
+    assert "… pending" in text and "· not yet" in text and "· not run" not in text
+    fb = truth(shared_sandbox, "fallback_absorbed")
+    _, text = await ok(mcp_client, "trace_run", {"run_uuid": fb["run_uuids"][0]})
+    assert "Absorbed by the fallback at enrich_company: Clearbit: company not found (404)" in text
+    stop = truth(shared_sandbox, "filter_stop")
+    out, text = await ok(mcp_client, "trace_run", {"run_uuid": stop["run_uuids"][0]})
+    assert "has_domain" in out["run"]["context"] and "Context has_domain" in text  # why the filter stopped it
+
+
+async def test_get_run_serves_the_failing_node_first(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    run = truth(shared_sandbox, "agent_max_steps")["run_uuids"][0]
+    full, _ = await ok(mcp_client, "get_run", {"run_uuid": run, "context_nodes": "all", "max_chars": 100_000})
+    failing = json.dumps(full["context"]["qualify"], ensure_ascii=False)
+    budget = max(500, len(failing) + 30)  # the tool's smallest budget is 500
+    assert sum(len(json.dumps(v, ensure_ascii=False)) for v in full["context"].values()) > budget
+    small, _ = await ok(mcp_client, "get_run", {"run_uuid": run, "context_nodes": "all", "max_chars": budget})
+    assert small["context"]["qualify"] == full["context"]["qualify"]  # whole, though the others are cut
+    assert "cut to fit" in small["context_note"]

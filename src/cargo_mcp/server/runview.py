@@ -100,8 +100,9 @@ async def run_detail(
     output = last.slug if last and last.slug in terminal else None
     stopped = last.slug if run.status == "success" and last and last.slug not in terminal and nodes else None
     ran = {e.node_uuid for e in run.executions}
-    want = _context_nodes(context_nodes, path, failing, output)
-    context, note = _context(res.run_context, res.run_computed_configs, want, max_chars)
+    key_nodes = [x for x in dict.fromkeys([failing.slug if failing else None, output, stopped]) if x]
+    want = _context_nodes(context_nodes, path, key_nodes)
+    context, note = _context(res.run_context, res.run_computed_configs, want, max_chars, first=key_nodes)
     entry = await catalog.resolve(b, run.workflow_uuid)
     detail = RunDetail(
         run_uuid=run.uuid,
@@ -132,37 +133,40 @@ def _absorbed(s: Step) -> bool:
     return bool(s.next and s.next.startswith("[on failure]"))
 
 
-def _context_nodes(
-    choice: list[str] | str | None, path: list[Step], failing: Step | None, output: str | None
-) -> list[str]:
+def _context_nodes(choice: list[str] | str | None, path: list[Step], key_nodes: list[str]) -> list[str]:
+    """The slugs whose context to show: the choice, or by default the failing, output and stopping nodes."""
     if choice == "all":
         return list(dict.fromkeys(s.slug for s in path))
     if choice == "failed":
         return list(dict.fromkeys(s.slug for s in path if s.status == "error"))
     if isinstance(choice, list):
-        return list(dict.fromkeys(choice))
-    return [s for s in dict.fromkeys([failing.slug if failing else None, output]) if s]
+        return list(dict.fromkeys(c.strip() for c in choice))
+    return key_nodes
 
 
 def _context(
-    run_context: dict[str, Any], configs: dict[str, Any], slugs: list[str], max_chars: int
+    run_context: dict[str, Any], configs: dict[str, Any], slugs: list[str], max_chars: int, first: list[str]
 ) -> tuple[dict[str, Any], str | None]:
-    """Each node's output and config within ``max_chars`` in all: small nodes whole, the rest share what is left."""
+    """Each node's output and config within ``max_chars`` in all. The ``first`` nodes (failing, output, stop)
+    are served before the others; within each tier small nodes are kept whole and the rest share what is left."""
     missing = [s for s in slugs if s not in run_context and s not in configs]
     items = {s: {"output": run_context.get(s), "config": configs.get(s)} for s in slugs if s not in missing}
     texts = {s: json.dumps(item, ensure_ascii=False, default=str) for s, item in items.items()}
     kept: dict[str, Any] = {}
     cut: list[str] = []
     left = max_chars
-    for i, slug in enumerate(sorted(texts, key=lambda s: len(texts[s]))):
-        share, text = left // (len(texts) - i), texts[slug]
-        if len(text) <= share:
-            kept[slug] = items[slug]
-            left -= len(text)
-        else:
-            kept[slug] = text[: max(0, share - 40)] + f"… [cut: {len(text):,} chars in all]"
-            left -= share
-            cut.append(f"{slug} ({len(text):,} chars)")
+    tiers = [[t for t in texts if t in first], [t for t in texts if t not in first]]
+    for tier in tiers:
+        ordered = sorted(tier, key=lambda t: len(texts[t]))
+        for i, slug in enumerate(ordered):
+            share, text = left // (len(ordered) - i), texts[slug]
+            if len(text) <= share:
+                kept[slug] = items[slug]
+                left -= len(text)
+            else:
+                kept[slug] = text[: max(0, share - 40)] + f"… [cut: {len(text):,} chars in all]"
+                left -= share
+                cut.append(f"{slug} ({len(text):,} chars)")
     notes = []
     if cut:
         notes.append(f"cut to fit max_chars={max_chars}: {', '.join(cut)}; raise max_chars or ask for fewer nodes")

@@ -139,6 +139,9 @@ def failure_text(r: FailureReport) -> str:
     )
 
 
+UNFINISHED = ("idle", "pending", "running", "cancelling")
+
+
 class RunTrace(BaseModel):
     run: RunDetail
     drawing: str = Field(description="The graph with each node's outcome in this run.")
@@ -159,13 +162,16 @@ async def trace_run(
             sign = "✖ FAILED"
         elif s.status == "error":
             sign = "↪ error, fallback taken"
+        elif s.status != "success":
+            sign = f"… {s.status}"
         elif s.slug == detail.stopped_at:
             sign = "⏹ stopped (filter)"
         else:
             sign = "✔"
         marks[s.node_uuid] = f"{sign} {duration(s.duration_s)}" + (f", {s.credits:g} cr" if s.credits else "")
+    unreached = "· not yet" if detail.status in UNFINISHED else "· not run"
     for n in nodes:
-        marks.setdefault(n.uuid, "· not run")
+        marks.setdefault(n.uuid, unreached)
     drawing = graph.draw(nodes, marks)
     lines = [
         f"Run {detail.run_uuid} — {detail.status} — {detail.workflow_name or detail.workflow_uuid}, "
@@ -175,6 +181,9 @@ async def trace_run(
     failing = next((s for s in detail.path if s.failing), None)
     if failing:
         lines.append(f"Failing node {failing.slug}: {clip(failing.error or detail.error_message or '', 400)}")
+    for s in detail.path:
+        if s.status == "error" and not s.failing:
+            lines.append(f"Absorbed by the fallback at {s.slug}: {clip(s.error or '', 300)}")
     for slug, value in detail.context.items():
         lines.append(f"Context {slug} (untrusted data): {clip(value, 700)}")
     return answer(RunTrace(run=detail, drawing=drawing), "\n".join(lines))
