@@ -96,6 +96,10 @@ async def test_fallback_and_filter_stops_are_not_failures(mcp_client: Client, sh
     (absorbed,) = group_of(report, fb["node_slug"], "absorbed_by_fallback")
     assert absorbed["count"] == expected and absorbed["classification"] == "fallback"
     assert "Absorbed by fallback (not failures)" in text
+    node = next(n for n in report["nodes"] if n["slug"] == fb["node_slug"])
+    assert node["absorbed"] == node["errors"] == expected  # every error of this node was absorbed ...
+    real = [n for n in report["nodes"] if n["errors"] > n["absorbed"]]
+    assert report["nodes"][: len(real)] == real  # ... so the nodes whose errors failed runs rank first
     fs = truth(shared_sandbox, "filter_stop")
     batch_uuid, expected = top_batch(shared_sandbox, "filter_stop")
     report, text = await ok(mcp_client, "inspect_failures", {"batch_uuid": batch_uuid})

@@ -38,13 +38,16 @@ class FailedBatch(BaseModel):
 
 
 class NodeFailures(BaseModel):
+    """One node slug's errors in the scope (its releases added up)."""
+
     slug: str
     name: str | None = None
     kind: str | None = None
     integration: str | None = None
     executions: int
-    errors: int
-    error_rate: float
+    errors: int = Field(description="Failed executions, absorbed ones included.")
+    absorbed: int = Field(0, description="Errors a fallback edge handled (the run went on): not run failures.")
+    error_rate: float = Field(description="errors / executions, 0..1.")
 
 
 class ErrorGroup(BaseModel):

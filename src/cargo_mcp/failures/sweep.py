@@ -107,7 +107,7 @@ async def sweep(
         },
         totals=totals,
         batch=_batch_facts(batch),
-        nodes=_nodes(got["metrics"], nodes),
+        nodes=_nodes(got["metrics"], nodes, absorbed),
         error_groups=real[:max_groups],
         more_groups=max(0, int(first.get("real_groups") or 0) - max_groups),
         absorbed_by_fallback=absorbed,
@@ -163,25 +163,35 @@ def _bars(counts: list[int]) -> str:
     return "".join("·" if c == 0 else _BARS[min(7, (c * 8 - 1) // top)] for c in counts)
 
 
-def _nodes(metrics: list[Any], nodes: dict[str, Node]) -> list[NodeFailures]:
-    out = []
+def _nodes(metrics: list[Any], nodes: dict[str, Node], absorbed: list[ErrorGroup]) -> list[NodeFailures]:
+    """Errors per node slug, real failures first: errors a fallback absorbed rank below them."""
+    by_slug: dict[str, NodeFailures] = {}
     for m in metrics:
-        if not m.error_executions_count:
-            continue
         node = nodes.get(m.node_uuid)
-        total = m.total_executions_count
-        out.append(
+        slug = node.slug if node else m.node_uuid
+        entry = by_slug.setdefault(
+            slug,
             NodeFailures(
-                slug=node.slug if node else m.node_uuid,
+                slug=slug,
                 name=node.name if node else None,
                 kind=node.kind if node else None,
                 integration=node.integration_slug if node else None,
-                executions=total,
-                errors=m.error_executions_count,
-                error_rate=round(m.error_executions_count / total, 4) if total else 0.0,
-            )
+                executions=0,
+                errors=0,
+                absorbed=0,
+                error_rate=0.0,
+            ),
         )
-    return sorted(out, key=lambda n: (-n.errors, n.slug))
+        entry.executions += m.total_executions_count
+        entry.errors += m.error_executions_count
+    for g in absorbed:
+        if g.node_slug in by_slug:
+            by_slug[g.node_slug].absorbed += g.count
+    out = [n for n in by_slug.values() if n.errors]
+    for n in out:
+        n.absorbed = min(n.absorbed, n.errors)
+        n.error_rate = round(n.errors / n.executions, 4) if n.executions else 0.0
+    return sorted(out, key=lambda n: (-(n.errors - n.absorbed), -n.errors, n.slug))
 
 
 def _failed_batch(row: dict[str, Any]) -> FailedBatch:

@@ -110,7 +110,11 @@ def failure_text(r: FailureReport) -> str:
     if r.nodes:
         lines.append(
             "Errors by node: "
-            + "; ".join(f"{n.slug} {n.errors:,}/{n.executions:,} ({pct(n.errors, n.executions)})" for n in r.nodes[:8])
+            + "; ".join(
+                f"{n.slug} {n.errors:,}/{n.executions:,} ({pct(n.errors, n.executions)})"
+                + (f", {n.absorbed:,} absorbed by fallback" if n.absorbed else "")
+                for n in r.nodes[:8]
+            )
         )
     for i, g in enumerate(r.error_groups, 1):
         lines += [
