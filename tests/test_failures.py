@@ -232,6 +232,17 @@ async def test_a_batch_that_failed_as_a_whole_is_reported(mcp_client: Client, sh
         mcp_client, "inspect_failures", {"workflow": failed.workflow.spec.name, "created_after": "30d"}
     )
     assert [b["batch_uuid"] for b in report["failed_batches"]] == [failed.uuid] and failed.uuid in text
+    batch = await ok(mcp_client, "get_batch", {"batch_uuid": failed.uuid})
+    assert batch[0]["failure_rate"] is None and batch[0]["progress"] is None  # nothing ran: no rate, not 0
+
+
+async def test_failure_rate_means_the_same_in_get_batch_and_inspect_failures(
+    mcp_client: Client, shared_sandbox: Sandbox
+) -> None:
+    cancelled = next(b for b in shared_sandbox.workspaces[0].batches if b.status == "cancelled")
+    batch, _ = await ok(mcp_client, "get_batch", {"batch_uuid": cancelled.uuid})
+    report, _ = await ok(mcp_client, "inspect_failures", {"batch_uuid": cancelled.uuid})
+    assert report["totals"]["cancelled"] > 0 and batch["failure_rate"] == report["totals"]["failure_rate"]
 
 
 async def test_shares_and_left_out_groups_count_every_group(mcp_client: Client) -> None:

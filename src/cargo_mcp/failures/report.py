@@ -12,7 +12,9 @@ class Totals(BaseModel):
     finished: int
     failed: int = Field(description="Runs with status error.")
     cancelled: int
-    failure_rate: float = Field(description="failed / finished, 0..1.")
+    failure_rate: float | None = Field(
+        description="failed / executed (finished but not cancelled), 0..1, as get_batch; null when none executed."
+    )
     failed_credits: float = Field(description="Credits spent on the failed runs.")
 
 

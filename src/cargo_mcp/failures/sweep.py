@@ -78,12 +78,13 @@ async def sweep(
 
     t = got["totals"][0] if got["totals"] else {}
     finished, failed = int(t.get("finished", 0)), int(t.get("failed", 0))
+    executed = finished - int(t.get("cancelled", 0))
     totals = Totals(
         runs=int(t.get("runs", 0)),
         finished=finished,
         failed=failed,
         cancelled=int(t.get("cancelled", 0)),
-        failure_rate=round(failed / finished, 4) if finished else 0.0,
+        failure_rate=round(failed / executed, 4) if executed else None,
         failed_credits=round(float(t.get("failed_credits") or 0), 4),
     )
     profiles: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * BUCKETS)

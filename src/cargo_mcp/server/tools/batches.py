@@ -23,18 +23,18 @@ class BatchSummary(BaseModel):
     workflow_kind: str | None = None
     release_uuid: str | None = None
     status: str
-    runs_status: str | None = None
+    runs_status: str | None = Field(None, description="Cargo's health flag of the batch's runs: healthy or unhealthy.")
     finished: bool
     headline: str = Field(description="One-line verdict, e.g. 'success — finished with 212 failed runs'.")
     runs_count: int
     executed_runs_count: int
     failed_runs_count: int
-    progress: float = Field(description="executed / total, 0..1.")
-    failure_rate: float = Field(description="failed / executed, 0..1.")
+    progress: float | None = Field(description="executed / total, 0..1; null when the batch has no runs.")
+    failure_rate: float | None = Field(description="failed / executed, 0..1; null when no run was executed.")
     finished_with_failures: bool = Field(description="True when the batch finished but some runs failed.")
     credits_used: float
     error_message: str | None = None
-    data_kind: str | None = None
+    data_kind: str | None = Field(None, description="What the batch ran on: segment, file, filter, recordIds, runs, …")
     created_at: str
     finished_at: str | None = None
     duration_s: float | None = None
@@ -87,8 +87,8 @@ async def get_batch(
         runs_count=total,
         executed_runs_count=executed,
         failed_runs_count=failed,
-        progress=round(executed / total, 4) if total else 0.0,
-        failure_rate=round(failed / executed, 4) if executed else 0.0,
+        progress=round(executed / total, 4) if total else None,
+        failure_rate=round(failed / executed, 4) if executed else None,
         finished_with_failures=with_failures,
         credits_used=round(batch.credits_used_count, 4),
         error_message=batch.error_message,

@@ -104,7 +104,8 @@ def failure_text(r: FailureReport) -> str:
         ]
     cancelled = f" (of which {t.cancelled:,} cancelled)" if t.cancelled else ""
     lines.append(
-        f"Runs {t.runs:,}, finished {t.finished:,}{cancelled}, failed {t.failed:,} ({pct(t.failed, t.finished)}); "
+        f"Runs {t.runs:,}, finished {t.finished:,}{cancelled}, failed {t.failed:,} "
+        f"({pct(t.failed, t.finished - t.cancelled)} of executed); "
         f"credits on failed runs {t.failed_credits:g}"
     )
     if r.nodes:
