@@ -177,6 +177,8 @@ async def test_list_runs_pages(mcp_client: Client, shared_sandbox: Sandbox) -> N
     rest = await ok(mcp_client, "list_runs", {"batch_uuid": b.uuid, "statuses": ["error"], "limit": 200, "offset": 25})
     uuids = [r["uuid"] for r in first["runs"] + rest["runs"]]
     assert len(uuids) == len(set(uuids)) == b.failed_runs_count and rest["next_offset"] is None
+    r = await mcp_client.call_tool("list_runs", {"batch_uuid": b.uuid, "statuses": ["error"], "offset": 100_000})
+    assert f"offset 100,000 is past the end (the last row is {b.failed_runs_count:,})" in r.content[0].text  # type: ignore[union-attr]
     created = [r["created_at"] for r in first["runs"]]
     assert created == sorted(created, reverse=True)
 

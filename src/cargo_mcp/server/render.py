@@ -53,3 +53,12 @@ def duration(seconds: float | None) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.1f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def page_range(offset: int, count: int, total: int) -> str:
+    """``showing 11-20``, or why nothing is shown: past the end, or an empty result."""
+    if count:
+        return f"showing {offset + 1:,}-{offset + count:,}"
+    if offset and offset >= total:
+        return f"offset {offset:,} is past the end (the last row is {total:,}): nothing shown"
+    return "showing none"

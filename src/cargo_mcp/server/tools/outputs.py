@@ -28,7 +28,7 @@ from cargo_mcp.server.filters import (
     WorkflowArg,
     run_filters,
 )
-from cargo_mcp.server.render import UNTRUSTED, table
+from cargo_mcp.server.render import UNTRUSTED, page_range, table
 from cargo_mcp.server.tooling import add_tool, answer, backend, tool_errors
 
 EXPORT_CAP = 10_000
@@ -160,24 +160,22 @@ async def download_outputs(
         filters=payload,
         notes=notes,
     )
-    first = offset + 1 if rows else 0
-    head = (
-        f"{meta.rows:,} row(s) in result {meta.result_id} (output node {slug!r}); showing {first}-{offset + len(rows)}"
-    )
+    where = page_range(offset, len(rows), meta.rows)
+    head = f"{meta.rows:,} row(s) in result {meta.result_id} (output node {slug!r}); {where}"
     head += f" (next_offset={nxt})" if nxt is not None else ""
     lines = [head] + [f"Note: {n}" for n in ([slug_note] if slug_note else []) + notes]
     if path is not None:
         lines.append(f"Saved {saved:,} bytes to {path}")
     lines.append("Columns: " + ", ".join(meta.columns))
-    shown = _preview_columns(meta.columns)
-    if rows and len(shown) < len(meta.columns):
+    preview = _preview_columns(meta.columns)
+    if rows and len(preview) < len(meta.columns):
         lines.append(
-            f"The table shows {len(shown)} of {len(meta.columns)} columns (the node's outputs first); every column "
+            f"The table shows {len(preview)} of {len(meta.columns)} columns (the node's outputs first); every column "
             f"is in the structured rows, or read_result(result_id={meta.result_id!r}, columns=[…])."
         )
     if rows:
         lines.append(UNTRUSTED)
-        lines.append(table(rows, shown, max_chars=3000, cell=40))
+        lines.append(table(rows, preview, max_chars=3000, cell=40))
     return answer(page, "\n".join(lines))
 
 

@@ -9,7 +9,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from cargo_mcp.server.render import UNTRUSTED, table
+from cargo_mcp.server.render import UNTRUSTED, page_range, table
 from cargo_mcp.server.tooling import add_tool, answer, backend, tool_errors
 
 RESOURCE_MAX_BYTES = 25 * 1024 * 1024
@@ -60,7 +60,7 @@ async def read_result(
         next_offset=nxt,
         resource_uri=f"cargo://results/{result_id}",
     )
-    head = f"{matching:,} matching row(s) in {result_id}; showing {offset + 1 if rows else 0}-{offset + len(rows)}"
+    head = f"{matching:,} matching row(s) in {result_id}; {page_range(offset, len(rows), matching)}"
     head += f" (next_offset={nxt})" if nxt is not None else ""
     body = f"\n{UNTRUSTED}\n" + table(rows, shown[:8], max_chars=4000, cell=40) if rows else ""
     return answer(page, head + body)

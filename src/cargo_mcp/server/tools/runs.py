@@ -25,7 +25,7 @@ from cargo_mcp.server.filters import (
     WorkflowArg,
     run_filters,
 )
-from cargo_mcp.server.render import clip, pct, table
+from cargo_mcp.server.render import clip, page_range, pct, table
 from cargo_mcp.server.runview import RunDetail, run_detail, run_text
 from cargo_mcp.server.tooling import add_tool, answer, backend, tool_errors
 
@@ -154,7 +154,7 @@ async def list_runs(
     rows = [_row(r) for r in runs]
     nxt = offset + len(rows) if offset + len(rows) < total else None
     page = RunPage(runs=rows, total=total, offset=offset, next_offset=nxt, filters=payload, notes=notes)
-    head = f"{total:,} run(s) match; showing {offset + 1 if rows else 0}-{offset + len(rows)}"
+    head = f"{total:,} run(s) match; {page_range(offset, len(rows), total)}"
     head += f" (next_offset={nxt})" if nxt is not None else ""
     body = table([r.model_dump() for r in rows], ["uuid", "status", "record_id", "created_at", "failed_node", "error"])
     return answer(page, head + _notes(notes) + "\n" + body)
