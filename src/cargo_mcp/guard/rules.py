@@ -9,7 +9,6 @@ from __future__ import annotations
 from cargo_mcp.guard.tables import TABLES
 
 KNOWN_TABLES = frozenset(TABLES)
-ALL_COLUMNS = frozenset(name for columns in TABLES.values() for name, _ in columns)
 
 # ClickHouse's virtual columns: they name the server's databases, parts and disks.
 VIRTUAL_COLUMNS = frozenset(
@@ -66,7 +65,9 @@ TABLE_FUNCTIONS = frozenset(
         "null", "numbers", "numbers_mt", "odbc", "paimon", "postgresql", "prometheusQuery", "redis", "remote",
         "remoteSecure", "s3", "s3Cluster", "sqlite", "timeSeriesData", "timeSeriesMetrics", "timeSeriesTags",
         "url", "urlCluster", "values", "view", "viewExplain", "viewIfPermitted", "zeros", "zeros_mt", "arrowFlight",
-        "ytsaurus", "python",
+        "ytsaurus", "python", "oss", "cosn", "primes", "filesystem", "eval", "paimonS3", "paimonAzure",
+        "paimonHDFS", "paimonLocal", "deltaLakeS3", "deltaLakeAzure", "deltaLakeLocal", "hudiS3", "icebergS3Cluster",
+        "icebergAzureCluster", "icebergHDFSCluster", "s3Queue", "azureQueue", "kafka", "nats", "rabbitmq",
     )
 )
 
