@@ -307,3 +307,25 @@ async def test_redirects_and_foreign_hosts_are_refused(tmp_path: Path) -> None:
     private = FetchPolicy(allowed_host_suffixes=("localhost",))
     with pytest.raises(CargoApiError, match="resolves to a private or link-local address"):
         await fetch_to_file(httpx.AsyncClient(), "https://localhost/f?signature=abc", private, dest)
+
+
+async def test_csv_numbers_sort_as_numbers_and_where_takes_a_list(
+    export_client: tuple[Client, Path, Path], shared_sandbox: Sandbox
+) -> None:
+    client, _, _ = export_client
+    args = {"workflow_uuid": company(shared_sandbox), "created_after": "7d", "format": "csv", "limit": 0}
+    failed, text, out = await call(client, "download_outputs", args)
+    assert not failed, text
+    _, _, page = await call(
+        client, "read_result", {"result_id": out["result_id"], "order_by": "-input.employees", "limit": 5}
+    )
+    sizes = [int(r["input.employees"]) for r in page["rows"]]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > 999  # 5009 before 997, not text order
+    both = await call(
+        client, "read_result", {"result_id": out["result_id"], "where": {"runStatus": ["success", "error"]}}
+    )
+    ok_ = await call(client, "read_result", {"result_id": out["result_id"], "where": {"runStatus": "success"}})
+    err = await call(client, "read_result", {"result_id": out["result_id"], "where": {"runStatus": "error"}})
+    assert both[2]["matching"] == ok_[2]["matching"] + err[2]["matching"] > 0
+    spaced = await call(client, "read_result", {"result_id": f"  {out['result_id']} ", "limit": 1})
+    assert not spaced[0], spaced[1]

@@ -164,6 +164,21 @@ async def test_count_runs_rejects_bad_input_before_calling(mcp_client: Client) -
     assert "created_after = 'last tuesday' is not a date" in text
     assert "give workflow_uuid" in await fails(mcp_client, "count_runs", {})
     text = await fails(
+        mcp_client,
+        "count_runs",
+        {"workflow_uuid": "Contact finder", "created_after": "2026-11-30", "created_before": "2026-11-01"},
+    )
+    assert "is not before created_before" in text
+    spaced = await ok(
+        mcp_client,
+        "count_runs",
+        {"workflow_uuid": "  Contact finder ", "record_id": " ", "node_status": {" find_email ": "error"}},
+    )
+    plain = await ok(
+        mcp_client, "count_runs", {"workflow_uuid": "Contact finder", "node_status": {"find_email": "error"}}
+    )
+    assert spaced["count"] == plain["count"] > 0 and "recordId" not in spaced["filters"]
+    text = await fails(
         mcp_client, "count_runs", {"workflow_uuid": "Contact finder", "node_status": {"find_emial": "error"}}
     )
     assert "'find_emial' that no release of this workflow has" in text and "find_email" in text

@@ -109,7 +109,8 @@ def executions_filter(node_status: dict[str, Any] | None) -> tuple[dict[str, Any
         return _raw_filter(node_status), ["node_status was read as Cargo's executionsFilter, sent as given"]
     conditions: list[dict[str, Any]] = []
     notes: list[str] = []
-    for slug, spec in node_status.items():
+    for raw_slug, spec in node_status.items():
+        slug = raw_slug.strip()
         contains = None
         if isinstance(spec, dict):
             unknown = set(spec) - {"status", "contains", "value"}

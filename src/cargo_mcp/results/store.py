@@ -52,6 +52,7 @@ class ResultStore:
             shutil.rmtree(self.root, ignore_errors=True)
 
     def path(self, result_id: str) -> Path:
+        result_id = result_id.strip()
         if not result_id.startswith("r_") or not result_id[2:].isalnum():
             raise InputError(f"result_id {result_id!r} is not a result id (they look like r_3f9c2a…).")
         return self.root / f"{result_id}.sqlite"
@@ -98,12 +99,21 @@ class ResultStore:
         if unknown:
             raise InputError(f"unknown column(s) {unknown} in result {result_id}; columns are {meta.columns}.")
         index = {c: f"c{i}" for i, c in enumerate(meta.columns)}
-        clauses = [f"({index[c]} IS ? OR CAST({index[c]} AS TEXT) IS ?)" for c in where or {}]
-        params = [p for v in (where or {}).values() for p in (_stored(v), _text(v))]
+        clauses, params = [], []
+        for c, wanted in (where or {}).items():  # a list means any of its values
+            values = wanted if isinstance(wanted, list) else [wanted]
+            match = f"{index[c]} IS ? OR CAST({index[c]} AS TEXT) IS ?"
+            clauses.append("(" + " OR ".join([match] * len(values)) + ")")
+            params += [p for v in values for p in (_stored(v), _text(v))]
         cond = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        order = f" ORDER BY {index[order_by]} {'DESC' if descending else 'ASC'}, rid" if order_by else " ORDER BY rid"
         select = ", ".join(index[c] for c in shown)
         with self._open(result_id) as db:
+            order = " ORDER BY rid"
+            if order_by:
+                key = index[order_by]
+                if _all_numeric(db, key):  # numbers sort as numbers, also when a CSV file held them as text
+                    key = f"CAST({key} AS REAL)"
+                order = f" ORDER BY {key} {'DESC' if descending else 'ASC'}, rid"
             total = db.execute(f"SELECT count(*) FROM rows{cond}", params).fetchone()[0]
             if not shown:
                 return shown, [], total
@@ -199,6 +209,16 @@ def _write(path: Path, columns: list[str], rows: Iterable[dict[str, Any]]) -> in
                 flush(db)
         flush(db)
     return count
+
+
+def _all_numeric(db: sqlite3.Connection, column: str) -> bool:
+    """Every non-empty value of ``column`` is a number or a text that spells one."""
+    text_number = f"(trim({column}) GLOB '*[0-9]*' AND NOT trim({column}) GLOB '*[^0-9.eE+-]*')"
+    query = (
+        f"SELECT count(*) FROM rows WHERE {column} IS NOT NULL AND {column} != '' "
+        f"AND typeof({column}) NOT IN ('integer', 'real') AND NOT {text_number}"
+    )
+    return int(db.execute(query).fetchone()[0]) == 0
 
 
 def _stored(value: Any) -> str | int | float | bytes | None:

@@ -62,6 +62,7 @@ async def run_filters(
 ) -> tuple[dict[str, Any], list[str]]:
     """The camelCase payload and the notes on what was normalized. Validates before any list call."""
     notes: list[str] = []
+    workflow_uuid, record_id, record_title = (_text(x) for x in (workflow_uuid, record_id, record_title))
     batch = v.uuid_arg(batch_uuid, "batch_uuid") if batch_uuid else None
     release = v.uuid_arg(release_uuid, "release_uuid") if release_uuid else None
     wire_statuses, n1 = v.run_statuses(statuses)
@@ -69,6 +70,11 @@ async def run_filters(
     after = v.when(created_after, "created_after") if created_after else None
     before = v.when(created_before, "created_before") if created_before else None
     notes += n1 + n2
+    if after and before and after >= before:
+        raise InputError(
+            f"created_after ({after}) is not before created_before ({before}): no run can match. "
+            "Swap them, or widen the window."
+        )
     if workflow_uuid:
         wf, entry = await catalog.workflow_uuid(b, workflow_uuid)
         if entry is not None and workflow_uuid.strip().lower() != wf:
@@ -103,3 +109,8 @@ async def run_filters(
         "executionsFilter": exec_filter,
     }
     return {k: val for k, val in payload.items() if val is not None}, notes
+
+
+def _text(value: str | None) -> str | None:
+    """A text argument without surrounding spaces; an empty one means not given."""
+    return value.strip() or None if value is not None else None

@@ -50,7 +50,7 @@ async def list_workflows(
     if kind != "all":
         entries = [e for e in entries if e.kind == kind]
     if name_contains:
-        entries = [e for e in entries if name_contains.lower() in e.name.lower()]
+        entries = [e for e in entries if name_contains.strip().lower() in e.name.lower()]
     rows = [e.model_dump() for e in entries]
     text = f"{len(entries)} workflow(s)\n" + table(
         rows, ["name", "kind", "workflow_uuid", "last_batch_status", "last_batch_uuid"], cell=40

@@ -222,8 +222,8 @@ async def _output_slug(
     b: Backend, workflow_uuid: str, batch_uuid: str | None, given: str | None
 ) -> tuple[str, str | None, list[str]]:
     """The output node slug, a note when it was picked here, and the release's other terminal nodes."""
-    if given:
-        return given, None, []
+    if given and given.strip():
+        return given.strip(), None, []
     client = await b.client()
     if batch_uuid:
         batch = await client.get_batch(batch_uuid)

@@ -33,10 +33,12 @@ async def read_result(
     limit: Annotated[int, Field(ge=1, le=1000, description="Rows to return.")] = 100,
     columns: Annotated[list[str] | None, Field(description="Only these columns (default: all).")] = None,
     where: Annotated[
-        dict[str, Any] | None, Field(description='Exact matches, all must hold: {"runStatus": "success"}.')
+        dict[str, Any] | None,
+        Field(description='Exact matches, all must hold; a list means any of: {"runStatus": ["success", "error"]}.'),
     ] = None,
     order_by: Annotated[
-        str | None, Field(description="Sort by this column (text order); prefix '-' for descending.")
+        str | None,
+        Field(description="Sort by this column (numerically when all its values are numbers); '-' for descending."),
     ] = None,
 ) -> Annotated[CallToolResult, ResultPage]:
     """Page through a stored download (from download_outputs) without calling Cargo again: choose columns,
