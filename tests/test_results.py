@@ -167,6 +167,8 @@ async def test_result_resource_is_csv(export_client: tuple[Client, Path, Path], 
     body = res.contents[0].text  # type: ignore[union-attr]
     rows = list(csv.DictReader(io.StringIO(body)))
     assert len(rows) == out["total"] and list(rows[0]) == out["columns"]
+    with pytest.raises(Exception, match="no result 'r_000000000000'"):
+        await client.read_resource("cargo://results/r_000000000000")
 
 
 async def test_save_to_allowed_folder_only(

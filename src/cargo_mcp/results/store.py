@@ -24,6 +24,12 @@ from typing import Any
 from cargo_mcp.api.vocabulary import InputError
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
+
+
+class ResultNotFound(InputError):
+    """The result id never existed or was evicted."""
+
+
 BATCH = 1000
 
 
@@ -161,7 +167,9 @@ class ResultStore:
     def _open(self, result_id: str) -> sqlite3.Connection:
         path = self.path(result_id)
         if not path.exists():
-            raise InputError(f"no result {result_id!r}: it never existed or was evicted; run download_outputs again.")
+            raise ResultNotFound(
+                f"no result {result_id!r}: it never existed or was evicted; run download_outputs again."
+            )
         return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
 
     def _evict(self, keep: str) -> None:

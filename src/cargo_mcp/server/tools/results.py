@@ -6,9 +6,12 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
+from cargo_mcp.api.vocabulary import InputError
+from cargo_mcp.results.store import ResultNotFound
 from cargo_mcp.server.render import UNTRUSTED, page_range, table
 from cargo_mcp.server.tooling import add_tool, answer, backend, tool_errors
 
@@ -80,4 +83,9 @@ def register(mcp: MCPServer[Any]) -> None:
     )
     async def result_csv(result_id: str, ctx: Context[Any, Any]) -> str:
         b = backend(ctx)
-        return await anyio.to_thread.run_sync(b.store.csv_text, result_id, RESOURCE_MAX_BYTES)
+        try:
+            return await anyio.to_thread.run_sync(b.store.csv_text, result_id, RESOURCE_MAX_BYTES)
+        except ResultNotFound as e:  # the client sees the message, not a crash
+            raise ResourceNotFoundError(str(e)) from None
+        except InputError as e:  # too large to serve as one resource
+            raise ResourceError(str(e)) from None
