@@ -241,7 +241,8 @@ async def get_run_metrics(
             )
         )
     rows.sort(key=lambda r: (-r.errors, -r.error_rate, r.slug))
-    releases_of = Counter(r.slug for r in rows)
+    repeats = Counter(r.slug for r in rows)
+    same_release = Counter((r.slug, r.release_uuid) for r in rows)
     entry = await catalog.resolve(b, payload["workflowUuid"])
     result = RunMetrics(
         workflow_uuid=payload["workflowUuid"],
@@ -253,7 +254,7 @@ async def get_run_metrics(
     view = [
         {
             **r.model_dump(),
-            "slug": r.slug + (f" (release {(r.release_uuid or '?')[:8]})" if releases_of[r.slug] > 1 else ""),
+            "slug": r.slug + _which(r, repeats[r.slug] > 1, same_release[(r.slug, r.release_uuid)] > 1),
             "errors": f"{r.errors:,}" + (" ↪" if r.has_fallback and r.errors else ""),
             "error_rate": pct(r.errors, r.executions),
         }
@@ -270,6 +271,13 @@ async def get_run_metrics(
             "inspect_failures tells real failures from absorbed errors."
         )
     return answer(result, "\n".join(lines))
+
+
+def _which(m: NodeMetric, repeated: bool, twice_in_release: bool) -> str:
+    """What tells apart nodes sharing a slug: their name within one release, else the release."""
+    if twice_in_release:
+        return f" ({m.name or m.node_uuid[:8]})"
+    return f" (release {(m.release_uuid or '?')[:8]})" if repeated else ""
 
 
 def _notes(notes: list[str]) -> str:
