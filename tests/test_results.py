@@ -225,6 +225,11 @@ async def test_chunk_failing_midway_leaves_nothing(
         ({"kind": "malformed"}, "csv", "the file is malformed"),
         ({"kind": "drop"}, "csv", "connection dropped"),
         ({"kind": "status", "status": 403}, "csv", "expired or its signature is invalid"),
+        (
+            {"kind": "redirect", "location": "https://evil.example.com/steal?x=1"},
+            "csv",
+            "redirected to evil.example.com",
+        ),
     ],
 )
 async def test_bad_files_give_clear_errors_and_no_partial_file(

@@ -4,8 +4,8 @@
 makes the next N requests whose path starts with ``path`` misbehave. Kinds: ``status``
 (``status``, optional ``retryAfter`` seconds), ``hang`` (``seconds``, then served normally),
 ``drop`` (the connection closes mid-response), ``malformed`` (200 with invalid JSON), ``body`` (200 with
-the JSON given as ``body``: a well-formed answer of an unexpected shape) and ``expire_urls`` (signed URLs
-minted from now on are already expired). ``DELETE`` clears all.
+the JSON given as ``body``: a well-formed answer of an unexpected shape), ``redirect`` (302 to ``location``)
+and ``expire_urls`` (signed URLs minted from now on are already expired). ``DELETE`` clears all.
 """
 
 from __future__ import annotations
@@ -28,12 +28,13 @@ class Fault:
     retry_after: float | None = None
     seconds: float = 0.0
     body: Any = None
+    location: str = ""
 
 
 class Faults:
     """The pending faults, consumed in order of registration."""
 
-    KINDS = ("status", "hang", "drop", "malformed", "body")
+    KINDS = ("status", "hang", "drop", "malformed", "body", "redirect")
 
     def __init__(self) -> None:
         self._rules: list[Fault] = []
@@ -52,6 +53,7 @@ class Faults:
             retry_after=spec.get("retryAfter"),
             seconds=float(spec.get("seconds", 0)),
             body=spec.get("body"),
+            location=str(spec.get("location", "")),
         )
         with self._lock:
             self._rules.append(f)
@@ -96,6 +98,8 @@ class FaultMiddleware:
             await _respond(send, 200, b'{"runs": [{"uuid": ')
         elif f.kind == "body":
             await _respond(send, 200, json.dumps(f.body).encode())
+        elif f.kind == "redirect":
+            await _respond(send, 302, b"", [(b"location", f.location.encode())])
         else:  # drop: promise a body, send part of it, then give up -> the server closes the connection
             await send(
                 {
