@@ -55,8 +55,8 @@ Sandbox `scale={scale}` ({len(ws.runs):,} runs, built in {built:.1f} s); batch o
 | `inspect_failures(batch_uuid)` latency, median of {repeat} | {statistics.median(times) * 1000:.0f} ms | < 3 s |
 | Answer text | {max(sizes):,} characters | ≤ 6,000 |
 
-One call = `get_batch`, the workflow's releases, the catalog, the metrics endpoint and four capped SQL
-queries over `runs`/`spans` sent concurrently.
+One call = `get_batch`, the workflow's releases, the catalog, the metrics endpoint and five capped SQL
+queries over `runs`/`spans`/`batches` sent concurrently (six for a play: its failed record ids).
 """
     write_section("Failure inspection", body)
     print(body)
