@@ -91,11 +91,12 @@ def _names_in_scope(node: exp.Expr) -> set[str]:
     of CTEs and subqueries read in scope, projection aliases of the enclosing SELECTs and lambda parameters."""
     names: set[str] = set()
     ctes: dict[str, exp.Expr] = {}
-    for select in _enclosing_selects(node):
+    selects = _enclosing_selects(node)
+    for select in selects:
         with_ = select.args.get("with_")
         if isinstance(with_, exp.With):
             ctes |= {c.alias: c.this for c in with_.expressions if c.alias}
-    for select in _enclosing_selects(node):
+    for select in selects:
         names |= {e.alias for e in select.expressions if isinstance(e, exp.Alias) and e.alias}
         for src in _sources(select):
             if isinstance(src, exp.Table) and src.name in TABLES and not src.args.get("db"):
