@@ -11,7 +11,8 @@ import pytest
 from mcp import Client
 
 from cargo_mcp.failures.classify import classify
-from cargo_mcp.failures.queries import normalized
+from cargo_mcp.failures.queries import Scope, error_groups, normalized
+from cargo_mcp.guard.sql import check
 from cargo_mcp.sandbox.server import Sandbox
 
 pytestmark = pytest.mark.anyio
@@ -278,3 +279,25 @@ async def test_get_run_serves_the_failing_node_first(mcp_client: Client, shared_
     small, _ = await ok(mcp_client, "get_run", {"run_uuid": run, "context_nodes": "all", "max_chars": budget})
     assert small["context"]["qualify"] == full["context"]["qualify"]  # whole, though the others are cut
     assert "cut to fit" in small["context_note"]
+
+
+def test_group_totals_cover_groups_past_the_limit(shared_sandbox: Sandbox) -> None:
+    ws = shared_sandbox.workspaces[0]
+    wf = next(w for w in ws.workflows if w.spec.key == "contact_finder")
+    scope = Scope(workflow_uuid=wf.uuid, since=datetime.fromtimestamp(ws.now - 30 * 86400, UTC))
+
+    def rows(limit: int) -> list[dict[str, Any]]:
+        sql = check(error_groups(scope, limit=limit), max_rows=10_000).sql
+        r = httpx.post(
+            shared_sandbox.base_url + "/v1/orchestration/query",
+            json={"query": sql},
+            headers={"authorization": f"Bearer {ws.token}"},
+        )
+        result: list[dict[str, Any]] = r.json()["rows"]
+        return result
+
+    every = rows(200)
+    real = [g for g in every if int(g["continued"]) != int(g["errors"])]
+    (first,) = rows(1)  # one group fetched, the totals still count all of them
+    assert len(real) >= 2 and int(first["real_groups"]) == len(real)
+    assert int(first["real_errors"]) == sum(int(g["errors"]) for g in real)

@@ -111,18 +111,18 @@ DENIED_FUNCTIONS: dict[str, tuple[str, str]] = {
     },
 }
 
-# Name prefixes of denied families (compared on the lower-cased written name, underscores kept).
-DENIED_PREFIXES: dict[str, tuple[str, str]] = {
-    "dict": ("dict…", "dictionary functions"),  # dictGet*, dictHas, dictIsIn, typed getters
-    "joinget": ("joinGet…", "dictionary functions"),
-    "addressto": ("addressTo…", "introspection functions"),
-    "filesystem": ("filesystem…", "server-side functions"),
-    "getserver": ("getServer…", "introspection functions"),
-    "getsetting": ("getSetting…", "introspection functions"),
-    "getmergetreesetting": ("getMergeTreeSetting…", "introspection functions"),
-    "__": ("__…", "internal functions"),
-    "region": ("region…", "dictionary functions"),  # embedded geo dictionaries
-    "ai": ("ai…", "server-side functions"),  # aiGenerate, aiClassify, …: outbound model calls
+# Name prefixes of denied families (compared on the lower-cased written name, underscores kept) → family.
+DENIED_PREFIXES: dict[str, str] = {
+    "dict": "dictionary functions",  # dictGet*, dictHas, dictIsIn, typed getters
+    "joinget": "dictionary functions",
+    "addressto": "introspection functions",
+    "filesystem": "server-side functions",
+    "getserver": "introspection functions",
+    "getsetting": "introspection functions",
+    "getmergetreesetting": "introspection functions",
+    "__": "internal functions",
+    "region": "dictionary functions",  # embedded geo dictionaries
+    "ai": "server-side functions",  # aiGenerate, aiClassify, …: outbound model calls
 }
 
 # ``x IN t`` written as a function call: the second argument may name a table.

@@ -318,13 +318,11 @@ def _function_rejection(node: exp.Func) -> str | None:
     called = function_names(node)
     written = _written_name(node)
     shown = written or node.sql_name()
-    denied = next((DENIED_FUNCTIONS[n] for n in called if n in DENIED_FUNCTIONS), None)
-    if denied is None and written:
-        lower = written.lower()
-        denied = next((v for prefix, v in DENIED_PREFIXES.items() if lower.startswith(prefix)), None)
-        denied = (written, denied[1]) if denied else None
-    if denied is not None:
-        spelling, family = written or denied[0], denied[1]
+    spelling, family = next((DENIED_FUNCTIONS[n] for n in called if n in DENIED_FUNCTIONS), (shown, None))
+    if family is None and written:
+        family = next((f for prefix, f in DENIED_PREFIXES.items() if written.lower().startswith(prefix)), None)
+    if family is not None:
+        spelling = written or spelling
         return (
             f"{spelling}() is one of the {family} Cargo denies. "
             "Instead, compute the value from the columns of runs, batches, spans or records."

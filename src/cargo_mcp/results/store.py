@@ -104,7 +104,7 @@ class ResultStore:
         unknown = [c for c in [*shown, *(where or {}), *([order_by] if order_by else [])] if c not in meta.columns]
         if unknown:
             raise InputError(f"unknown column(s) {unknown} in result {result_id}; columns are {meta.columns}.")
-        index = {c: f"c{i}" for i, c in enumerate(meta.columns)}
+        index = _index(meta)
         clauses, params = [], []
         for c, wanted in (where or {}).items():  # a list means any of its values
             values = wanted if isinstance(wanted, list) else [wanted]
@@ -130,7 +130,7 @@ class ResultStore:
     def empty_rows(self, result_id: str, columns: list[str], by: str | None) -> dict[Any, int]:
         """How many rows have every one of ``columns`` empty (NULL or ''), per value of ``by`` (or under None)."""
         meta = self.meta(result_id)
-        index = {c: f"c{i}" for i, c in enumerate(meta.columns)}
+        index = _index(meta)
         empty = " AND ".join(f"({index[c]} IS NULL OR {index[c]} = '')" for c in columns) or "1"
         key = index.get(by or "", "NULL")
         with self._open(result_id) as db:
@@ -217,6 +217,11 @@ def _write(path: Path, columns: list[str], rows: Iterable[dict[str, Any]]) -> in
                 flush(db)
         flush(db)
     return count
+
+
+def _index(meta: ResultMeta) -> dict[str, str]:
+    """Result column name → its SQLite column (c0, c1, …)."""
+    return {c: f"c{i}" for i, c in enumerate(meta.columns)}
 
 
 def _all_numeric(db: sqlite3.Connection, column: str) -> bool:
