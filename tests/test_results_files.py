@@ -201,3 +201,12 @@ async def test_bad_save_to_through_the_tool(client: Client, shared_sandbox: Sand
         assert failed
         clean_error("download_outputs", text)
         assert len(text) < 500
+
+
+def test_a_long_non_ascii_name_fits_with_its_temporary_name(tmp_path: Path, places: tuple[Path, Path, Path]) -> None:
+    exports, _, _ = places
+    store, result_id = stored(tmp_path)
+    name = "\U0001d51e" * 60 + ".csv"  # 244 bytes: a valid name, too long for a temporary name repeating it whole
+    target = export.target(name, [exports], overwrite=False)
+    assert export.write(store, result_id, target, "csv") == target.stat().st_size > 0
+    assert [p.name for p in exports.iterdir()] == [name]

@@ -92,7 +92,7 @@ def write(
     """
     try:
         with _Folder(path.parent) as folder, store.rows_of(result_id) as (columns, rows):
-            tmp = f".{path.name[:100]}.{secrets.token_hex(8)}.partial"
+            tmp = f".{path.name[:40]}.{secrets.token_hex(8)}.partial"  # short: a long name still fits NAME_MAX
             fd = folder.create(tmp)
             try:
                 with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
