@@ -19,6 +19,7 @@ import httpx
 
 from cargo_mcp.api.client import CargoClient
 from cargo_mcp.api.errors import CargoApiError
+from cargo_mcp.api.requests import DownloadRunOutputs
 from cargo_mcp.results.fetch import FetchPolicy, UrlExpired, fetch_to_file
 from cargo_mcp.results.parse import read_rows
 from cargo_mcp.results.store import ResultMeta, ResultStore
@@ -32,7 +33,7 @@ async def download_outputs(
     http: httpx.AsyncClient,
     policy: FetchPolicy,
     store: ResultStore,
-    payload: dict[str, Any],
+    payload: DownloadRunOutputs,
     total: int,
     *,
     fmt: str,
@@ -41,26 +42,26 @@ async def download_outputs(
     chunk: int = EXPORT_CAP,
 ) -> ResultMeta:
     """Fetch all ``total`` runs of ``payload`` (a download-outputs body without limit/offset)."""
-    payload = dict(payload)
-    if total > chunk and "createdBefore" not in payload:
-        payload["createdBefore"] = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if total > chunk and payload.created_before is None:
+        payload = payload.model_copy(update={"created_before": datetime.now(UTC)})
     pages = [(offset, min(chunk, total - offset)) for offset in range(0, total, chunk)]
     workdir = Path(tempfile.mkdtemp(prefix="cargo-mcp-dl-", dir=store.root))
     try:
         files = []
         for i, (offset, size) in enumerate(pages, 1):
             path = workdir / f"page-{i}.{fmt}"
-            await _fetch_page(client, http, policy, {**payload, "limit": size, "offset": offset}, path)
+            page = payload.model_copy(update={"limit": size, "offset": offset})
+            await _fetch_page(client, http, policy, page, path)
             files.append((path, size, offset))
             if progress is not None:
                 await progress(i, len(pages), f"fetched runs {offset + 1}-{offset + size} of {total}")
-        return await anyio.to_thread.run_sync(_store, store, files, fmt, description, payload, total)
+        return await anyio.to_thread.run_sync(_store, store, files, fmt, description, payload.wire(), total)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 async def _fetch_page(
-    client: CargoClient, http: httpx.AsyncClient, policy: FetchPolicy, body: dict[str, Any], dest: Path
+    client: CargoClient, http: httpx.AsyncClient, policy: FetchPolicy, body: DownloadRunOutputs, dest: Path
 ) -> None:
     """One page; a refused (expired) URL is requested again once."""
     for attempt in (1, 2):
