@@ -8,9 +8,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from cargo_mcp.api.client import CargoClient
-from cargo_mcp.api.errors import CargoApiError
-from cargo_mcp.api.models import Node, Release
+from cargo_mcp.api.models import Node
 from cargo_mcp.api.vocabulary import InputError, uuid_arg
 from cargo_mcp.server import graph
 from cargo_mcp.server.catalog import WorkflowEntry
@@ -99,7 +97,7 @@ async def get_workflow_nodes(
     elif run_uuid:
         res = await client.get_run(uuid_arg(run_uuid, "run_uuid"))
         wf_uuid = res.run.workflow_uuid
-        rel = await _release_or_none(client, res.run.release_uuid)
+        rel = await s.releases.release(res.run.release_uuid) if res.run.release_uuid else None
         if rel is not None:
             nodes, how = rel.nodes, f"release {rel.uuid} that run {res.run.uuid} executed"
         else:
@@ -127,17 +125,6 @@ async def get_workflow_nodes(
         + [f"Warning: {w}" for w in result.warnings]
     )
     return answer(result, text)
-
-
-async def _release_or_none(client: CargoClient, uuid: str | None) -> Release | None:
-    if not uuid:
-        return None
-    try:
-        return await client.get_release(uuid)
-    except CargoApiError as e:
-        if e.status == 404:
-            return None
-        raise
 
 
 def register(mcp: MCPServer[Any]) -> None:
