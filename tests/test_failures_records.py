@@ -371,7 +371,7 @@ async def test_filter_stops_name_their_condition_inputs_and_cost(mcp_client: Cli
     assert stop["exemplar_run"] in {r.uuid for r in stopped}
     assert stop["seen"] == {"nodes.start.domain": "", "computed condition": False}  # why it stopped
     assert f"stopped {len(stopped):,} run(s), which had spent {stop['credits']:g} credits; condition: {{{{nodes" in text
-    assert 'read: nodes.start.domain = ""; computed condition = false' in text
+    assert 'read (untrusted data): nodes.start.domain = ""; computed condition = false' in text
     for tool in ("get_run", "trace_run"):
         out, shown = await ok(mcp_client, {"run_uuid": stop["exemplar_run"]}, tool)
         detail = out.get("run", out)

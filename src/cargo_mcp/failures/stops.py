@@ -18,6 +18,7 @@ VALUE_CHARS = 200
 CONDITION_CHARS = 300
 # {{nodes.<slug>.<path>}}: what a node's expression reads from the run context.
 _REF = re.compile(r"\bnodes\.([A-Za-z_][\w-]*)((?:\.[A-Za-z_$][\w$-]*|\[\d+\])*)")
+_MISSING = object()
 
 
 def condition_of(node: Node | None) -> str | None:
@@ -47,7 +48,8 @@ def seen(condition: str | None, context: dict[str, Any], computed: Any) -> dict[
 
 
 async def filter_stops(client: CargoClient, rows: list[dict[str, Any]], nodes: dict[str, Node]) -> list[FilterStop]:
-    """One entry per filter node that stopped runs; the condition's inputs from the node's first exemplar run."""
+    """One entry per filter node that stopped runs (the query returns at most 20); what the condition read, from
+    the node's first exemplar run."""
     stops = [
         FilterStop(
             node_slug=r["node_slug"],
@@ -70,12 +72,9 @@ async def filter_stops(client: CargoClient, rows: list[dict[str, Any]], nodes: d
         stop.seen = seen(stop.condition, got.run_context, got.run_computed_configs.get(stop.node_slug))
 
     async with anyio.create_task_group() as tg:
-        for stop in stops[:3]:
+        for stop in stops:
             tg.start_soon(look, stop)
     return stops
-
-
-_MISSING = object()
 
 
 def _lookup(value: Any, path: str) -> Any:

@@ -22,8 +22,11 @@ from cargo_mcp.failures.report import (
     ErrorGroup,
     FailedBatch,
     FailureReport,
+    FilterStop,
     NodeFailures,
     Records,
+    ReleaseShare,
+    Rerun,
     Totals,
     iso,
 )
@@ -89,28 +92,16 @@ async def sweep(
     metrics = RunMetrics(workflow_uuid=target.uuid, batch_uuid=scope.batch_uuid)
     if scope.batch_uuid is None:
         metrics = RunMetrics(workflow_uuid=target.uuid, created_after=scope.since, created_before=scope.until)
-    got = await gather(
-        {
-            "totals": sql(client, q.totals(scope)),
-            "groups": sql(client, q.error_groups(scope)),
-            "profile": sql(client, q.error_profile(scope, start_ts, width, BUCKETS)),
-            "stops": sql(client, q.filter_stops(scope)),
-            "batches": sql(client, q.failed_batches(scope)),
-            "metrics": client.run_metrics(metrics),
-            "records": sql(client, q.records(scope)),
-            "releases": sql(client, q.releases(scope)),
-            "failing": sql(client, q.still_failing(scope, RERUN_CAP)),
-        }
-    )
-    totals = totals_of(got["totals"][0] if got["totals"] else {})
-    records = records_of(got["records"][0] if got["records"] else {})
-    split = rel.shares(got["releases"], target.releases)
-    groups = groups_of(got["groups"], got["profile"])
-    real = [g for g in groups if g.classification != "fallback"]
-    absorbed = [g for g in groups if g.classification == "fallback"]
-    later: dict[str, Awaitable[Any]] = {
-        "stops": filter_stops(client, got["stops"], target.nodes),
-        "rerun": rerun(
+
+    async def stops() -> list[FilterStop]:
+        return await filter_stops(client, await sql(client, q.filter_stops(scope)), target.nodes)
+
+    async def records_and_rerun() -> tuple[Records, Rerun | None]:
+        got = await gather(
+            {"records": sql(client, q.records(scope)), "failing": sql(client, q.still_failing(scope, RERUN_CAP))}
+        )
+        records = records_of(got["records"][0] if got["records"] else {})
+        request = await rerun(
             client,
             files,
             workflow_uuid=target.uuid,
@@ -119,13 +110,33 @@ async def sweep(
             failing=got["failing"],
             still_failing=records.still_failing,
             again=again,
-        ),
-    }
-    if len(split) > 1:
-        later["by_release"] = sql(client, q.group_releases(scope))
-    more = await gather(later)
-    if len(split) > 1:
-        rel.attribute(groups, more["by_release"], split)
+        )
+        return records, request
+
+    async def releases() -> tuple[list[ReleaseShare], list[dict[str, Any]]]:
+        split = rel.shares(await sql(client, q.releases(scope)), target.releases)
+        return split, await sql(client, q.group_releases(scope)) if len(split) > 1 else []
+
+    # independent chains run concurrently: each one's second step waits only for its own first
+    got = await gather(
+        {
+            "totals": sql(client, q.totals(scope)),
+            "groups": sql(client, q.error_groups(scope)),
+            "profile": sql(client, q.error_profile(scope, start_ts, width, BUCKETS)),
+            "batches": sql(client, q.failed_batches(scope)),
+            "metrics": client.run_metrics(metrics),
+            "stops": stops(),
+            "records": records_and_rerun(),
+            "releases": releases(),
+        }
+    )
+    groups = groups_of(got["groups"], got["profile"])
+    real = [g for g in groups if g.classification != "fallback"]
+    absorbed = [g for g in groups if g.classification == "fallback"]
+    split, by_release = got["releases"]
+    if by_release:
+        rel.attribute(groups, by_release, split)
+    records, request = got["records"]
     first = got["groups"][0] if got["groups"] else {}
     report = FailureReport(
         scope=f"batch {scope.batch_uuid}" if scope.batch_uuid else f"workflow {target.name or target.uuid}",
@@ -133,7 +144,7 @@ async def sweep(
         workflow_name=target.name,
         workflow_kind=target.kind,
         window=window(scope),
-        totals=totals,
+        totals=totals_of(got["totals"][0] if got["totals"] else {}),
         records=records,
         releases=split,
         batch=_batch_facts(batch),
@@ -141,9 +152,9 @@ async def sweep(
         error_groups=real[:max_groups],
         more_groups=max(0, int(first.get("real_groups") or 0) - max_groups),
         absorbed_by_fallback=absorbed,
-        filter_stops=more["stops"],
+        filter_stops=got["stops"],
         failed_batches=[failed_batch(r) for r in got["batches"]],
-        rerun=more["rerun"],
+        rerun=request,
     )
     return report
 

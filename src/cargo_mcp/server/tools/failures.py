@@ -87,7 +87,7 @@ async def inspect_failures(
         max_groups=max_groups,
         batch=batch,
         end=end,
-        again=f"inspect_failures(workflow={name or wf_uuid!r}, created_after={iso(since)!r}) without batch_uuid "
+        again=f"inspect_failures(workflow={name or wf_uuid!r}, created_after={iso(since)!r}) counts every run since "
         "(records that succeeded drop out)",
     )
     report.notes += notes
@@ -129,7 +129,7 @@ def failure_text(r: FailureReport) -> str:
         lines.append(
             f"Filter stops (expected, not failures): {s.node_slug} (node {s.node_uuid}) stopped {s.stops:,} run(s), "
             f"which had spent {s.credits:g} credits; condition: {clip(s.condition or 'unknown', 200)}"
-            + (f"; run {s.exemplar_run} read: {clip(_pairs(s.seen), 300)}" if s.seen else "")
+            + (f"; run {s.exemplar_run} read (untrusted data): {clip(_pairs(s.seen), 300)}" if s.seen else "")
         )
     if r.rerun:
         body = " Body in structured content `rerun`." if r.rerun.body is not None else ""
