@@ -151,6 +151,7 @@ def workspace_text(r: FailureReport) -> str:
         f"{t.runs:,} runs, {t.failed:,} failed ({pct(t.failed, t.finished - t.cancelled)} of executed); "
         f"credits on failed runs {t.failed_credits:g}"
     ]
+    lines += _records(r)
     if r.workflows:
         lines.append("Workflows with failures, worst first (failed runs, then failure rate):")
     for i, f in enumerate(r.workflows[:WORKFLOW_LINES], 1):
@@ -165,7 +166,6 @@ def workspace_text(r: FailureReport) -> str:
             f"… and {len(rest)} more (failed runs; next call inspect_failures(workflow=<name or UUID>) with the "
             "same window): " + ", ".join(f"{f.name or f.workflow_uuid} {f.failed:,}" for f in rest)
         )
-    lines += _records(r)
     lines += _failed_batches(r)
     if r.error_groups:
         lines.append("Largest error groups, across workflows:")
@@ -210,10 +210,11 @@ def _workflow_name(r: FailureReport, uuid: str | None) -> str:
 def _records(r: FailureReport) -> list[str]:
     """Runs are not records: the counts behind the re-run."""
     x, t = r.records, r.totals
-    line = (
-        f"Records: {t.runs:,} run(s) = {x.records:,} distinct record(s) ({x.duplicated:,} ran more than once: "
-        f"{t.runs - x.records:,} repeat run(s))"
-    )
+    if not t.runs:
+        return []
+    repeats = f"{x.duplicated:,} ran more than once: {t.runs - x.records:,} repeat run(s)"
+    repeats = repeats if x.duplicated else "each once"
+    line = f"Records: {t.runs:,} run(s) = {x.records:,} distinct record(s) ({repeats})"
     if t.failed:
         where = "this batch" if r.batch else "this window"
         line += (
