@@ -67,11 +67,11 @@ Sandbox `scale={scale}` ({len(ws.runs):,} runs, built in {built:.1f} s); batch o
 | `inspect_failures()` (whole workspace, last 7 days) latency, median of {repeat} | \
 {statistics.median(wide) * 1000:.0f} ms | < 3 s |
 
-One call = `get_batch`, the workflow's releases, the catalog, the metrics endpoint and nine capped SQL
-queries over `runs`/`spans`/`batches` sent concurrently; then, also concurrently, the exemplar run of each
-filter node, for a tool one `runs/download` of the records still failing (their start data for the re-run
-body), and when the scope spans releases one more query (errors per release). The workspace sweep is five
-queries.
+One call = `get_batch`, the workflow's releases, the catalog, the metrics endpoint and eight capped SQL
+queries over `runs`/`spans`/`batches` sent concurrently; each dependent step follows its own query at once:
+the exemplar run of each filter node, for a tool one `runs/download` of the records still failing (their
+start data for the re-run body), and when the scope spans releases the errors per release. The workspace
+sweep is five queries.
 """
     write_section("Failure inspection", body)
     print(body)
