@@ -229,9 +229,10 @@ def _releases(r: FailureReport) -> list[str]:
     """Which releases served the scope; the counts split by release when there are several."""
     if len(r.releases) == 1:
         s = r.releases[0]
+        runs = f"runs {s.first_run} → {s.last_run}"
         if s.release_uuid is None:
-            return ["Release: none (ad-hoc runs carry their own nodes)"]
-        return [f"Release: every run on {label(s)} ({s.release_uuid}, deployed {s.deployed_at or 'unknown'})"]
+            return [f"Release: none (ad-hoc runs carry their own nodes; {runs})"]
+        return [f"Release: every run on {label(s)} ({s.release_uuid}, deployed {s.deployed_at or 'unknown'}; {runs})"]
     lines = [f"Releases: this scope spans {len(r.releases)}, oldest first:"] if r.releases else []
     for s in r.releases:
         lines.append(
