@@ -6,6 +6,8 @@ import argparse
 import sys
 import time
 
+from cargo_mcp.api.sql import MAX_RESULT_ROWS
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cargo-mcp", description="Read-only MCP server for Cargo.")
@@ -28,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
 
     check = sub.add_parser("check-sql", help="print the SQL guard's verdict as JSON; exit 0 if allowed, 1 if not")
     check.add_argument("sql", help="the SQL to check ('-' reads it from standard input)")
-    check.add_argument("--max-rows", type=int, default=1000, help="row limit to apply (default 1000, at most 10000)")
+    check.add_argument(
+        "--max-rows", type=int, default=1000, help=f"row limit to apply (default 1000, at most {MAX_RESULT_ROWS})"
+    )
 
     args = parser.parse_args(argv)
     if args.command == "check-sql":

@@ -33,8 +33,8 @@ EXECUTION_STATUSES: tuple[str, ...] = ExecutionStatus.__args__  # type: ignore[a
 RELEASE_STATUSES: tuple[str, ...] = ReleaseStatus.__args__  # type: ignore[attr-defined]
 NODE_KINDS: tuple[str, ...] = NodeKind.__args__  # type: ignore[attr-defined]
 NODE_FILTER_STATUSES: tuple[str, ...] = NodeFilterStatus.__args__  # type: ignore[attr-defined]
-TERMINAL_RUN_STATUSES = frozenset({"success", "error", "cancelled", "skipped"})
-TERMINAL_BATCH_STATUSES = frozenset({"success", "error", "cancelled", "skipped"})
+# The statuses a run or a batch ends in (both enums have them; ``cancelling`` is transitional).
+TERMINAL_STATUSES = frozenset({"success", "error", "cancelled", "skipped"})
 
 
 class Wire(BaseModel):

@@ -5,10 +5,9 @@ from __future__ import annotations
 from sqlglot import exp
 
 from cargo_mcp.api.models import BATCH_STATUSES, EXECUTION_STATUSES, RECORD_STATUSES, RUN_STATUSES
+from cargo_mcp.api.sql import MAX_COLUMNS_READ, MAX_ROWS_READ, TABLES
 from cargo_mcp.api.vocabulary import RUN_STATUS_SYNONYMS
-from cargo_mcp.guard.tables import TABLES
 
-MAX_COLUMNS = 50
 TIME_COLUMNS: dict[str, tuple[str, ...]] = {
     "runs": ("created_at", "updated_at", "finished_at"),
     "records": ("created_at", "updated_at", "finished_at"),
@@ -26,16 +25,16 @@ def advise(tree: exp.Expr) -> list[str]:
     """Advice for ``tree`` (a query the guard allowed); empty when nothing stands out."""
     ctes = {cte.alias: cte.this for cte in tree.find_all(exp.CTE) if cte.alias}
     advice: list[str] = []
-    if any(_star_width(select, ctes) > MAX_COLUMNS for select in _output_selects(tree)):
+    if any(_star_width(select, ctes) > MAX_COLUMNS_READ for select in _output_selects(tree)):
         advice.append(
-            f"SELECT * on runs asks for all {len(TABLES['runs'])} columns, over Cargo's {MAX_COLUMNS}-column cap "
+            f"SELECT * on runs asks for all {len(TABLES['runs'])} columns, over Cargo's {MAX_COLUMNS_READ}-column cap "
             f"(Code 161, TOO_MANY_COLUMNS). List the columns you need instead, e.g. {RUNS_COLUMNS_HINT}."
         )
     advice += _status_word_advice(tree)
     for table in sorted(_unbounded_tables(tree, set(ctes))):
         first = TIME_COLUMNS[table][0]
         advice.append(
-            f"No time predicate on {table}: Cargo stops a query after 10,000,000 rows read (Code 158). "
+            f"No time predicate on {table}: Cargo stops a query after {MAX_ROWS_READ:,} rows read (Code 158). "
             f"Add one, e.g. WHERE {first} > now() - INTERVAL 7 DAY."
         )
     return advice

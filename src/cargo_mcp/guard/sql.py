@@ -16,8 +16,8 @@ from typing import Any
 from sqlglot.errors import ParseError
 from sqlglot.tokenizer_core import Token, TokenType
 
+from cargo_mcp.api.sql import MAX_RESULT_ROWS
 from cargo_mcp.guard.advice import advise
-from cargo_mcp.guard.caps import MAX_ROWS
 from cargo_mcp.guard.dialect import DIALECT
 from cargo_mcp.guard.limit import bound
 from cargo_mcp.guard.render import RenderError, render, statements
@@ -43,7 +43,7 @@ class Verdict:
 
 
 def check(sql: str, max_rows: int = 1000) -> Verdict:
-    """Allow one read-only SELECT; bound its outermost LIMIT to ``min(max_rows, 10000)``."""
+    """Allow one read-only SELECT; bound its outermost LIMIT to ``min(max_rows, MAX_RESULT_ROWS)``."""
     try:
         found = statements(sql)
     except RenderError as e:
@@ -65,7 +65,7 @@ def check(sql: str, max_rows: int = 1000) -> Verdict:
     if reason is not None:
         return Verdict(False, reason, sql)
     try:
-        return _checked(sql, text, tokens, max(1, min(max_rows, MAX_ROWS)))
+        return _checked(sql, text, tokens, max(1, min(max_rows, MAX_RESULT_ROWS)))
     except Exception as e:
         kind = "too deeply nested" if isinstance(e, RecursionError) else f"{type(e).__name__} in the SQL parser"
         return Verdict(

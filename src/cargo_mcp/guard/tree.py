@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
+from cargo_mcp.api.sql import CAPS_SUMMARY, TABLES, table_list
 from cargo_mcp.guard.rules import (
     DENIED_FUNCTIONS,
     DENIED_PREFIXES,
@@ -23,9 +24,8 @@ from cargo_mcp.guard.rules import (
     VIRTUAL_COLUMNS,
     normalized,
 )
-from cargo_mcp.guard.tables import TABLES
 
-TABLE_LIST = "runs, batches, spans or records"
+TABLE_LIST = table_list("or")
 
 
 def rejection(tree: exp.Expr) -> str | None:
@@ -205,7 +205,7 @@ def _clause_rejection(node: exp.Expr) -> str | None:
     if node.args.get("settings"):
         return (
             "A SETTINGS clause could lift Cargo's caps and is refused. "
-            "Instead, remove it: the caps (30 s, 10,000 result rows, 10,000,000 rows read) are fixed."
+            f"Instead, remove it: the caps ({CAPS_SUMMARY}) are fixed."
         )
     if node.args.get("format"):
         return "A FORMAT clause is refused. Instead, remove it: results always come back as JSON rows."
@@ -301,7 +301,7 @@ def _name_rejection(name: str, db: str | None, ctes: set[str], where: str) -> st
             )
         return (
             f"The schema-prefixed table {db}.{name} is refused: Cargo's tables have no schema prefix. "
-            f"Instead, write {name if name in KNOWN_TABLES else 'runs, batches, spans or records'} alone."
+            f"Instead, write {name if name in KNOWN_TABLES else TABLE_LIST} alone."
         )
     if name in KNOWN_TABLES or name in ctes:
         return None
@@ -325,7 +325,7 @@ def _function_rejection(node: exp.Func) -> str | None:
         spelling = written or spelling
         return (
             f"{spelling}() is one of the {family} Cargo denies. "
-            "Instead, compute the value from the columns of runs, batches, spans or records."
+            f"Instead, compute the value from the columns of {TABLE_LIST}."
         )
     if called & (TABLE_FUNCTIONS - SCALAR_TWINS):
         return (

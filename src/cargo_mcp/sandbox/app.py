@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from cargo_mcp.api.models import TERMINAL_STATUSES
+from cargo_mcp.api.sql import EXPORT_CAP
 from cargo_mcp.sandbox import outputs, select, serialize
 from cargo_mcp.sandbox import payloads as p
 from cargo_mcp.sandbox.engine import QueryError
@@ -22,7 +24,6 @@ from cargo_mcp.sandbox.workspace import RunRec, SandboxWorkspace, WorkflowRec
 if TYPE_CHECKING:
     from cargo_mcp.sandbox.server import Sandbox
 
-EXPORT_CAP = 10_000
 Handler = Callable[[Request, SandboxWorkspace], Awaitable[Response]]
 
 
@@ -173,7 +174,7 @@ class Api:
         if b is None:
             raise not_found("batch")
         q = parse(p.BatchDownload, await body(r))
-        if b.status not in ("success", "error", "cancelled", "skipped"):
+        if b.status not in TERMINAL_STATUSES:
             raise ApiError(400, "Batch not finished.", "batchNotFinished")
         slug = self._output_slug(b.workflow, q.output_node_slug)
         runs = sorted(ws.runs_of_batch.get(b.uuid, []), key=lambda x: (-x.created_at, x.uuid))
@@ -281,7 +282,8 @@ class Api:
         if not recs:
             raise ApiError(400, "No records found matching the given filters.", "noRecordsFound")
         if len(recs) > EXPORT_CAP:
-            raise ApiError(400, "Export is limited to 10,000 records. Please narrow your filters.", "tooManyRecords")
+            message = f"Export is limited to {EXPORT_CAP:,} records. Please narrow your filters."
+            raise ApiError(400, message, "tooManyRecords")
         return self._outputs(r, ws, recs, slug, q.format)
 
     # --- identity ------------------------------------------------------------------------------
@@ -302,7 +304,7 @@ class Api:
         if not runs:
             raise ApiError(400, "No runs found matching the given filters.", "noRunsFound")
         if len(runs) > EXPORT_CAP:
-            raise ApiError(400, "Export is limited to 10,000 runs. Please narrow your filters.", "tooManyRuns")
+            raise ApiError(400, f"Export is limited to {EXPORT_CAP:,} runs. Please narrow your filters.", "tooManyRuns")
         return runs
 
     def _output_slug(self, wf: WorkflowRec, slug: str | None) -> str:

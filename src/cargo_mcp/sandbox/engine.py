@@ -3,9 +3,9 @@
 **One ``Engine`` per process.** chdb runs a single embedded server per process, bound to one data
 path; every session and connection shares its catalog. Create the engine once at start-up (in the
 main thread), never ``fork()`` afterwards (use ``spawn``; serve with one worker), and ``close()`` it
-at shutdown. See /work/shared/chdb-notes.md for the tested behaviour this module relies on.
+at shutdown.
 
-Isolation of a user query (``Engine.query``), as in chdb-notes §4/§8:
+Isolation of a user query (``Engine.query``):
 
 1. a fresh read-only connection per query, with the caps in its connection string and
    ``database=<the workspace's private database>`` (a fresh connection also sidesteps chdb's
@@ -14,10 +14,12 @@ Isolation of a user query (``Engine.query``), as in chdb-notes §4/§8:
    ``INTO OUTFILE``/``FORMAT``/``SETTINGS``, no table functions, no database-qualified names, no
    file/host/introspection/dictionary functions;
 3. the parser's canonical text (``formatQuery``) runs wrapped as
-   ``SELECT * FROM (\\n<q>\\n) LIMIT 10001``, so results are cut at exactly 10,000 rows.
+   ``SELECT * FROM (\\n<q>\\n) LIMIT <MAX_RESULT_ROWS + 1>``, so results are cut at exactly
+   ``MAX_RESULT_ROWS`` rows.
 
-Error texts keep ClickHouse's ``Code: N. DB::Exception: … (NAME)`` form; the internal database
-name reads ``orchestration`` and the depth cap reads 5 (the wrapper costs one level).
+The caps are Cargo's (:mod:`cargo_mcp.api.sql`). Error texts keep ClickHouse's ``Code: N. DB::Exception: …
+(NAME)`` form; the internal database name reads ``orchestration`` and the depth cap reads Cargo's (the
+wrapper costs one level).
 """
 
 from __future__ import annotations
@@ -39,18 +41,24 @@ import chdb
 import pyarrow as pa
 from chdb import session as chdb_session
 
-from cargo_mcp.guard.tables import TABLES
+from cargo_mcp.api.sql import (
+    MAX_COLUMNS_READ,
+    MAX_EXECUTION_SECONDS,
+    MAX_RESULT_ROWS,
+    MAX_ROWS_READ,
+    MAX_SUBQUERY_DEPTH,
+    TABLES,
+)
 from cargo_mcp.sandbox.schema import arrow_schema, create_table_sql
 
-MAX_RESULT_ROWS = 10_000
 PUBLIC_DATABASE = "orchestration"
 
 CAPS = (
     "readonly=1"
-    "&max_execution_time=30"
-    "&max_rows_to_read=10000000"
-    "&max_columns_to_read=50"
-    "&max_subquery_depth=6"
+    f"&max_execution_time={MAX_EXECUTION_SECONDS}"
+    f"&max_rows_to_read={MAX_ROWS_READ}"
+    f"&max_columns_to_read={MAX_COLUMNS_READ}"
+    f"&max_subquery_depth={MAX_SUBQUERY_DEPTH + 1}"  # the LIMIT wrapper costs one level
     "&max_memory_usage=4000000000"
     "&output_format_json_quote_64bit_integers=0"
 )
@@ -440,9 +448,9 @@ class Engine:
         return f"Code: 60. DB::Exception: Table {database}.{table} doesn't exist. (UNKNOWN_TABLE)"
 
     def _public_error(self, message: str) -> str:
-        """Hide internal names: any workspace database reads ``orchestration``; depth cap reads 5."""
+        """Hide internal names: any workspace database reads ``orchestration``; the depth cap reads Cargo's."""
         message = _WS_DB_RE.sub(PUBLIC_DATABASE, message)
-        message = message.replace("Maximum: 6.", "Maximum: 5.")
+        message = message.replace(f"Maximum: {MAX_SUBQUERY_DEPTH + 1}.", f"Maximum: {MAX_SUBQUERY_DEPTH}.")
         message = message.replace(self._path, "/var/lib/clickhouse")
         message = re.sub(r"/\* sbx:[0-9A-Za-z_-]+ \*/ ?", "", message)
         return message

@@ -6,7 +6,7 @@ import bisect
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from cargo_mcp.api.models import TERMINAL_BATCH_STATUSES, TERMINAL_RUN_STATUSES, ExecutionsFilter
+from cargo_mcp.api.models import TERMINAL_STATUSES, ExecutionsFilter
 from cargo_mcp.sandbox import payloads as p
 from cargo_mcp.sandbox.tables import record_status
 from cargo_mcp.sandbox.workspace import BatchRec, ExecRec, RunRec, SandboxWorkspace
@@ -72,7 +72,7 @@ def match_runs(ws: SandboxWorkspace, q: p.RunFilterCore | p.DownloadRunOutputs) 
             continue
         if uuids and r.uuid not in uuids:
             continue
-        if finished is not None and (r.status in TERMINAL_RUN_STATUSES) != finished:
+        if finished is not None and (r.status in TERMINAL_STATUSES) != finished:
             continue
         if q.record_id and r.record_id != q.record_id:
             continue
@@ -204,7 +204,7 @@ def match_batches(ws: SandboxWorkspace, q: p.ListBatches) -> list[BatchRec]:
             continue
         if q.is_skipped is not None and (b.status == "skipped") != q.is_skipped:
             continue
-        if q.is_finished is not None and (b.status in TERMINAL_BATCH_STATUSES) != q.is_finished:
+        if q.is_finished is not None and (b.status in TERMINAL_STATUSES) != q.is_finished:
             continue
         if q.included_data_kinds and b.data["kind"] not in q.included_data_kinds:
             continue

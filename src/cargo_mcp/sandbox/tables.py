@@ -9,6 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from cargo_mcp.api.models import TERMINAL_STATUSES
 from cargo_mcp.sandbox.schema import arrow_schema
 from cargo_mcp.sandbox.workspace import RunRec, SandboxWorkspace
 
@@ -99,7 +100,7 @@ def runs_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
         c["finished_at"].append(ms(r.finished_at))
         c["deleted_at"].append(None)
         c["nodes"].append(json.dumps([n.wire() for n in nodes]) if nodes else "null")
-        c["is_finished"].append(r.status in ("success", "error", "cancelled", "skipped"))
+        c["is_finished"].append(r.status in TERMINAL_STATUSES)
         c["executions_count"].append(len(r.executions))
     return dict(c)
 

@@ -20,6 +20,7 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempot
 
 P = ParamSpec("P")
 R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def backend(ctx: Context[Any, Any]) -> Backend:
@@ -80,6 +81,16 @@ def answer(model: BaseModel, text: str) -> CallToolResult:
         content=[TextContent(type="text", text=text)],
         structured_content=model.model_dump(mode="json"),
     )
+
+
+def doc(**fields: object) -> Callable[[F], F]:
+    """Fill the ``{name}`` fields of a tool's docstring with contract constants (apply below ``tool_errors``)."""
+
+    def fill(fn: F) -> F:
+        fn.__doc__ = (fn.__doc__ or "").format(**fields)
+        return fn
+
+    return fill
 
 
 def add_tool(mcp: MCPServer[Any], fn: Callable[..., Any], title: str) -> None:

@@ -12,6 +12,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
+from cargo_mcp.api.sql import EXPORT_CAP
 from cargo_mcp.api.vocabulary import InputError
 from cargo_mcp.results import export
 from cargo_mcp.results.download import download_outputs as fetch_all
@@ -29,9 +30,7 @@ from cargo_mcp.server.filters import (
     run_filters,
 )
 from cargo_mcp.server.render import UNTRUSTED, page_range, table
-from cargo_mcp.server.tooling import add_tool, answer, backend, tool_errors
-
-EXPORT_CAP = 10_000
+from cargo_mcp.server.tooling import add_tool, answer, backend, doc, tool_errors
 
 
 class OutputPage(BaseModel):
@@ -54,6 +53,7 @@ class OutputPage(BaseModel):
 
 
 @tool_errors
+@doc(export_cap=f"{EXPORT_CAP:,}")
 async def download_outputs(
     ctx: Context[Any, Any],
     workflow_uuid: WorkflowArg = None,
@@ -78,11 +78,11 @@ async def download_outputs(
 ) -> Annotated[CallToolResult, OutputPage]:
     """Retrieve the enriched records: one row per run with recordId, recordTitle, runUuid, runStatus, the
     input fields (input.*) and the output node's fields. The full result is downloaded (past Cargo's
-    10,000-run export cap, in stable pages, with progress) and kept locally as result_id; this answer shows
+    {export_cap}-run export cap, in stable pages, with progress) and kept locally as result_id; this answer shows
     one page (limit/offset) and the total. Page further with read_result(result_id) — it filters and sorts
     too — or save the whole file with save_to. Signed download URLs are fetched here, never shown. Without
     output_node_slug the workflow's output node is picked and named. Runs that did not reach the output node
-    have empty output columns (the answer counts them): node_status={"<output slug>": "success"} keeps only the
+    have empty output columns (the answer counts them): node_status={{"<output slug>": "success"}} keeps only the
     runs that reached it."""
     b = backend(ctx)
     payload, notes = await run_filters(
@@ -124,8 +124,9 @@ async def download_outputs(
         description=f"outputs of node {slug} for {payload}",
         progress=progress,
     )
-    if total > 10_000:
-        notes.append(f"{total:,} runs exceed the 10,000-run export cap: fetched in {-(-total // 10_000)} pages")
+    if total > EXPORT_CAP:
+        pages = -(-total // EXPORT_CAP)
+        notes.append(f"{total:,} runs exceed the {EXPORT_CAP:,}-run export cap: fetched in {pages} pages")
     if total == 0:
         notes.append("no run matches these filters (count_runs gives 0)")
     empty = await anyio.to_thread.run_sync(_empty_rows, b.store, meta)
