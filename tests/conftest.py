@@ -49,7 +49,6 @@ def faults(shared_sandbox: Sandbox) -> Iterator[Callable[..., None]]:
 
     yield add
     httpx.delete(url).raise_for_status()
-    shared_sandbox.files.expire_now = False
 
 
 def remote_settings(sb: Sandbox, workspace: int = 0) -> Settings:

@@ -317,15 +317,16 @@ def test_hang_drop_and_malformed_faults(api: httpx.Client, faults: Callable[...,
     assert api.get(f"{ORCH}/tools/list").json()["tools"]
 
 
-def test_expire_urls_fault(api: httpx.Client, ws: SandboxWorkspace, faults: Callable[..., None]) -> None:
+def test_expired_url_fault(api: httpx.Client, ws: SandboxWorkspace, faults: Callable[..., None]) -> None:
     body, _ = filter_cases(ws)[1]
     url = api.post(f"{ORCH}/runs/download-outputs", json=body).json()["url"]
     assert httpx.get(url, timeout=60).status_code == 200
     assert httpx.get(url.replace("signature=", "signature=0"), timeout=60).status_code == 403
-    faults(kind="expire_urls")
-    expired = api.post(f"{ORCH}/runs/download-outputs", json=body).json()["url"]
-    r = httpx.get(expired, timeout=60)
-    assert r.status_code == 403 and "expired" in r.text
+    faults(path="/files/", kind="expired_url", count=1)
+    r = httpx.get(url, timeout=60)
+    assert r.status_code == 403 and "<Code>AccessDenied</Code><Message>Request has expired." in r.text
+    assert r.headers["content-type"] == "application/xml"
+    assert httpx.get(url, timeout=60).status_code == 200  # an ordinary fault: it hits `count` requests, no more
 
 
 def test_no_run_is_created_after_now(ws: SandboxWorkspace) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import anyio.to_thread
 from starlette.applications import Starlette
@@ -17,12 +17,10 @@ from cargo_mcp.api.models import TERMINAL_STATUSES
 from cargo_mcp.api.sql import EXPORT_CAP
 from cargo_mcp.sandbox import outputs, select, serialize
 from cargo_mcp.sandbox import payloads as p
-from cargo_mcp.sandbox.engine import QueryError
-from cargo_mcp.sandbox.faults import FaultMiddleware
+from cargo_mcp.sandbox.engine import Engine, QueryError
+from cargo_mcp.sandbox.faults import FaultMiddleware, Faults
+from cargo_mcp.sandbox.files import FileStore, access_denied
 from cargo_mcp.sandbox.workspace import RunRec, SandboxWorkspace, WorkflowRec
-
-if TYPE_CHECKING:
-    from cargo_mcp.sandbox.server import Sandbox
 
 Handler = Callable[[Request, SandboxWorkspace], Awaitable[Response]]
 
@@ -104,10 +102,12 @@ def _run(ws: SandboxWorkspace, uuid: str) -> RunRec:
 
 
 class Api:
-    """Route handlers bound to one :class:`~cargo_mcp.sandbox.server.Sandbox`."""
+    """Route handlers over the sandbox's parts: its workspaces by token, SQL engine, files and faults."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sb = sandbox
+    def __init__(
+        self, by_token: Mapping[str, SandboxWorkspace], engine: Engine, files: FileStore, faults: Faults | None
+    ) -> None:
+        self.by_token, self.engine, self.files, self.fault_rules = by_token, engine, files, faults
 
     # --- runs -------------------------------------------------------------------------------
     async def run_get(self, r: Request, ws: SandboxWorkspace) -> Response:
@@ -249,7 +249,7 @@ class Api:
     async def query(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.Query, await body(r))
         try:
-            res = await anyio.to_thread.run_sync(self.sb.engine.query, ws.uuid, q.query)
+            res = await anyio.to_thread.run_sync(self.engine.query, ws.uuid, q.query)
         except QueryError as e:
             raise ApiError(400, e.message, "queryFailed") from None
         return ok({"rows": res.rows})
@@ -327,7 +327,7 @@ class Api:
 
     def _file(self, r: Request, ws: SandboxWorkspace, data: bytes, ctype: str, ext: str) -> Response:
         base = str(r.base_url).rstrip("/")
-        return ok({"url": self.sb.files.put(base, ws.uuid, data, ctype, ext)})
+        return ok({"url": self.files.put(base, ws.uuid, data, ctype, ext)})
 
     # --- auth wrapper ----------------------------------------------------------------------------
     def authed(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -345,7 +345,7 @@ class Api:
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "Not authorized: send 'Authorization: Bearer <API token>'.", "unauthorized")
-        ws = self.sb.by_token.get(token.strip())
+        ws = self.by_token.get(token.strip())
         if ws is None:
             raise ApiError(401, "Not authorized: the API token is invalid or revoked.", "unauthorized")
         selected = request.headers.get("selected-workspace-uuid")
@@ -354,37 +354,33 @@ class Api:
         return ws
 
     async def file(self, request: Request) -> Response:
-        got = self.sb.files.get(
+        got = self.files.get(
             request.path_params["file_id"],
             request.query_params.get("expires", ""),
             request.query_params.get("signature", ""),
         )
         if isinstance(got, str):
-            xml = f'<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>{got}</Message></Error>'
-            return Response(xml, status_code=403, media_type="application/xml")
+            return Response(access_denied(got), status_code=403, media_type="application/xml")
         return Response(got.body, media_type=got.content_type)
 
     async def faults(self, request: Request) -> Response:
-        if self.sb.faults is None:
+        if self.fault_rules is None:
             return JSONResponse({"errorMessage": "Fault injection is disabled."}, status_code=404)
         if request.method == "DELETE":
-            self.sb.faults.clear()
-            self.sb.files.expire_now = False
-            return JSONResponse({"ok": True})
-        spec = await request.json()
-        if spec.get("kind") == "expire_urls":
-            self.sb.files.expire_now = True
+            self.fault_rules.clear()
             return JSONResponse({"ok": True})
         try:
-            self.sb.faults.add(spec)
+            self.fault_rules.add(await request.json())
         except ValueError as e:
             return JSONResponse({"errorMessage": str(e)}, status_code=400)
         return JSONResponse({"ok": True})
 
 
-def create_app(sandbox: Sandbox) -> Any:
-    """Build the ASGI app (wrapped in fault injection when the sandbox enables it)."""
-    api = Api(sandbox)
+def create_app(
+    by_token: Mapping[str, SandboxWorkspace], engine: Engine, files: FileStore, faults: Faults | None = None
+) -> Any:
+    """Build the ASGI app (wrapped in fault injection when ``faults`` is given)."""
+    api = Api(by_token, engine, files, faults)
     o = "/v1/orchestration"
     table: list[tuple[str, str, Handler]] = [
         ("GET", f"{o}/runs/{{uuid}}", api.run_get),
@@ -423,8 +419,8 @@ def create_app(sandbox: Sandbox) -> Any:
         Route("/_sandbox/faults", api.faults, methods=["POST", "DELETE"]),
     ]
     app: Any = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
-    if sandbox.faults is not None:
-        app = FaultMiddleware(app, sandbox.faults)
+    if faults is not None:
+        app = FaultMiddleware(app, faults)
     return app
 
 
