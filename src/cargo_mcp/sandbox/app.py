@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import anyio.to_thread
 from starlette.applications import Starlette
@@ -20,7 +20,7 @@ from cargo_mcp.sandbox import payloads as p
 from cargo_mcp.sandbox.engine import Engine, QueryError
 from cargo_mcp.sandbox.faults import FaultMiddleware, Faults
 from cargo_mcp.sandbox.files import FileStore, access_denied
-from cargo_mcp.sandbox.workspace import RunRec, SandboxWorkspace, WorkflowRec
+from cargo_mcp.sandbox.workspace import BatchRec, RunRec, SandboxWorkspace, WorkflowRec
 
 Handler = Callable[[Request, SandboxWorkspace], Awaitable[Response]]
 
@@ -79,7 +79,7 @@ def parse(model: type[p.P], data: Any) -> p.P:
         raise ApiError(400, str(e), "invalidPayload") from None
 
 
-def path_uuid(request: Request, what: str) -> str:
+def path_uuid(request: Request) -> str:
     raw = request.path_params["uuid"]
     try:
         return p._uuid(raw)
@@ -94,11 +94,27 @@ def _workflow(ws: SandboxWorkspace, uuid: str | None) -> WorkflowRec:
     return wf
 
 
-def _run(ws: SandboxWorkspace, uuid: str) -> RunRec:
-    r = ws.runs_by_uuid.get(uuid)
-    if r is None:
+def _run(ws: SandboxWorkspace, r: Request) -> RunRec:
+    run = ws.runs_by_uuid.get(path_uuid(r))
+    if run is None:
         raise not_found("run")
-    return r
+    return run
+
+
+def _batch(ws: SandboxWorkspace, r: Request) -> BatchRec:
+    b = ws.batches_by_uuid.get(path_uuid(r))
+    if b is None:
+        raise not_found("batch")
+    return b
+
+
+def _owner(ws: SandboxWorkspace, r: Request, what: Literal["tool", "play"]) -> WorkflowRec:
+    """The workflow of the tool or play named by the path's uuid."""
+    uuid = path_uuid(r)
+    wf = next((w for w in ws.workflows if (w.tool_uuid if what == "tool" else w.play_uuid) == uuid), None)
+    if wf is None:
+        raise not_found(what)
+    return wf
 
 
 class Api:
@@ -111,7 +127,7 @@ class Api:
 
     # --- runs -------------------------------------------------------------------------------
     async def run_get(self, r: Request, ws: SandboxWorkspace) -> Response:
-        return ok(serialize.get_run(ws, _run(ws, path_uuid(r, "run"))).wire())
+        return ok(serialize.get_run(ws, _run(ws, r)).wire())
 
     async def runs_list(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.ListRuns, await body(r))
@@ -129,8 +145,8 @@ class Api:
     async def runs_download(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.DownloadRuns, await body(r))
         _workflow(ws, q.workflow_uuid)
-        runs = self._capped(select.match_runs(ws, q), "runs")
-        return self._file(r, ws, outputs.ndjson_runs(ws, runs), "application/x-ndjson", "ndjson")
+        runs = self._capped(select.match_runs(ws, q))
+        return self._file(r, outputs.ndjson_runs(ws, runs), "application/x-ndjson", "ndjson")
 
     async def runs_download_outputs(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.DownloadRunOutputs, await body(r))
@@ -139,8 +155,8 @@ class Api:
         runs = select.match_runs(ws, q)
         if q.offset or q.limit is not None:
             runs = runs[q.offset or 0 : (q.offset or 0) + q.limit if q.limit is not None else None]
-        runs = self._capped(runs, "runs")
-        return self._outputs(r, ws, runs, slug, q.format)
+        runs = self._capped(runs)
+        return self._outputs(r, runs, slug, q.format)
 
     async def runs_metrics(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.RunMetrics, await body(r))
@@ -159,10 +175,7 @@ class Api:
 
     # --- batches ----------------------------------------------------------------------------
     async def batch_get(self, r: Request, ws: SandboxWorkspace) -> Response:
-        b = ws.batches_by_uuid.get(path_uuid(r, "batch"))
-        if b is None:
-            raise not_found("batch")
-        return ok({"batch": serialize.batch(ws, b).wire()})
+        return ok({"batch": serialize.batch(ws, _batch(ws, r)).wire()})
 
     async def batches_list(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.ListBatches, query_params(r))
@@ -170,19 +183,17 @@ class Api:
         return ok({"batches": [serialize.batch(ws, b).wire() for b in items]})
 
     async def batch_download(self, r: Request, ws: SandboxWorkspace) -> Response:
-        b = ws.batches_by_uuid.get(path_uuid(r, "batch"))
-        if b is None:
-            raise not_found("batch")
+        b = _batch(ws, r)
         q = parse(p.BatchDownload, await body(r))
         if b.status not in TERMINAL_STATUSES:
             raise ApiError(400, "Batch not finished.", "batchNotFinished")
         slug = self._output_slug(b.workflow, q.output_node_slug)
         runs = sorted(ws.runs_of_batch.get(b.uuid, []), key=lambda x: (-x.created_at, x.uuid))
-        return self._outputs(r, ws, runs, slug, "csv")
+        return self._outputs(r, runs, slug, "csv")
 
     # --- releases, workflows, tools, plays ------------------------------------------------
     async def release_get(self, r: Request, ws: SandboxWorkspace) -> Response:
-        rel = ws.releases_by_uuid.get(path_uuid(r, "release"))
+        rel = ws.releases_by_uuid.get(path_uuid(r))
         if rel is None or ws.workflows_by_uuid[rel.workflow_uuid].spec.kind == "adhoc":
             raise ApiError(404, "Release not found.", "releaseNotFound")
         return ok({"release": serialize.release(ws, rel).wire()})
@@ -219,11 +230,7 @@ class Api:
         return ok({"tools": [serialize.tool(ws, w).wire() for w in ws.workflows if w.tool_uuid]})
 
     async def tool_get(self, r: Request, ws: SandboxWorkspace) -> Response:
-        uuid = path_uuid(r, "tool")
-        wf = next((w for w in ws.workflows if w.tool_uuid == uuid), None)
-        if wf is None:
-            raise not_found("tool")
-        return ok({"tool": serialize.tool(ws, wf).wire()})
+        return ok({"tool": serialize.tool(ws, _owner(ws, r, "tool")).wire()})
 
     async def plays_list(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.ListPlays, query_params(r))
@@ -239,11 +246,7 @@ class Api:
         return ok({"plays": [serialize.play(ws, w).wire() for w in plays]})
 
     async def play_get(self, r: Request, ws: SandboxWorkspace) -> Response:
-        uuid = path_uuid(r, "play")
-        wf = next((w for w in ws.workflows if w.play_uuid == uuid), None)
-        if wf is None:
-            raise not_found("play")
-        return ok({"play": serialize.play(ws, wf).wire()})
+        return ok({"play": serialize.play(ws, _owner(ws, r, "play")).wire()})
 
     # --- SQL, spans, records -----------------------------------------------------------------
     async def query(self, r: Request, ws: SandboxWorkspace) -> Response:
@@ -284,7 +287,7 @@ class Api:
         if len(recs) > EXPORT_CAP:
             message = f"Export is limited to {EXPORT_CAP:,} records. Please narrow your filters."
             raise ApiError(400, message, "tooManyRecords")
-        return self._outputs(r, ws, recs, slug, q.format)
+        return self._outputs(r, recs, slug, q.format)
 
     # --- identity ------------------------------------------------------------------------------
     async def user_current(self, r: Request, ws: SandboxWorkspace) -> Response:
@@ -300,7 +303,7 @@ class Api:
         return ok({"workspaces": [serialize.workspace(ws).wire()]})
 
     # --- helpers -------------------------------------------------------------------------------
-    def _capped(self, runs: list[RunRec], what: str) -> list[RunRec]:
+    def _capped(self, runs: list[RunRec]) -> list[RunRec]:
         if not runs:
             raise ApiError(400, "No runs found matching the given filters.", "noRunsFound")
         if len(runs) > EXPORT_CAP:
@@ -320,14 +323,14 @@ class Api:
             )
         return slug
 
-    def _outputs(self, r: Request, ws: SandboxWorkspace, runs: list[RunRec], slug: str, fmt: str) -> Response:
+    def _outputs(self, r: Request, runs: list[RunRec], slug: str, fmt: str) -> Response:
         columns, rows = outputs.rows(runs, slug)
         data, ctype = outputs.encode(columns, rows, fmt)
-        return self._file(r, ws, data, ctype, fmt)
+        return self._file(r, data, ctype, fmt)
 
-    def _file(self, r: Request, ws: SandboxWorkspace, data: bytes, ctype: str, ext: str) -> Response:
+    def _file(self, r: Request, data: bytes, ctype: str, ext: str) -> Response:
         base = str(r.base_url).rstrip("/")
-        return ok({"url": self.files.put(base, ws.uuid, data, ctype, ext)})
+        return ok({"url": self.files.put(base, data, ctype, ext)})
 
     # --- auth wrapper ----------------------------------------------------------------------------
     def authed(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:

@@ -41,24 +41,17 @@ import chdb
 import pyarrow as pa
 from chdb import session as chdb_session
 
-from cargo_mcp.api.sql import (
-    MAX_COLUMNS_READ,
-    MAX_EXECUTION_SECONDS,
-    MAX_RESULT_ROWS,
-    MAX_ROWS_READ,
-    MAX_SUBQUERY_DEPTH,
-    TABLES,
-)
+from cargo_mcp.api import sql as contract
 from cargo_mcp.sandbox.schema import arrow_schema, create_table_sql
 
 PUBLIC_DATABASE = "orchestration"
 
 CAPS = (
     "readonly=1"
-    f"&max_execution_time={MAX_EXECUTION_SECONDS}"
-    f"&max_rows_to_read={MAX_ROWS_READ}"
-    f"&max_columns_to_read={MAX_COLUMNS_READ}"
-    f"&max_subquery_depth={MAX_SUBQUERY_DEPTH + 1}"  # the LIMIT wrapper costs one level
+    f"&max_execution_time={contract.MAX_EXECUTION_SECONDS}"
+    f"&max_rows_to_read={contract.MAX_ROWS_READ}"
+    f"&max_columns_to_read={contract.MAX_COLUMNS_READ}"
+    f"&max_subquery_depth={contract.MAX_SUBQUERY_DEPTH + 1}"  # the LIMIT wrapper costs one level
     "&max_memory_usage=4000000000"
     "&output_format_json_quote_64bit_integers=0"
 )
@@ -222,10 +215,6 @@ class Engine:
                 finally:
                     shutil.rmtree(self._path, ignore_errors=True)
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     def cancel(self, query_id: str) -> None:
         """Kill the running ``query(..., query_id=query_id)``; it then fails with ``Code: 394``."""
         if not re.fullmatch(r"[0-9A-Za-z_-]+", query_id):
@@ -264,12 +253,9 @@ class Engine:
                 raise ValueError(f"workspace {workspace_uuid} already exists")
             db = "ws_" + secrets.token_hex(8)
             self._owner.query(f"CREATE DATABASE `{db}`")
-            for table in TABLES:
+            for table in contract.TABLES:
                 self._owner.query(create_table_sql(db, table))
             self._databases[workspace_uuid] = db
-
-    def has_workspace(self, workspace_uuid: str) -> bool:
-        return workspace_uuid in self._databases
 
     def _db(self, workspace_uuid: str) -> str:
         try:
@@ -283,8 +269,8 @@ class Engine:
         Timestamps may be tz-aware ``datetime`` values or integer epoch milliseconds. A ready
         ``pa.Table`` is accepted too (cast to the table's schema).
         """
-        if table not in TABLES:
-            raise ValueError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
+        if table not in contract.TABLES:
+            raise ValueError(f"unknown table {table!r}; expected one of {', '.join(contract.TABLES)}")
         schema = arrow_schema(table)
         names = list(columns.column_names) if isinstance(columns, pa.Table) else list(columns)
         missing = [n for n in schema.names if n not in names]
@@ -340,7 +326,7 @@ class Engine:
         conn = _connect(f"{self._path}?{CAPS}&database={db}")
         try:
             canonical = self._validate(conn, sql)
-            text = f"SELECT /* sbx:{qid} */ * FROM (\n{canonical}\n) LIMIT {MAX_RESULT_ROWS + 1}"
+            text = f"SELECT /* sbx:{qid} */ * FROM (\n{canonical}\n) LIMIT {contract.MAX_RESULT_ROWS + 1}"
             with self._inflight_lock:
                 self._inflight.add(qid)
             try:
@@ -356,8 +342,9 @@ class Engine:
         columns = [m["name"] for m in out["meta"]]
         types = [m["type"] for m in out["meta"]]
         data = out["data"]
-        truncated = len(data) > MAX_RESULT_ROWS
-        rows: list[dict[str, object]] = [dict(zip(columns, row, strict=True)) for row in data[:MAX_RESULT_ROWS]]
+        cap = contract.MAX_RESULT_ROWS
+        truncated = len(data) > cap
+        rows: list[dict[str, object]] = [dict(zip(columns, row, strict=True)) for row in data[:cap]]
         elapsed_ms = (time.perf_counter() - start) * 1000
         return QueryResult(columns=columns, types=types, rows=rows, truncated=truncated, elapsed_ms=elapsed_ms)
 
@@ -450,7 +437,8 @@ class Engine:
     def _public_error(self, message: str) -> str:
         """Hide internal names: any workspace database reads ``orchestration``; the depth cap reads Cargo's."""
         message = _WS_DB_RE.sub(PUBLIC_DATABASE, message)
-        message = message.replace(f"Maximum: {MAX_SUBQUERY_DEPTH + 1}.", f"Maximum: {MAX_SUBQUERY_DEPTH}.")
+        depth = contract.MAX_SUBQUERY_DEPTH
+        message = message.replace(f"Maximum: {depth + 1}.", f"Maximum: {depth}.")
         message = message.replace(self._path, "/var/lib/clickhouse")
         message = re.sub(r"/\* sbx:[0-9A-Za-z_-]+ \*/ ?", "", message)
         return message

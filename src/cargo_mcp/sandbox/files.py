@@ -19,7 +19,6 @@ def access_denied(message: str) -> bytes:
 
 @dataclass
 class StoredFile:
-    workspace_uuid: str
     body: bytes
     content_type: str
     expires_at: float
@@ -38,7 +37,7 @@ class FileStore:
     def _sign(self, file_id: str, expires: int) -> str:
         return hmac.new(self._key, f"{file_id}:{expires}".encode(), hashlib.sha256).hexdigest()
 
-    def put(self, base_url: str, workspace_uuid: str, body: bytes, content_type: str, ext: str) -> str:
+    def put(self, base_url: str, body: bytes, content_type: str, ext: str) -> str:
         """Store a file and return its signed URL."""
         now = time.time()
         expires = int(now + self.ttl)
@@ -47,7 +46,7 @@ class FileStore:
             self._files = {k: f for k, f in self._files.items() if f.expires_at > now}
             while len(self._files) >= self.max_files:
                 self._files.pop(next(iter(self._files)))
-            self._files[file_id] = StoredFile(workspace_uuid, body, content_type, now + self.ttl)
+            self._files[file_id] = StoredFile(body, content_type, now + self.ttl)
         return f"{base_url}/files/{file_id}?expires={expires}&signature={self._sign(file_id, expires)}"
 
     def get(self, file_id: str, expires: str, signature: str) -> StoredFile | str:

@@ -460,7 +460,6 @@ def _run(
                 spec.slug,
                 t,
                 ws.now,
-                None,
                 burst,
                 bool(company["domain"]),
                 g.rng.random(),
@@ -556,16 +555,16 @@ def context_of(run: RunRec) -> tuple[dict[str, Any], dict[str, Any]]:
         elif s.action == "branch":
             ctx[s.slug] = {"condition": e.child_index == 0}
         elif s.action == "end":
-            ctx[s.slug] = fakes.end_output(spec.key, ctx)
+            ctx[s.slug] = fakes.end_output(ctx)
         elif s.kind == "tool":  # the called tool's output (the sandbox's only tool node calls the finder)
             ctx[s.slug] = fakes.node_output(s.calls or spec.key, s.slug, "findEmail", data, key)
         else:
             ctx[s.slug] = fakes.node_output(spec.key, s.slug, s.action, data, key)
-        cfg[s.slug] = _computed_config(s, data, run.record_title)
+        cfg[s.slug] = _computed_config(s, data)
     return ctx, cfg
 
 
-def _computed_config(s: NodeSpec, data: dict[str, Any], title: str) -> dict[str, Any]:
+def _computed_config(s: NodeSpec, data: dict[str, Any]) -> dict[str, Any]:
     if s.kind == "connector":
         return {"domain": data.get("domain", ""), "integration": s.integration}
     if s.kind == "agent":
