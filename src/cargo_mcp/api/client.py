@@ -1,6 +1,6 @@
 """The Cargo API client: one pooled ``httpx.AsyncClient``, auth and workspace headers, retries.
 
-It speaks Cargo's wire format exactly (cargo-api.md §1 and §6) and knows nothing about MCP.
+It speaks Cargo's wire format exactly (docs/cargo-contract.md §1 and §6) and knows nothing about MCP.
 Errors are :class:`~cargo_mcp.api.errors.CargoError`; the token never appears in them.
 """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cargo_mcp.api.sql import EXPORT_CAP
 
-# What to do next, by Cargo reason (cargo-api.md §6) — written for the model reading a tool error.
+# What to do next, by Cargo reason (docs/cargo-contract.md §2.3) — written for the model reading a tool error.
 HINTS: dict[str, str] = {
     "runNotFound": "Check the run UUID; list_runs(workflow_uuid=…) lists the runs of a workflow.",
     "batchNotFound": "Check the batch UUID; list_workflows shows each workflow's last batch.",

@@ -1,4 +1,4 @@
-"""Pydantic models of the Cargo orchestration wire types (cargo-api.md §3 to §4).
+"""Pydantic models of the Cargo orchestration wire types (docs/cargo-contract.md §3 to §5).
 
 One source of truth: the client parses responses with these models and the sandbox serializes
 its data through them. Python attributes are snake_case; the wire is camelCase. Nullable wire
@@ -45,7 +45,7 @@ class Wire(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
 
-# Fields that exist only for some node kinds (cargo-api.md §4.1 and §4.2).
+# Fields that exist only for some node kinds (docs/cargo-contract.md §4.1 and §4.2).
 _NODE_KIND_FIELDS: dict[str, frozenset[str]] = {
     "native": frozenset({"actionSlug"}),
     "connector": frozenset({"integrationSlug", "actionSlug", "connectorUuid"}),

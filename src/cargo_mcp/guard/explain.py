@@ -1,4 +1,4 @@
-"""Turn a ClickHouse error from Cargo's SQL endpoint into the next step for the model (cargo-api.md §7.5)."""
+"""Turn a ClickHouse error from Cargo's SQL endpoint into the next step for the model (docs/cargo-contract.md §7.5)."""
 
 from __future__ import annotations
 

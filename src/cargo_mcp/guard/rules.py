@@ -1,4 +1,4 @@
-"""What the guard refuses, by name: statements, table functions and scalar functions (cargo-api.md §7.2).
+"""What the guard refuses, by name: statements, table functions and scalar functions (docs/cargo-contract.md §7.2).
 
 Function names are compared normalized (lower case, no underscores), so ``dictGet``, ``DICTGET`` and
 ``dict_get`` are one name.

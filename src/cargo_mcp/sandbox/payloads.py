@@ -1,6 +1,6 @@
 """Strict request payloads of the sandbox API (unknown keys, bad UUIDs, enums and dates → 400).
 
-Field sets follow the official client's payload types (cargo-api.md §6). Validation errors are
+Field sets follow the official client's payload types (docs/cargo-contract.md §6). Validation errors are
 turned into one readable message naming each field and what was wrong with it.
 """
 
@@ -84,7 +84,7 @@ class CountRuns(RunFilters):
 
 
 class DownloadRuns(RunFilterCore):
-    """No ``isFinished`` here: production rejects it as an unrecognized key (cargo-api.md §6.4)."""
+    """No ``isFinished`` here: production rejects it as an unrecognized key (docs/cargo-contract.md §6.3)."""
 
     workflow_uuid: Uuid
     uuids: list[Uuid] | None = None
@@ -121,7 +121,7 @@ class RunMetrics(Payload):
 
 
 class BatchDownload(Payload):
-    """``{outputNodeSlug?}`` only (cargo-api.md §6.10): the file is CSV."""
+    """``{outputNodeSlug?}`` only (docs/cargo-contract.md §6.5): the file is CSV."""
 
     output_node_slug: str | None = None
 
