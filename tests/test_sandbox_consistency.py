@@ -141,7 +141,9 @@ def test_too_many_and_no_runs(api: httpx.Client, ws: SandboxWorkspace) -> None:
 # --- spans, executions, batch counters ---------------------------------------------------------
 
 
-def test_sql_tables_and_caps_are_the_contracts(api: httpx.Client, shared_sandbox: Sandbox, ws: SandboxWorkspace) -> None:
+def test_sql_tables_and_caps_are_the_contracts(
+    api: httpx.Client, shared_sandbox: Sandbox, ws: SandboxWorkspace
+) -> None:
     """The ClickHouse tables the sandbox serves (columns in order, types) and its query caps are api/sql.py's."""
     engine = shared_sandbox.engine
     rows = engine.internal_query(
