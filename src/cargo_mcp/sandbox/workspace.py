@@ -40,7 +40,7 @@ class ReleaseRec:
     fallback: list[int | None] = field(default_factory=list)
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, repr=False)
 class WorkflowRec:
     uuid: str
     spec: WorkflowSpec
@@ -52,12 +52,15 @@ class WorkflowRec:
     releases: list[ReleaseRec] = field(default_factory=list)
     batches: list[BatchRec] = field(default_factory=list)
 
+    def __repr__(self) -> str:  # the generated one would print the workflow's whole history
+        return f"WorkflowRec({self.spec.key}, {self.uuid})"
+
     @property
     def deployed(self) -> ReleaseRec | None:
         return next((r for r in self.releases if r.status == "deployed"), None)
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, repr=False)
 class BatchRec:
     uuid: str
     workflow: WorkflowRec
@@ -74,6 +77,9 @@ class BatchRec:
     runs_status: str | None = None
     temporal_workflow_id: str = ""
 
+    def __repr__(self) -> str:
+        return f"BatchRec({self.uuid}, {self.status}, {self.runs_count} runs)"
+
 
 @dataclass(slots=True, eq=False)
 class ExecRec:
@@ -88,7 +94,7 @@ class ExecRec:
     finished_at: float | None
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, repr=False)
 class RunRec:
     uuid: str
     workflow: WorkflowRec
@@ -106,12 +112,15 @@ class RunRec:
     credits: float = 0.0
     executions: list[ExecRec] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        return f"RunRec({self.uuid}, {self.status})"
+
     @property
     def adhoc(self) -> bool:
         return self.workflow.spec.kind == "adhoc"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class SandboxWorkspace:
     uuid: str
     name: str
@@ -124,6 +133,9 @@ class SandboxWorkspace:
     batches: list[BatchRec] = field(default_factory=list)
     runs: list[RunRec] = field(default_factory=list)
     truth: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # pytest prints test arguments on failure; 55,000 runs would take minutes
+        return f"SandboxWorkspace({self.name!r}, {self.uuid}, {len(self.runs):,} runs)"
 
     def __post_init__(self) -> None:
         self.runs_by_uuid: dict[str, RunRec] = {}
