@@ -22,7 +22,7 @@ MAX_LAG_S = 0.1
 
 
 async def test_check_async_gives_the_same_verdicts_as_check() -> None:
-    for sql in [*LEGIT[:20], *(s for s, _ in ADVERSARIAL[:40])]:
+    for sql in [*LEGIT, *(s for s, _ in ADVERSARIAL)]:  # deep nesting too: a worker thread's stack suffices
         assert await check_async(sql, 50) == check(sql, 50)
 
 

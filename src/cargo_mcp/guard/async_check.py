@@ -1,7 +1,7 @@
 """The guard off the event loop: ``check_async`` runs :func:`cargo_mcp.guard.sql.check` in a worker thread, at most
 ``_WORKERS`` at a time, under a deadline.
 
-The check is bounded by construction (256 KiB, 40,000 tokens, one pass over the tree), and it looks at the clock
+The check is bounded by construction (256 KiB, 25,000 tokens, one pass over the tree), and it looks at the clock
 between its phases and every thousand nodes, so a thread that reaches the deadline stops itself with a refusal
 rather than running on. If it still has not answered shortly after the deadline, the caller gets that refusal
 anyway and the thread is left to finish on its own (its result is dropped). The thread holds the GIL while it

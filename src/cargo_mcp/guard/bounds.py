@@ -138,9 +138,9 @@ def _parse_time(text: str) -> float | None:
 class Bounds:
     """Value ranges of the expressions of one statement (memoised; a name bound to itself is unbounded)."""
 
-    def __init__(self, scopes: Scopes, now: float | None = None) -> None:
+    def __init__(self, scopes: Scopes) -> None:
         self._scopes = scopes
-        self._now = time.time() if now is None else now
+        self._now = time.time()
         self._memo: dict[int, Range] = {}
         self._busy: set[int] = set()
 
@@ -376,8 +376,8 @@ def _units(value: Range, other: Range) -> Range:
 def _add(a: Range, b: Range) -> Range:
     a, b = _units(a, b), _units(b, a)
     kind = a.kind if a.kind != NUMBER else b.kind
-    if a.kind in (DATE, TIME) and b.kind == SPAN:
-        kind = a.kind
+    if {a.kind, b.kind} == {DATE, SPAN}:
+        kind = TIME  # a Date plus an INTERVAL of hours is a DateTime: the smaller STEP unit is the safe guess
     return _span([a.lo + b.lo, a.hi + b.hi], kind)
 
 

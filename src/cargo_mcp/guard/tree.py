@@ -253,6 +253,13 @@ class _Checker:
             size, sizing = self._range_size(args), args
         elif sized == "timeslots":
             size, sizing = self._time_slots(args), args[1:]
+        elif sized == "mappopulateseries":  # every key from the smallest to the largest (or to max)
+            keys = self.bounds.elements(args[0]) if args else Range(-math.inf, math.inf)
+            top = self.bounds.of(args[2]).hi if len(args) > 2 else keys.hi
+            size, sizing = max(top - keys.lo + 1, 0.0), args
+        elif sized == "h3kring" and len(args) > 1:  # the cells within k steps: 3k(k+1) + 1
+            k = self.bounds.of(args[1]).hi
+            size, sizing = 3 * k * (k + 1) + 1, [args[1]]
         elif sized is not None and len(args) > GENERATORS[sized]:
             sizing = [args[GENERATORS[sized]]]
             size = self.bounds.of(sizing[0]).hi
@@ -262,7 +269,8 @@ class _Checker:
             return None
         if size <= GENERATOR_MAX:
             return None
-        call = f"{name}({', '.join(shown(a) for a in (args if sized in ('range', 'timeslots') else sizing))})"
+        whole = sized in ("range", "timeslots", "mappopulateseries")
+        call = f"{name}({', '.join(shown(a) for a in (args if whole else sizing))})"
         if math.isfinite(size) and all(self.bounds.of(a).lo == self.bounds.of(a).hi for a in sizing):
             return (
                 f"{call} builds a value larger than {GENERATOR_MAX:,} elements in memory. "
