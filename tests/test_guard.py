@@ -270,3 +270,9 @@ def test_check_sql_cli_exits_1_on_refusal() -> None:
     assert proc.returncode == 1
     out = json.loads(proc.stdout)
     assert out["allowed"] is False and "system.tables" in out["reason"] and out["limit_applied"] is None
+
+
+def test_refusals_quote_at_most_a_clipped_piece_of_a_huge_input() -> None:
+    for sql in ("SELECT * FROM " + "t" * 100_000, "SELECT dict" + "x" * 100_000 + "(1)", "Z" * 100_000 + " 1"):
+        reason = check(sql).reason
+        assert reason is not None and len(reason) < 600 and "…" in reason

@@ -25,6 +25,12 @@ _ESCAPES = {"a": b"\a", "b": b"\b", "e": b"\x1b", "f": b"\f", "n": b"\n", "r": b
 _ESCAPES |= {"0": b"\0", "N": b""}
 
 
+def clip(text: str, limit: int = 80) -> str:
+    """A piece of the user's text quoted in a message, cut to ``limit`` characters (an error never echoes a huge
+    input back)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class RenderError(ValueError):
     """The text cannot be rendered safely; the message names the construct and what to send instead."""
 
@@ -106,12 +112,12 @@ def _token_text(text: str, tok: Token, own: set[str]) -> str:
     odd = next((ch for ch in original if not ch.isascii() or not ch.isprintable()), None)
     if odd is not None:
         raise RenderError(
-            f"The character {odd!r} (U+{ord(odd):04X}) appears outside a string literal in {original!r}. "
+            f"The character {odd!r} (U+{ord(odd):04X}) appears outside a string literal in {clip(original)!r}. "
             "Instead, write keywords, names and operators in plain ASCII; only 'string literals' may hold other text."
         )
     if _QUOTES & set(original):
         raise RenderError(
-            f"The literal {original!r} uses a quoting form the guard does not accept. "
+            f"The literal {clip(original)!r} uses a quoting form the guard does not accept. "
             "Instead, write strings as 'text' and names as `name`."
         )
     return original
@@ -165,7 +171,7 @@ def _quote_identifier(name: str, own_alias: bool) -> str:
     odd = set(name) & {"`", "\\"} if own_alias else (set(name) & _QUOTES or not name.isascii())
     if not name or not name.isprintable() or odd:
         raise RenderError(
-            f"The quoted name {name!r} contains characters no Cargo table or column has. "
+            f"The quoted name {clip(name)!r} contains characters no Cargo table or column has. "
             "Instead, use the plain names listed in cargo://sql/schema."
         )
     return f"`{name}`"

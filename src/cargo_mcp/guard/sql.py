@@ -26,7 +26,7 @@ from cargo_mcp.guard.caps import GUARD_DEADLINE_S, MAX_ROWS, MAX_STATEMENT_BYTES
 from cargo_mcp.guard.dialect import DIALECT
 from cargo_mcp.guard.limit import bound
 from cargo_mcp.guard.memory import collection_paused, release
-from cargo_mcp.guard.render import RenderError, render, statements
+from cargo_mcp.guard.render import RenderError, clip, render, statements
 from cargo_mcp.guard.rules import READ_STATEMENTS, STATEMENTS
 from cargo_mcp.guard.scope import Scopes
 from cargo_mcp.guard.tree import rejection
@@ -172,7 +172,7 @@ def _verdict(sql: str, text: str, tree: exp.Expr, scopes: Scopes, cap: int, tick
 
 def _statement_rejection(tokens: list[Token]) -> str | None:
     first = next((t for t in tokens if t.token_type != TokenType.L_PAREN), tokens[0])
-    keyword = first.text.upper()
+    keyword = clip(first.text.upper())
     if keyword not in READ_STATEMENTS:
         return STATEMENTS.get(keyword, _NOT_A_QUERY).format(kw=keyword) + "."
     for tok, following in pairwise(tokens):

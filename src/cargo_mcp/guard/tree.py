@@ -15,6 +15,7 @@ from sqlglot import exp
 
 from cargo_mcp.guard.bounds import DATE, DAY, NUMBER, SPAN, TIME, Bounds, Range
 from cargo_mcp.guard.caps import GENERATOR_MAX
+from cargo_mcp.guard.render import clip
 from cargo_mcp.guard.rules import (
     DENIED_FUNCTIONS,
     DENIED_PREFIXES,
@@ -38,7 +39,7 @@ def rejection(tree: exp.Expr, scopes: Scopes | None = None, tick: Callable[[], N
     """Why ``tree`` may not be sent to Cargo, or ``None``; ``tick`` is called every few hundred nodes (it raises
     to stop the check at its deadline)."""
     if not isinstance(tree, exp.Query):
-        kw = tree.name.upper() if isinstance(tree, exp.Command) else tree.key.upper()
+        kw = clip(tree.name.upper() if isinstance(tree, exp.Command) else tree.key.upper())
         return STATEMENTS.get(kw, "{kw} is not a query. Instead, send one SELECT (or WITH … SELECT)").format(kw=kw)
     scopes = scopes or Scopes(tree)
     checker = _Checker(scopes)
@@ -87,7 +88,7 @@ class _Checker:
         if isinstance(node, exp.Connector | exp.Identifier | exp.Literal):  # AND / OR chains, names, values
             return None
         if isinstance(node, exp.Command | exp.DDL | exp.DML | exp.Set | exp.Use):
-            kw = node.name.upper() if isinstance(node, exp.Command) else node.key.upper()
+            kw = clip(node.name.upper() if isinstance(node, exp.Command) else node.key.upper())
             return STATEMENTS.get(kw, "{kw} is not allowed inside a query. Instead, use SELECT").format(kw=kw)
         if isinstance(node, exp.Query | exp.Subquery):
             return _clause_rejection(node)
@@ -109,7 +110,7 @@ class _Checker:
             )
         if isinstance(node, exp.Column) and node.args.get("db") is not None:
             return (
-                f"The three-part name {node.sql()} reaches into another database. "
+                f"The three-part name {clip(node.sql())} reaches into another database. "
                 "Instead, write table_or_alias.column with one of the four tables."
             )
         if isinstance(node, exp.Placeholder):
@@ -182,13 +183,16 @@ class _Checker:
                 return _name_rejection(table.name, db, self.scopes.ctes_in_scope(table), "ARRAY JOIN")
             return None  # ARRAY JOIN unfolds a column, not a table
         if isinstance(table.this, exp.Func):
-            name = table.this.name or table.this.sql_name()
+            name = clip(table.this.name or table.this.sql_name())
             return (
                 f"The table function {name}() is denied by Cargo (table functions read outside the workspace). "
                 f"Instead, select FROM {TABLE_LIST}."
             )
         if table.args.get("catalog") is not None:
-            return f"The name {table.sql()} has too many parts. Instead, select FROM {TABLE_LIST} without a prefix."
+            return (
+                f"The name {clip(table.sql())} has too many parts. "
+                f"Instead, select FROM {TABLE_LIST} without a prefix."
+            )
         db = table.args["db"].name if table.args.get("db") else None
         ctes = frozenset() if db is not None or table.name in KNOWN_TABLES else self.scopes.ctes_in_scope(table)
         return _name_rejection(table.name, db, ctes, "FROM")
@@ -225,12 +229,12 @@ class _Checker:
     def _function_rejection(self, node: exp.Func) -> str | None:
         called = function_names(node)
         written = _written_name(node)
-        name = written or node.sql_name()
+        name = clip(written or node.sql_name())
         spelling, family = next((DENIED_FUNCTIONS[n] for n in called if n in DENIED_FUNCTIONS), (name, None))
         if family is None and written:
             family = next((f for prefix, f in DENIED_PREFIXES.items() if written.lower().startswith(prefix)), None)
         if family is not None:
-            spelling = written or spelling
+            spelling = clip(written or spelling)
             return (
                 f"{spelling}() is one of the {family} Cargo denies. "
                 "Instead, compute the value from the columns of runs, batches, spans or records."
@@ -347,6 +351,9 @@ def _is_system(qualifier: str) -> bool:
 
 
 def _name_rejection(name: str, db: str | None, ctes: frozenset[str], where: str) -> str | None:
+    if db is None and (name in KNOWN_TABLES or name in ctes):
+        return None
+    name, db = clip(name), clip(db) if db is not None else None
     if db is not None:
         if _is_system(db):
             return (
@@ -357,8 +364,6 @@ def _name_rejection(name: str, db: str | None, ctes: frozenset[str], where: str)
             f"The schema-prefixed table {db}.{name} is refused: Cargo's tables have no schema prefix. "
             f"Instead, write {name if name in KNOWN_TABLES else 'runs, batches, spans or records'} alone."
         )
-    if name in KNOWN_TABLES or name in ctes:
-        return None
     if normalized(name) in TABLE_FUNCTIONS:
         return f"The table function {name}() is denied by Cargo. Instead, select FROM {TABLE_LIST}."
     if name.lower() in KNOWN_TABLES:
