@@ -81,29 +81,31 @@ def main() -> None:
         f"as {MAX_STATEMENT_TOKENS:,} tokens allow (the largest the guard checks in full); median of {SHAPE_RUNS} "
         "checks.",
         "",
-        "| shape | limit | bytes | tokens | check ms | verdict |",
-        "|---|---|---:|---:|---:|---|",
+        "| shape | limit | bytes | tokens | check ms | CPU ms | verdict |",
+        "|---|---|---:|---:|---:|---:|---|",
     ]
-    worst = 0.0
+    worst_wall = worst_cpu = 0.0
     for name in SHAPES:
         for limit, tokens in (("256 KiB", None), (f"{MAX_STATEMENT_TOKENS:,} tokens", MAX_STATEMENT_TOKENS - 10)):
             sql = shape(name, max_bytes=MAX_STATEMENT_BYTES - ROOM, max_tokens=tokens)
-            times = []
+            wall, cpu = [], []
             for _ in range(SHAPE_RUNS):
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 verdict = check(sql)
-                times.append((time.perf_counter() - t) * 1000)
-            worst = max(worst, statistics.median(times))
+                wall.append((time.perf_counter() - t) * 1000)
+                cpu.append((time.process_time() - c) * 1000)
+            worst_wall, worst_cpu = max(worst_wall, statistics.median(wall)), max(worst_cpu, statistics.median(cpu))
             said = "allowed" if verdict.allowed else _gist(verdict.reason or "")
             count = len(DIALECT.tokenize(sql))
             body.append(
-                f"| {name} | {limit} | {len(sql.encode()):,} | {count:,} | {statistics.median(times):.0f} | {said} |"
+                f"| {name} | {limit} | {len(sql.encode()):,} | {count:,} | {statistics.median(wall):.0f} "
+                f"| {statistics.median(cpu):.0f} | {said} |"
             )
     body += [
         "",
         f"Target p99 < 5 ms: {'met' if typical_p99 < 5 else 'MISSED'} per statement ({typical_p99:.2f} ms; raw "
-        f"{p99:.2f} ms). Target ≤ 1 s per check up to 256 KiB: {'met' if worst <= 1000 else 'MISSED'} "
-        f"(slowest shape {worst:.0f} ms).",
+        f"{p99:.2f} ms). Target ≤ 1 s per check up to 256 KiB: {'met' if worst_cpu <= 1000 else 'MISSED'} in CPU "
+        f"time (slowest shape {worst_cpu:.0f} ms of CPU, {worst_wall:.0f} ms wall at load average {load:.1f}).",
     ]
     write_section("SQL guard latency", "\n".join(body))
     print("\n".join(body))
