@@ -29,7 +29,7 @@ from mcp import Client
 
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.app import build_server
-from cargo_mcp.server.backend import Backend
+from cargo_mcp.server.services import Services
 from cargo_mcp.settings import Settings
 from tests.support import FAST_RETRY, TOOLS
 
@@ -157,7 +157,7 @@ def answers() -> Iterator[dict[str, str]]:
 async def _answers(sb: Sandbox) -> dict[str, str]:
     settings = Settings(token=sb.workspaces[0].token, base_url=sb.base_url)
     server = build_server(
-        settings, backend_factory=lambda: Backend(settings, retry=FAST_RETRY, timeout=httpx.Timeout(30.0))
+        settings, services_factory=lambda: Services(settings, retry=FAST_RETRY, timeout=httpx.Timeout(30.0))
     )
     out: dict[str, str] = {}
     result_id = ""

@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from cargo_mcp.api import requests as p
 from cargo_mcp.api.models import TERMINAL_STATUSES
 from cargo_mcp.api.sql import EXPORT_CAP
 from cargo_mcp.sandbox import outputs, select, serialize
-from cargo_mcp.sandbox import payloads as p
 from cargo_mcp.sandbox.engine import Engine, QueryError
 from cargo_mcp.sandbox.faults import FaultMiddleware, Faults
 from cargo_mcp.sandbox.files import FileStore, access_denied
@@ -72,7 +72,7 @@ def query_params(request: Request) -> dict[str, Any]:
     return out
 
 
-def parse(model: type[p.P], data: Any) -> p.P:
+def parse(model: type[p.R], data: Any) -> p.R:
     try:
         return p.parse(model, data)
     except p.PayloadError as e:
@@ -82,7 +82,7 @@ def parse(model: type[p.P], data: Any) -> p.P:
 def path_uuid(request: Request) -> str:
     raw = request.path_params["uuid"]
     try:
-        return p._uuid(raw)
+        return p.check_uuid(raw)
     except ValueError as e:
         raise ApiError(400, f"Invalid request: uuid: {e}.", "invalidPayload") from None
 
@@ -140,7 +140,7 @@ class Api:
         )
 
     async def runs_count(self, r: Request, ws: SandboxWorkspace) -> Response:
-        return ok({"count": len(select.match_runs(ws, parse(p.CountRuns, await body(r))))})
+        return ok({"count": len(select.match_runs(ws, parse(p.RunFilters, await body(r))))})
 
     async def runs_download(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.DownloadRuns, await body(r))
@@ -163,7 +163,7 @@ class Api:
         _workflow(ws, q.workflow_uuid)
         runs = select.match_runs(
             ws,
-            p.CountRuns(
+            p.RunFilters(
                 workflowUuid=q.workflow_uuid,
                 releaseUuid=q.release_uuid,
                 batchUuid=q.batch_uuid,  # type: ignore[call-arg]
@@ -184,7 +184,7 @@ class Api:
 
     async def batch_download(self, r: Request, ws: SandboxWorkspace) -> Response:
         b = _batch(ws, r)
-        q = parse(p.BatchDownload, await body(r))
+        q = parse(p.OutputNode, await body(r))
         if b.status not in TERMINAL_STATUSES:
             raise ApiError(400, "Batch not finished.", "batchNotFinished")
         slug = self._output_slug(b.workflow, q.output_node_slug)

@@ -6,8 +6,8 @@ import bisect
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from cargo_mcp.api import requests as p
 from cargo_mcp.api.models import TERMINAL_STATUSES, ExecutionsFilter
-from cargo_mcp.sandbox import payloads as p
 from cargo_mcp.sandbox.tables import record_status
 from cargo_mcp.sandbox.workspace import BatchRec, ExecRec, RunRec, SandboxWorkspace
 
@@ -81,11 +81,11 @@ def _newest_first(runs: list[RunRec]) -> list[RunRec]:
     return sorted(runs, key=lambda r: (-r.created_at, r.uuid))
 
 
-def match_runs(ws: SandboxWorkspace, q: p.RunFilterCore | p.DownloadRunOutputs) -> list[RunRec]:
+def match_runs(ws: SandboxWorkspace, q: p.RunSelection) -> list[RunRec]:
     """Runs matching the filters, newest first."""
     if q.parent_batch_uuid or q.parent_uuid or q.parent_node_uuid or q.is_group_parent:
         return []  # the sandbox has no child runs
-    if getattr(q, "user_uuid", None) and q.user_uuid != ws.user_uuid:  # type: ignore[union-attr]
+    if getattr(q, "user_uuid", None) not in (None, ws.user_uuid):
         return []
     statuses = set(q.statuses) if q.statuses else None
     uuids = set(getattr(q, "uuids", None) or []) or None

@@ -1,51 +1,40 @@
-"""What the tools talk to: the Cargo client (or the embedded sandbox), the file fetcher, caches."""
+"""The server's one Cargo client, made on first use: in sandbox mode once the embedded sandbox is up.
+
+The sandbox is built in a background thread from :meth:`CargoConnection.start` (the server answers
+``initialize`` and ``tools/list`` meanwhile); the first tool call waits for it. ``cargo_mcp.sandbox`` is imported
+only then, so the real-API path never loads it.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
 import httpx
 
-from cargo_mcp.api.client import CargoClient
+from cargo_mcp.api.client import DEFAULT_TIMEOUT, CargoClient
 from cargo_mcp.api.retry import RetryPolicy
-from cargo_mcp.results.fetch import FetchPolicy
-from cargo_mcp.results.store import ResultStore
 from cargo_mcp.settings import Settings
 
 if TYPE_CHECKING:
     from cargo_mcp.sandbox.server import Sandbox
 
-CATALOG_TTL = 30.0
 
-
-class Backend:
-    """Shared per-process state: one pooled Cargo client and one file client (created lazily)."""
+class CargoConnection:
+    """Gives the one :class:`CargoClient`; concurrent first calls make it once."""
 
     def __init__(self, settings: Settings, *, retry: RetryPolicy | None = None, timeout: httpx.Timeout | None = None):
         self.settings = settings
-        self.retry = retry
-        self.timeout = timeout
-        self.fetch_policy = FetchPolicy(
-            allowed_host_suffixes=settings.download_hosts,
-            allow_loopback=settings.sandbox or _is_local(settings.base_url),
-            max_bytes=settings.max_download_bytes,
-        )
-        self.store = ResultStore(settings.results_dir, settings.results_max_bytes)
+        self._retry = retry
+        self._timeout = timeout or DEFAULT_TIMEOUT
         self._sandbox: Future[Sandbox] | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._client: CargoClient | None = None
-        self._files: httpx.AsyncClient | None = None
         self._lock = anyio.Lock()
-        self.cache: dict[str, tuple[float, Any]] = {}
-
-    @property
-    def mode(self) -> str:
-        return "sandbox" if self.settings.sandbox else "cargo"
 
     def start(self) -> None:
         """Begin building the embedded sandbox in the background (sandbox mode only)."""
@@ -65,32 +54,14 @@ class Backend:
                     assert self._sandbox is not None
                     sandbox = await anyio.to_thread.run_sync(self._sandbox.result)
                     base, token = sandbox.base_url, sandbox.workspaces[0].token
-                kwargs: dict[str, Any] = {"workspace_uuid": self.settings.workspace_uuid, "retry": self.retry}
-                if self.timeout is not None:
-                    kwargs["timeout"] = self.timeout
-                self._client = CargoClient(base, token, **kwargs)
+                self._client = CargoClient(
+                    base, token, workspace_uuid=self.settings.workspace_uuid, retry=self._retry, timeout=self._timeout
+                )
         return self._client
 
-    def files(self) -> httpx.AsyncClient:
-        """A separate client for signed URLs: no Cargo auth header may ever reach a file host."""
-        if self._files is None:
-            self._files = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=False)
-        return self._files
-
-    def cached(self, key: str) -> Any | None:
-        hit = self.cache.get(key)
-        return hit[1] if hit and time.monotonic() - hit[0] < CATALOG_TTL else None
-
-    def remember(self, key: str, value: Any) -> Any:
-        self.cache[key] = (time.monotonic(), value)
-        return value
-
     async def aclose(self) -> None:
-        self.store.close()
         if self._client is not None:
             await self._client.aclose()
-        if self._files is not None:
-            await self._files.aclose()
         if self._sandbox is not None:
             sandbox = await anyio.to_thread.run_sync(self._sandbox.result)
             sandbox.close()
@@ -110,8 +81,3 @@ def _start_sandbox(seed: int) -> Sandbox:
         file=sys.stderr,
     )
     return sandbox
-
-
-def _is_local(url: str) -> bool:
-    host = httpx.URL(url).host
-    return host in ("127.0.0.1", "localhost", "::1")
