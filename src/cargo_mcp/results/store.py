@@ -3,11 +3,17 @@
 Rows are written in batches (memory stays flat), read back by page with optional column selection,
 equality filters and ordering, and exported as CSV or JSON. Values keep their JSON type: strings are TEXT,
 numbers INTEGER or REAL, and booleans, objects and arrays JSON text in a BLOB (columns have no affinity).
-The folder's total size is bounded: the oldest results are evicted first.
+The folder's total size and the results' age are bounded: the oldest results are evicted first.
+
+A store may be *scoped* (:meth:`ResultStore.scoped`): each HTTP caller's results live in a subfolder named
+by the caller's credential hash, invisible to every other scope. A *mirror* (an S3-compatible bucket,
+``results/s3.py``) receives every finished result and serves the ones this process has not seen, so a
+handle works on every replica.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -19,15 +25,30 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cargo_mcp.api.vocabulary import InputError
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
+DEFAULT_MAX_AGE = 24 * 3600.0
 
 
 class ResultNotFound(InputError):
     """The result id never existed or was evicted."""
+
+
+class ResultStoreUnavailable(Exception):
+    """The shared result store (the mirror) could not be used; the message says what to do."""
+
+
+class ResultMirror(Protocol):
+    """Where finished results are copied so that other processes can read them (``name``: scope/id.sqlite)."""
+
+    def put(self, name: str, path: Path) -> None: ...
+
+    def get(self, name: str, dest: Path) -> bool: ...
+
+    def evict(self) -> None: ...
 
 
 BATCH = 1000
@@ -46,11 +67,30 @@ class ResultMeta:
 class ResultStore:
     """Results under ``root`` (a private temporary folder by default)."""
 
-    def __init__(self, root: Path | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self,
+        root: Path | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        *,
+        max_age: float = DEFAULT_MAX_AGE,
+        mirror: ResultMirror | None = None,
+    ) -> None:
         self._owned = root is None
         self.root = root or Path(tempfile.mkdtemp(prefix="cargo-mcp-results-"))
         self.root.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
+        self.max_age = max_age
+        self.mirror = mirror
+        self.scope = ""
+
+    def scoped(self, scope: str) -> ResultStore:
+        """The same store seen by one caller: only the results created under ``scope`` exist for it."""
+        if not scope.isalnum():
+            raise ValueError("a result scope is a credential hash (letters and digits)")
+        view = copy.copy(self)
+        view._owned = False
+        view.scope = scope
+        return view
 
     def close(self) -> None:
         """Remove the folder when the store created it (results live as long as the server)."""
@@ -61,12 +101,13 @@ class ResultStore:
         result_id = result_id.strip()
         if not result_id.startswith("r_") or not result_id[2:].isalnum():
             raise InputError(f"result_id {result_id!r} is not a result id (they look like r_3f9c2a…).")
-        return self.root / f"{result_id}.sqlite"
+        return self.root / self.scope / f"{result_id}.sqlite"
 
     def create(self, columns: list[str], rows: Iterable[dict[str, Any]], description: str, **extra: Any) -> ResultMeta:
         """Store ``rows`` (streamed) under a new id; a failure leaves nothing behind."""
         result_id = "r_" + secrets.token_hex(6)
         final = self.path(result_id)
+        final.parent.mkdir(exist_ok=True)
         tmp = final.with_suffix(".partial")
         columns = list(columns)
         try:
@@ -76,10 +117,15 @@ class ResultStore:
                 db.execute("CREATE TABLE meta (doc TEXT)")
                 db.execute("INSERT INTO meta VALUES (?)", (json.dumps(meta.__dict__),))
             tmp.rename(final)
+            if self.mirror is not None:
+                self.mirror.put(self._name(final), final)
         except BaseException:
             tmp.unlink(missing_ok=True)
+            final.unlink(missing_ok=True)
             raise
         self._evict(keep=result_id)
+        if self.mirror is not None:
+            self.mirror.evict()
         return meta
 
     def meta(self, result_id: str) -> ResultMeta:
@@ -166,17 +212,27 @@ class ResultStore:
 
     def _open(self, result_id: str) -> sqlite3.Connection:
         path = self.path(result_id)
+        if not path.exists() and self.mirror is not None:
+            path.parent.mkdir(exist_ok=True)
+            self.mirror.get(self._name(path), path)
         if not path.exists():
             raise ResultNotFound(
                 f"no result {result_id!r}: it never existed or was evicted; run download_outputs again."
             )
         return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
 
+    def _name(self, path: Path) -> str:
+        """A result file's name relative to the store's folder (its mirror key)."""
+        return path.relative_to(self.root).as_posix()
+
     def _evict(self, keep: str) -> None:
-        files = sorted(self.root.glob("r_*.sqlite"), key=lambda p: p.stat().st_mtime)
+        """Across every scope: results past the age limit, then the oldest until the total fits."""
+        files = sorted(self.root.glob("**/r_*.sqlite"), key=lambda p: p.stat().st_mtime)
         total = sum(p.stat().st_size for p in files)
+        now = time.time()
         for p in files:
-            if total <= self.max_bytes or p.stem == keep:
+            old = now - p.stat().st_mtime > self.max_age
+            if (total <= self.max_bytes and not old) or p.stem == keep:
                 continue
             total -= p.stat().st_size
             p.unlink(missing_ok=True)
