@@ -5,44 +5,17 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from cargo_mcp.results import s3
 from cargo_mcp.results.s3 import S3Location, S3Mirror
 from cargo_mcp.results.store import ResultNotFound, ResultStore, ResultStoreUnavailable
 from cargo_mcp.settings import ConfigError, Settings
 
 ROWS = [{"recordId": f"r{i}", "n": i, "ok": i % 2 == 0, "tags": ["a", str(i)]} for i in range(250)]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Location:
-    """A fresh bucket; credentials through the standard AWS variables, as in production."""
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    monkeypatch.setattr(s3, "EVICT_EVERY", 0.0)
-    name = f"results-{uuid.uuid4().hex[:8]}"
-    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=name)
-    return S3Location(bucket=name, prefix="test/results/", endpoint_url=s3_endpoint, region="us-east-1")
 
 
 def keys(where: S3Location) -> list[str]:
@@ -129,7 +102,7 @@ def test_bucket_eviction_by_size_keeps_the_newest(tmp_path: Path, bucket: S3Loca
 def test_an_unusable_bucket_is_a_clear_error_and_leaves_no_result(tmp_path: Path, bucket: S3Location) -> None:
     missing = S3Location(bucket="no-such-bucket-here", endpoint_url=bucket.endpoint_url, region="us-east-1")
     store = replica(tmp_path, "a", missing).scoped("alice")
-    with pytest.raises(ResultStoreUnavailable, match="'no-such-bucket-here'.*NoSuchBucket.*credentials"):
+    with pytest.raises(ResultStoreUnavailable, match=r"'no-such-bucket-here'.*NoSuchBucket.*credentials"):
         store.create(["n"], iter([{"n": 1}]), "x")
     assert list((tmp_path / "a").glob("**/r_*")) == []
     with pytest.raises(ResultStoreUnavailable, match="no-such-bucket-here"):

@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 import httpx
 
-from cargo_mcp import __version__
+from cargo_mcp import __version__, metrics
 from cargo_mcp.api.errors import CargoApiError, CargoError, CargoNetworkError
 from cargo_mcp.api.models import (
     Batch,
@@ -112,6 +112,7 @@ class CargoClient:
                     params=tuple(query_string(params)) if params else None,
                 )
             except httpx.TransportError as e:
+                metrics.CARGO_RESPONSES.labels("network").inc()
                 wait = self._next_wait(attempt, started, None)
                 if wait is None:
                     raise CargoNetworkError(
@@ -119,11 +120,14 @@ class CargoClient:
                         f"{_transport_reason(e)} (after {attempt} attempt{'s' * (attempt > 1)}).",
                         hint="Check the network and CARGO_API_BASE_URL, then retry.",
                     ) from None
+                metrics.CARGO_RETRIES.inc()
                 await anyio.sleep(wait)
                 continue
+            metrics.CARGO_RESPONSES.labels(str(resp.status_code)).inc()
             if resp.status_code in RETRY_STATUSES:
                 wait = self._next_wait(attempt, started, parse_retry_after(resp.headers.get("retry-after")))
                 if wait is not None:
+                    metrics.CARGO_RETRIES.inc()
                     await anyio.sleep(wait)
                     continue
             return _parse(resp, method, path)

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import anyio
 import httpx
 
+from cargo_mcp import metrics
 from cargo_mcp.api.errors import CargoApiError, CargoNetworkError
 
 DEFAULT_MAX_BYTES = 500 * 1024 * 1024
@@ -118,6 +119,8 @@ async def fetch_to_file(http: httpx.AsyncClient, url: str, policy: FetchPolicy, 
     except BaseException:
         dest.unlink(missing_ok=True)
         raise
+    metrics.DOWNLOADS.inc()
+    metrics.DOWNLOAD_BYTES.inc(size)
     return size
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -14,6 +17,7 @@ import httpx
 from cargo_mcp.api.client import CargoClient
 from cargo_mcp.api.retry import RetryPolicy
 from cargo_mcp.results.fetch import FetchPolicy
+from cargo_mcp.results.s3 import S3Mirror
 from cargo_mcp.results.store import ResultStore
 from cargo_mcp.settings import Settings
 
@@ -35,7 +39,15 @@ class Backend:
             allow_loopback=settings.sandbox or _is_local(settings.base_url),
             max_bytes=settings.max_download_bytes,
         )
-        self.store = ResultStore(settings.results_dir, settings.results_max_bytes)
+        self.store = ResultStore(
+            settings.results_dir,
+            settings.results_max_bytes,
+            max_age=settings.results_max_age,
+            mirror=S3Mirror(settings.results_s3, max_bytes=settings.results_max_bytes, max_age=settings.results_max_age)
+            if settings.results_s3
+            else None,
+        )
+        self._view_of: Backend | None = None
         self._sandbox: Future[Sandbox] | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._client: CargoClient | None = None
@@ -52,6 +64,22 @@ class Backend:
         if self.settings.sandbox and self._sandbox is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cargo-sandbox")
             self._sandbox = self._pool.submit(_start_sandbox, self.settings.sandbox_seed)
+
+    def for_caller(self, scope: str, token: str | None, export_dir: Path | None) -> Backend:
+        """This backend as one HTTP caller sees it: results scoped to ``scope``; with the caller's own Cargo
+        ``token`` also its own client and caches (the file fetcher is shared: it sends no credentials)."""
+        view = copy.copy(self)
+        view._view_of = self
+        view.store = self.store.scoped(scope)
+        view.settings = dataclasses.replace(self.settings, export_dir=export_dir)
+        view._files = self.files()
+        if token is not None:
+            view.settings = dataclasses.replace(view.settings, token=token, workspace_uuid=None, sandbox=False)
+            view._client, view._lock, view.cache, view._sandbox, view._pool = None, anyio.Lock(), {}, None, None
+        return view
+
+    async def cargo(self) -> CargoClient:
+        return await self.client()
 
     async def client(self) -> CargoClient:
         """The Cargo client; in sandbox mode the first call waits until the sandbox is up."""
@@ -86,6 +114,10 @@ class Backend:
         return value
 
     async def aclose(self) -> None:
+        if self._view_of is not None:  # a caller's view closes only its own client
+            if self._client is not None and self._client is not self._view_of._client:
+                await self._client.aclose()
+            return
         self.store.close()
         if self._client is not None:
             await self._client.aclose()

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from cargo_mcp.api.errors import CargoError
 from cargo_mcp.api.vocabulary import InputError
+from cargo_mcp.results.store import ResultStoreUnavailable
 from cargo_mcp.server.backend import Backend
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
@@ -34,7 +35,7 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await fn(*args, **kwargs)
-        except (InputError, CargoError) as e:
+        except (InputError, CargoError, ResultStoreUnavailable) as e:
             raise _tool_error(e) from None
         except (ValidationError, KeyError) as e:  # an answer whose shape the wire models do not expect
             raise ToolError(_unreadable(e)) from None

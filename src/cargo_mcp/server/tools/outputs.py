@@ -96,7 +96,8 @@ async def download_outputs(
         record_id=record_id,
         record_title=record_title,
     )
-    path = export.target(save_to, await _roots(ctx, b), overwrite) if save_to else None
+    shared = ctx.request_context.request is not None  # HTTP: the client's roots are paths on its own machine
+    path = export.target(save_to, await _roots(ctx, b, shared), overwrite, shared=shared) if save_to else None
     client = await b.client()
     slug, slug_note, other_ends = await _output_slug(
         b, payload["workflowUuid"], payload.get("batchUuid"), output_node_slug
@@ -201,21 +202,22 @@ def _preview_columns(columns: list[str], most: int = 8) -> list[str]:
     return (identity + outputs + rest)[:most]
 
 
-async def _roots(ctx: Context[Any, Any], b: Backend) -> list[Path]:
-    """Folders files may be saved in: CARGO_MCP_EXPORT_DIR and the client's file:// roots, if it shares them."""
-    roots = [b.settings.export_dir] if b.settings.export_dir else []
+async def _roots(ctx: Context[Any, Any], b: Backend, shared: bool) -> list[Path]:
+    """Folders files may be saved in: CARGO_MCP_EXPORT_DIR and the client's file:// roots (over HTTP only
+    narrowing it), if it shares them."""
+    roots: list[Path] = []
     try:
         with warnings.catch_warnings():  # roots are deprecated in the 2026 protocol but still what IDEs send
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", UserWarning)
             listed = await ctx.session.list_roots()
     except Exception:  # clients without roots support, or the 2026 protocol without a back channel
-        return roots
-    for root in listed.roots:
+        listed = None
+    for root in listed.roots if listed else []:
         uri = str(root.uri)
         if uri.startswith("file://"):
             roots.append(Path(uri.removeprefix("file://")))
-    return roots
+    return export.allowed_folders(b.settings.export_dir, roots, narrow_only=shared)
 
 
 async def _output_slug(
