@@ -36,7 +36,7 @@ def worker(rows: int, fmt: str) -> dict[str, float]:
     from starlette.responses import StreamingResponse
     from starlette.routing import Route
 
-    from cargo_mcp.results.fetch import FetchPolicy, fetch_to_file
+    from cargo_mcp.results.fetch import FetchPolicy, fetch_to_file, loopback_origin
     from cargo_mcp.results.parse import read_rows
     from cargo_mcp.results.store import ResultStore
 
@@ -66,7 +66,7 @@ def worker(rows: int, fmt: str) -> dict[str, float]:
     async def run() -> tuple[int, int]:
         dest = store.root / f"page.{fmt}"
         async with httpx.AsyncClient(timeout=120) as http:
-            size = await fetch_to_file(http, url, FetchPolicy(allow_loopback=True, max_bytes=10 * 1024**3), dest)
+            size = await fetch_to_file(http, url, FetchPolicy(loopback_origins=(str(loopback_origin(url)),), max_bytes=10 * 1024**3), dest)
         columns, items = read_rows(dest, fmt)
         meta = await anyio.to_thread.run_sync(lambda: store.create(columns, items, "bench"))
         return size, meta.rows

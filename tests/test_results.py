@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
 from cargo_mcp.api.errors import CargoApiError
-from cargo_mcp.results.fetch import FetchPolicy, UrlExpired, fetch_to_file
+from cargo_mcp.results.fetch import FetchPolicy, UrlExpired, fetch_to_file, loopback_origin
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.app import build_server
 from cargo_mcp.server.backend import Backend
@@ -228,7 +228,7 @@ async def test_chunk_failing_midway_leaves_nothing(
         (
             {"kind": "redirect", "location": "https://evil.example.com/steal?x=1"},
             "csv",
-            "redirected to evil.example.com",
+            "redirected to 'evil.example.com'",
         ),
     ],
 )
@@ -286,19 +286,22 @@ async def test_tampered_url_is_refused(shared_sandbox: Sandbox, tmp_path: Path) 
     url = r.json()["url"]
     tampered = url[:-4] + ("0000" if not url.endswith("0000") else "1111")
     dest = tmp_path / "f.csv"
+    sandbox = FetchPolicy(loopback_origins=(str(loopback_origin(url)),))
     async with httpx.AsyncClient() as http:
         with pytest.raises(UrlExpired) as e:
-            await fetch_to_file(http, tampered, FetchPolicy(allow_loopback=True), dest)
+            await fetch_to_file(http, tampered, sandbox, dest)
         assert "signature=" not in str(e.value) and not dest.exists()
-        assert await fetch_to_file(http, url, FetchPolicy(allow_loopback=True), dest) > 0
+        assert await fetch_to_file(http, url, sandbox, dest) > 0
 
 
 async def test_redirects_and_foreign_hosts_are_refused(tmp_path: Path) -> None:
     app = Starlette(routes=[Route("/f", lambda r: RedirectResponse("https://evil.example.com/steal?x=1"))])
     dest = tmp_path / "f.csv"
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
-        with pytest.raises(CargoApiError, match=r"redirected to evil\.example\.com; redirects are not followed"):
-            await fetch_to_file(http, "http://127.0.0.1/f?signature=abc", FetchPolicy(allow_loopback=True), dest)
+        with pytest.raises(CargoApiError, match=r"redirected to 'evil\.example\.com'; redirects are not followed"):
+            await fetch_to_file(
+                http, "http://127.0.0.1/f?signature=abc", FetchPolicy(loopback_origins=("127.0.0.1:80",)), dest
+            )
     assert not dest.exists()
     strict = FetchPolicy()
     for url, why in [

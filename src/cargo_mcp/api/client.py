@@ -26,7 +26,7 @@ from cargo_mcp.api.models import (
     Workflow,
     Workspace,
 )
-from cargo_mcp.api.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
+from cargo_mcp.api.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after, seconds
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=10.0)
 ORCH = "/orchestration"
@@ -124,13 +124,15 @@ class CargoClient:
                 await anyio.sleep(wait)
                 continue
             metrics.CARGO_RESPONSES.labels(str(resp.status_code)).inc()
+            asked = None
             if resp.status_code in RETRY_STATUSES:
-                wait = self._next_wait(attempt, started, parse_retry_after(resp.headers.get("retry-after")))
+                asked = parse_retry_after(resp.headers.get("retry-after"))
+                wait = self._next_wait(attempt, started, asked)
                 if wait is not None:
                     metrics.CARGO_RETRIES.inc()
                     await anyio.sleep(wait)
                     continue
-            return _parse(resp, method, path)
+            return _parse(resp, method, path, asked)
 
     def _next_wait(self, attempt: int, started: float, retry_after: float | None) -> float | None:
         if attempt >= self.retry.max_attempts:
@@ -211,7 +213,7 @@ def _transport_reason(e: httpx.TransportError) -> str:
     return "the connection was dropped"
 
 
-def _parse(resp: httpx.Response, method: str, path: str) -> Any:
+def _parse(resp: httpx.Response, method: str, path: str, retry_after: float | None = None) -> Any:
     data: Any
     try:
         data = resp.json() if resp.content else {}
@@ -226,8 +228,16 @@ def _parse(resp: httpx.Response, method: str, path: str) -> Any:
     if resp.is_success:
         return data
     body = data if isinstance(data, dict) else {}
-    message = body.get("errorMessage") or resp.reason_phrase or "Unknown error"
-    raise CargoApiError(str(message), status=resp.status_code, reason=body.get("reason"))
+    message = str(body.get("errorMessage") or resp.reason_phrase or "Unknown error")
+    if retry_after is not None:  # given up with Cargo's wait unmet: say how long it asked for
+        wait = seconds(retry_after)
+        raise CargoApiError(
+            f"{message.rstrip('.')}; Cargo asked to retry after {wait} s.",
+            status=resp.status_code,
+            reason=body.get("reason"),
+            hint=f"Wait {wait} s, then call again.",
+        )
+    raise CargoApiError(message, status=resp.status_code, reason=body.get("reason"))
 
 
 __all__ = ["CargoClient", "CargoError", "query_string"]

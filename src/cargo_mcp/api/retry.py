@@ -30,6 +30,11 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
 
 
+def seconds(value: float) -> str:
+    """A wait for a message: ``120``, ``2.5``, ``0.04``."""
+    return f"{value:,.0f}" if value >= 10 else f"{value:.2g}"
+
+
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """``Retry-After`` as seconds (delta-seconds or HTTP-date); ``None`` when absent or unreadable."""
     if not value:

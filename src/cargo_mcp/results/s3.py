@@ -13,6 +13,7 @@ to any S3-compatible server through ``endpoint_url``.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -24,6 +25,7 @@ from typing import Any
 from cargo_mcp.results.store import ResultStoreUnavailable
 
 EVICT_EVERY = 60.0
+log = logging.getLogger("cargo_mcp.results")
 CHUNK = 1024 * 1024
 _CODE = re.compile(r"An error occurred \((\w+)\)")
 
@@ -91,6 +93,13 @@ class S3Mirror:
         os.utime(tmp, (modified, modified))
         os.replace(tmp, dest)
         return True
+
+    def delete(self, name: str) -> None:
+        """Best effort (it runs while another error is on its way): a leftover object ages out anyway."""
+        try:
+            self._s3.delete_object(Bucket=self.where.bucket, Key=self.key(name))
+        except Exception as e:
+            log.warning("could not delete %s from the result bucket: %s", name, type(e).__name__)
 
     def evict(self) -> None:
         """Delete objects past the age limit, then the oldest until the total fits (at most once a minute)."""

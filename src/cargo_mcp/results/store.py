@@ -3,7 +3,9 @@
 Rows are written in batches (memory stays flat), read back by page with optional column selection,
 equality filters and ordering, and exported as CSV or JSON. Values keep their JSON type: strings are TEXT,
 numbers INTEGER or REAL, and booleans, objects and arrays JSON text in a BLOB (columns have no affinity).
-The folder's total size and the results' age are bounded: the oldest results are evicted first.
+The folder's total size is bounded (results being written and downloads in progress count): the oldest
+results are evicted first, except those in use — held by a reader or by the call that is creating them;
+so are results past the age limit.
 
 A store may be *scoped* (:meth:`ResultStore.scoped`): each HTTP caller's results live in a subfolder named
 by the caller's credential hash, invisible to every other scope. A *mirror* (an S3-compatible bucket,
@@ -17,20 +19,30 @@ import copy
 import csv
 import io
 import json
+import re
 import secrets
 import shutil
 import sqlite3
 import tempfile
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from cargo_mcp.api.vocabulary import InputError
+from cargo_mcp.clip import echo
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
 DEFAULT_MAX_AGE = 24 * 3600.0
+SQLITE_MAX_INT = 2**63 - 1
+_ID = re.compile(r"r_[0-9a-f]{12}")
+# Files under the store's folder that count toward its size: results, results being written, download pages.
+# (A scope's results are one folder down.)
+_SIZED = ("r_*.sqlite", "r_*.partial", "*/r_*.sqlite", "*/r_*.partial", "cargo-mcp-dl-*/*")
 
 
 class ResultNotFound(InputError):
@@ -42,11 +54,13 @@ class ResultStoreUnavailable(Exception):
 
 
 class ResultMirror(Protocol):
-    """Where finished results are copied so that other processes can read them (``name``: scope/id.sqlite)."""
+    """Where finished results are copied so that other processes read them (``name``: ``scope/id.sqlite``)."""
 
     def put(self, name: str, path: Path) -> None: ...
 
     def get(self, name: str, dest: Path) -> bool: ...
+
+    def delete(self, name: str) -> None: ...
 
     def evict(self) -> None: ...
 
@@ -82,12 +96,14 @@ class ResultStore:
         self.max_age = max_age
         self.mirror = mirror
         self.scope = ""
+        self._held: Counter[str] = Counter()
+        self._lock = threading.Lock()
 
     def scoped(self, scope: str) -> ResultStore:
         """The same store seen by one caller: only the results created under ``scope`` exist for it."""
         if not scope.isalnum():
             raise ValueError("a result scope is a credential hash (letters and digits)")
-        view = copy.copy(self)
+        view = copy.copy(self)  # shares the folder, the limits, the mirror and what is held
         view._owned = False
         view.scope = scope
         return view
@@ -99,39 +115,79 @@ class ResultStore:
 
     def path(self, result_id: str) -> Path:
         result_id = result_id.strip()
-        if not result_id.startswith("r_") or not result_id[2:].isalnum():
-            raise InputError(f"result_id {result_id!r} is not a result id (they look like r_3f9c2a…).")
+        if not _ID.fullmatch(result_id):
+            raise InputError(
+                f"result_id {echo(result_id)} is not a result id: they look like r_3f9c2a1b4d5e "
+                "(the result_id of a download_outputs answer)."
+            )
         return self.root / self.scope / f"{result_id}.sqlite"
 
-    def create(self, columns: list[str], rows: Iterable[dict[str, Any]], description: str, **extra: Any) -> ResultMeta:
-        """Store ``rows`` (streamed) under a new id; a failure leaves nothing behind."""
-        result_id = "r_" + secrets.token_hex(6)
+    @staticmethod
+    def new_id() -> str:
+        return "r_" + secrets.token_hex(6)
+
+    @contextmanager
+    def hold(self, result_id: str) -> Iterator[None]:
+        """Keep ``result_id`` from eviction while the block runs (it need not exist yet)."""
+        result_id = result_id.strip()
+        with self._lock:
+            self._held[result_id] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held[result_id] -= 1
+                if not self._held[result_id]:
+                    del self._held[result_id]
+
+    def create(
+        self,
+        columns: list[str],
+        rows: Iterable[dict[str, Any]],
+        description: str,
+        *,
+        result_id: str | None = None,
+        **extra: Any,
+    ) -> ResultMeta:
+        """Store ``rows`` (streamed) under ``result_id`` (default: a new id); a failure leaves nothing behind.
+
+        Older results may be evicted to stay under the size cap; hold ``result_id`` beforehand to keep the
+        new one from a concurrent call's eviction until the caller is done with it.
+        """
+        result_id = result_id or self.new_id()
         final = self.path(result_id)
         final.parent.mkdir(exist_ok=True)
         tmp = final.with_suffix(".partial")
         columns = list(columns)
-        try:
-            count = _write(tmp, columns, rows)
-            meta = ResultMeta(result_id, columns, count, time.time(), description, extra)
-            with sqlite3.connect(tmp) as db:
-                db.execute("CREATE TABLE meta (doc TEXT)")
-                db.execute("INSERT INTO meta VALUES (?)", (json.dumps(meta.__dict__),))
-            tmp.rename(final)
-            if self.mirror is not None:
-                self.mirror.put(self._name(final), final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            final.unlink(missing_ok=True)
-            raise
-        self._evict(keep=result_id)
+        with self.hold(result_id):
+            try:
+                count = _write(tmp, columns, rows)
+                meta = ResultMeta(result_id, columns, count, time.time(), description, extra)
+                with sqlite3.connect(tmp) as db:
+                    db.execute("CREATE TABLE meta (doc TEXT)")
+                    db.execute("INSERT INTO meta VALUES (?)", (json.dumps(meta.__dict__),))
+                tmp.rename(final)
+                if self.mirror is not None:
+                    self.mirror.put(self._name(final), final)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                final.unlink(missing_ok=True)
+                raise
+            self._evict()
         if self.mirror is not None:
             self.mirror.evict()
         return meta
 
+    def delete(self, result_id: str) -> None:
+        """Remove a result (a download that did not complete must not leave one behind)."""
+        path = self.path(result_id)
+        path.unlink(missing_ok=True)
+        if self.mirror is not None:
+            self.mirror.delete(self._name(path))
+
     def meta(self, result_id: str) -> ResultMeta:
         with self._open(result_id) as db:
-            doc = json.loads(db.execute("SELECT doc FROM meta").fetchone()[0])
-        return ResultMeta(**doc)
+            return _meta(db)
 
     def read(
         self,
@@ -144,22 +200,23 @@ class ResultStore:
         order_by: str | None = None,
         descending: bool = False,
     ) -> tuple[list[str], list[dict[str, Any]], int]:
-        """A page of rows, the columns shown, and how many rows match ``where``."""
-        meta = self.meta(result_id)
-        shown = columns or meta.columns
-        unknown = [c for c in [*shown, *(where or {}), *([order_by] if order_by else [])] if c not in meta.columns]
-        if unknown:
-            raise InputError(f"unknown column(s) {unknown} in result {result_id}; columns are {meta.columns}.")
-        index = _index(meta)
-        clauses, params = [], []
-        for c, wanted in (where or {}).items():  # a list means any of its values
-            values = wanted if isinstance(wanted, list) else [wanted]
-            match = f"{index[c]} IS ? OR CAST({index[c]} AS TEXT) IS ?"
-            clauses.append("(" + " OR ".join([match] * len(values)) + ")")
-            params += [p for v in values for p in (_stored(v), _text(v))]
-        cond = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        select = ", ".join(index[c] for c in shown)
+        """A page of rows, the columns shown, and how many rows match ``where`` (past the end: no rows)."""
         with self._open(result_id) as db:
+            meta = _meta(db)
+            shown = columns or meta.columns
+            unknown = [c for c in [*shown, *(where or {}), *([order_by] if order_by else [])] if c not in meta.columns]
+            if unknown:
+                named = ", ".join(echo(c) for c in unknown)
+                raise InputError(f"unknown column(s) [{named}] in result {result_id}; columns are {meta.columns}.")
+            index = _index(meta)
+            clauses, params = [], []
+            for c, wanted in (where or {}).items():  # a list means any of its values
+                values = wanted if isinstance(wanted, list) else [wanted]
+                match = f"{index[c]} IS ? OR CAST({index[c]} AS TEXT) IS ?"
+                clauses.append("(" + " OR ".join([match] * len(values)) + ")")
+                params += [p for v in values for p in (_stored(v), _text(v))]
+            cond = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+            select = ", ".join(index[c] for c in shown)
             order = " ORDER BY rid"
             if order_by:
                 key = index[order_by]
@@ -169,73 +226,101 @@ class ResultStore:
             total = db.execute(f"SELECT count(*) FROM rows{cond}", params).fetchone()[0]
             if not shown:
                 return shown, [], total
-            cur = db.execute(f"SELECT {select} FROM rows{cond}{order} LIMIT ? OFFSET ?", [*params, limit, offset])
+            cur = db.execute(
+                f"SELECT {select} FROM rows{cond}{order} LIMIT ? OFFSET ?",
+                [*params, min(limit, SQLITE_MAX_INT), min(offset, SQLITE_MAX_INT)],
+            )
             page = [dict(zip(shown, map(_value, r), strict=True)) for r in cur]
         return shown, page, total
 
     def empty_rows(self, result_id: str, columns: list[str], by: str | None) -> dict[Any, int]:
         """How many rows have every one of ``columns`` empty (NULL or ''), per value of ``by`` (or under None)."""
-        meta = self.meta(result_id)
-        index = _index(meta)
-        empty = " AND ".join(f"({index[c]} IS NULL OR {index[c]} = '')" for c in columns) or "1"
-        key = index.get(by or "", "NULL")
         with self._open(result_id) as db:
+            index = _index(_meta(db))
+            empty = " AND ".join(f"({index[c]} IS NULL OR {index[c]} = '')" for c in columns) or "1"
+            key = index.get(by or "", "NULL")
             rows = db.execute(f"SELECT {key}, count(*) FROM rows WHERE {empty} GROUP BY 1 ORDER BY 2 DESC").fetchall()
         return {_value(k): int(n) for k, n in rows}
 
-    def iter_rows(self, result_id: str) -> tuple[list[str], Iterator[list[Any]]]:
-        """The columns and every row in download order, values with their JSON types."""
-        meta = self.meta(result_id)
-        select = ", ".join(f"c{i}" for i in range(len(meta.columns)))
-
-        def rows() -> Iterator[list[Any]]:
-            with self._open(result_id) as db:
-                for row in db.execute(f"SELECT {select} FROM rows ORDER BY rid"):
-                    yield [_value(v) for v in row]
-
-        return meta.columns, rows()
+    @contextmanager
+    def rows_of(self, result_id: str) -> Iterator[tuple[list[str], Iterator[list[Any]]]]:
+        """The columns and every row in download order (values with their JSON types), for the block's duration."""
+        with self._open(result_id) as db:
+            meta = _meta(db)
+            select = ", ".join(f"c{i}" for i in range(len(meta.columns)))
+            cursor = db.execute(f"SELECT {select} FROM rows ORDER BY rid")
+            yield meta.columns, ([_value(v) for v in row] for row in cursor)
 
     def csv_text(self, result_id: str, max_bytes: int) -> str:
         """The whole result as CSV text, refused beyond ``max_bytes``."""
-        columns, rows = self.iter_rows(result_id)
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow(csv_cells(row))
-            if out.tell() > max_bytes:
-                raise InputError(
-                    f"result {result_id} is larger than {max_bytes:,} bytes as CSV; page it with read_result "
-                    "or save it with download_outputs(save_to=…)."
-                )
+        with self.rows_of(result_id) as (columns, rows):
+            writer.writerow(columns)
+            for row in rows:
+                writer.writerow(csv_cells(row))
+                if out.tell() > max_bytes:
+                    raise InputError(
+                        f"result {result_id} is larger than {max_bytes:,} bytes as CSV; page it with read_result "
+                        "or save it with download_outputs(save_to=…)."
+                    )
         return out.getvalue()
 
-    def _open(self, result_id: str) -> sqlite3.Connection:
+    @contextmanager
+    def _open(self, result_id: str) -> Iterator[sqlite3.Connection]:
+        """A read-only connection to the result, held (safe from eviction) and closed after the block."""
         path = self.path(result_id)
-        if not path.exists() and self.mirror is not None:
-            path.parent.mkdir(exist_ok=True)
-            self.mirror.get(self._name(path), path)
-        if not path.exists():
-            raise ResultNotFound(
-                f"no result {result_id!r}: it never existed or was evicted; run download_outputs again."
-            )
-        return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        with self.hold(result_id):
+            if not path.exists() and self.mirror is not None:
+                path.parent.mkdir(exist_ok=True)
+                self.mirror.get(self._name(path), path)
+            if not path.exists():
+                raise ResultNotFound(
+                    f"no result {echo(result_id.strip())}: it never existed or was evicted; run download_outputs again."
+                )
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                yield db
+            finally:
+                db.close()
 
     def _name(self, path: Path) -> str:
         """A result file's name relative to the store's folder (its mirror key)."""
         return path.relative_to(self.root).as_posix()
 
-    def _evict(self, keep: str) -> None:
-        """Across every scope: results past the age limit, then the oldest until the total fits."""
-        files = sorted(self.root.glob("**/r_*.sqlite"), key=lambda p: p.stat().st_mtime)
-        total = sum(p.stat().st_size for p in files)
-        now = time.time()
-        for p in files:
-            old = now - p.stat().st_mtime > self.max_age
-            if (total <= self.max_bytes and not old) or p.stem == keep:
-                continue
-            total -= p.stat().st_size
-            p.unlink(missing_ok=True)
+    def _evict(self) -> None:
+        """Across every scope, delete the results past the age limit, then the oldest until the folder fits the
+        cap; results in use and files being written stay."""
+        with self._lock:
+            sizes = {p: _size(p) for pattern in _SIZED for p in self.root.glob(pattern)}
+            total = sum(sizes.values())
+            done = sorted((p for p in sizes if p.suffix == ".sqlite"), key=_mtime)
+            now = time.time()
+            for p in done:  # oldest first
+                if total <= self.max_bytes and now - _mtime(p) <= self.max_age:
+                    break
+                if p.stem in self._held:
+                    continue
+                p.unlink(missing_ok=True)
+                total -= sizes[p]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # removed meanwhile
+        return 0
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _meta(db: sqlite3.Connection) -> ResultMeta:
+    return ResultMeta(**json.loads(db.execute("SELECT doc FROM meta").fetchone()[0]))
 
 
 def _write(path: Path, columns: list[str], rows: Iterable[dict[str, Any]]) -> int:

@@ -7,6 +7,7 @@ import dataclasses
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ import httpx
 
 from cargo_mcp.api.client import CargoClient
 from cargo_mcp.api.retry import RetryPolicy
-from cargo_mcp.results.fetch import FetchPolicy
+from cargo_mcp.results.fetch import FetchPolicy, loopback_origin
 from cargo_mcp.results.s3 import S3Mirror
 from cargo_mcp.results.store import ResultStore
 from cargo_mcp.settings import Settings
@@ -35,9 +36,7 @@ class Backend:
         self.retry = retry
         self.timeout = timeout
         self.fetch_policy = FetchPolicy(
-            allowed_host_suffixes=settings.download_hosts,
-            allow_loopback=settings.sandbox or _is_local(settings.base_url),
-            max_bytes=settings.max_download_bytes,
+            allowed_host_suffixes=settings.download_hosts, max_bytes=settings.max_download_bytes
         )
         self.store = ResultStore(
             settings.results_dir,
@@ -97,6 +96,8 @@ class Backend:
                 if self.timeout is not None:
                     kwargs["timeout"] = self.timeout
                 self._client = CargoClient(base, token, **kwargs)
+                local = loopback_origin(base)  # the sandbox's (or a local Cargo's) files: that origin only
+                self.fetch_policy = replace(self.fetch_policy, loopback_origins=(local,) if local else ())
         return self._client
 
     def files(self) -> httpx.AsyncClient:
@@ -142,8 +143,3 @@ def _start_sandbox(seed: int) -> Sandbox:
         file=sys.stderr,
     )
     return sandbox
-
-
-def _is_local(url: str) -> bool:
-    host = httpx.URL(url).host
-    return host in ("127.0.0.1", "localhost", "::1")

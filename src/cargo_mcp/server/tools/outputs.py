@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import anyio.from_thread
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
@@ -114,7 +115,7 @@ async def download_outputs(
     async def progress(done: int, pages: int, message: str) -> None:
         await ctx.report_progress(done, pages, message)
 
-    meta = await fetch_all(
+    async with fetch_all(
         client,
         b.files(),
         b.fetch_policy,
@@ -124,60 +125,64 @@ async def download_outputs(
         fmt=format,
         description=f"outputs of node {slug} for {payload}",
         progress=progress,
-    )
-    if total > 10_000:
-        notes.append(f"{total:,} runs exceed the 10,000-run export cap: fetched in {-(-total // 10_000)} pages")
-    if total == 0:
-        notes.append("no run matches these filters (count_runs gives 0)")
-    empty = await anyio.to_thread.run_sync(_empty_rows, b.store, meta)
-    if empty:
-        by_status = ", ".join(f"{status} {n:,}" for status, n in empty.items() if status is not None)
-        notes.append(
-            f"{sum(empty.values()):,} of {meta.rows:,} row(s) have no output from {slug!r}"
-            + (f" (runStatus: {by_status})" if by_status else "")
-            + ": those runs never reached it (another end node, a filter stop, an error, a cancel, or not finished"
-            f" yet). Only runs that reached it: node_status={{{slug!r}: 'success'}}"
-            + (f"; or output_node_slug= one of the other end nodes: {', '.join(other_ends)}" if other_ends else "")
-            + "."
+    ) as meta:
+        if total > 10_000:
+            notes.append(f"{total:,} runs exceed the 10,000-run export cap: fetched in {-(-total // 10_000)} pages")
+        if total == 0:
+            notes.append("no run matches these filters (count_runs gives 0)")
+        empty = await anyio.to_thread.run_sync(_empty_rows, b.store, meta)
+        if empty:
+            by_status = ", ".join(f"{status} {n:,}" for status, n in empty.items() if status is not None)
+            notes.append(
+                f"{sum(empty.values()):,} of {meta.rows:,} row(s) have no output from {slug!r}"
+                + (f" (runStatus: {by_status})" if by_status else "")
+                + ": those runs never reached it (another end node, a filter stop, an error, a cancel, or not finished"
+                f" yet). Only runs that reached it: node_status={{{slug!r}: 'success'}}"
+                + (f"; or output_node_slug= one of the other end nodes: {', '.join(other_ends)}" if other_ends else "")
+                + "."
+            )
+        _, rows, _ = await anyio.to_thread.run_sync(lambda: b.store.read(meta.result_id, offset=offset, limit=limit))
+        saved = None
+        if path is not None:
+            saved = await anyio.to_thread.run_sync(
+                lambda: export.write(
+                    b.store, meta.result_id, path, format, overwrite=overwrite, check=anyio.from_thread.check_cancelled
+                )
+            )
+        nxt = offset + len(rows) if offset + len(rows) < meta.rows else None
+        page = OutputPage(
+            result_id=meta.result_id,
+            workflow_uuid=payload["workflowUuid"],
+            output_node_slug=slug,
+            output_node_note=slug_note,
+            columns=meta.columns,
+            rows=rows,
+            total=meta.rows,
+            offset=offset,
+            returned=len(rows),
+            next_offset=nxt,
+            saved_to=str(path) if path else None,
+            saved_bytes=saved,
+            filters=payload,
+            notes=notes,
         )
-    _, rows, _ = await anyio.to_thread.run_sync(lambda: b.store.read(meta.result_id, offset=offset, limit=limit))
-    saved = None
-    if path is not None:
-        saved = await anyio.to_thread.run_sync(export.write, b.store, meta.result_id, path, format)
-    nxt = offset + len(rows) if offset + len(rows) < meta.rows else None
-    page = OutputPage(
-        result_id=meta.result_id,
-        workflow_uuid=payload["workflowUuid"],
-        output_node_slug=slug,
-        output_node_note=slug_note,
-        columns=meta.columns,
-        rows=rows,
-        total=meta.rows,
-        offset=offset,
-        returned=len(rows),
-        next_offset=nxt,
-        saved_to=str(path) if path else None,
-        saved_bytes=saved,
-        filters=payload,
-        notes=notes,
-    )
-    where = page_range(offset, len(rows), meta.rows)
-    head = f"{meta.rows:,} row(s) in result {meta.result_id} (output node {slug!r}); {where}"
-    head += f" (next_offset={nxt})" if nxt is not None else ""
-    lines = [head] + [f"Note: {n}" for n in ([slug_note] if slug_note else []) + notes]
-    if path is not None:
-        lines.append(f"Saved {saved:,} bytes to {path}")
-    lines.append("Columns: " + ", ".join(meta.columns))
-    preview = _preview_columns(meta.columns)
-    if rows and len(preview) < len(meta.columns):
-        lines.append(
-            f"The table shows {len(preview)} of {len(meta.columns)} columns (the node's outputs first); every column "
-            f"is in the structured rows, or read_result(result_id={meta.result_id!r}, columns=[…])."
-        )
-    if rows:
-        lines.append(UNTRUSTED)
-        lines.append(table(rows, preview, max_chars=3000, cell=40))
-    return answer(page, "\n".join(lines))
+        where = page_range(offset, len(rows), meta.rows)
+        head = f"{meta.rows:,} row(s) in result {meta.result_id} (output node {slug!r}); {where}"
+        head += f" (next_offset={nxt})" if nxt is not None else ""
+        lines = [head] + [f"Note: {n}" for n in ([slug_note] if slug_note else []) + notes]
+        if path is not None:
+            lines.append(f"Saved {saved:,} bytes to {path}")
+        lines.append("Columns: " + ", ".join(meta.columns))
+        preview = _preview_columns(meta.columns)
+        if rows and len(preview) < len(meta.columns):
+            lines.append(
+                f"The table shows {len(preview)} of {len(meta.columns)} columns (the node's outputs first); every "
+                f"column is in the structured rows, or read_result(result_id={meta.result_id!r}, columns=[…])."
+            )
+        if rows:
+            lines.append(UNTRUSTED)
+            lines.append(table(rows, preview, max_chars=3000, cell=40))
+        return answer(page, "\n".join(lines))
 
 
 IDENTITY_COLUMNS = ("recordId", "recordTitle", "runUuid", "runStatus")
