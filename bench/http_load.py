@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import random
 import re
@@ -91,6 +92,13 @@ class Stats:
 
 async def session(n: int, urls: list[str], plan: dict[str, Any], stats: Stats, until: float) -> None:
     """One agent: calls alternate between the replicas; a download on one, its handle read on the other."""
+    try:
+        await _session(n, urls, plan, stats, until)
+    except Exception as e:  # a transport failure outside a call (e.g. at close) is an error too
+        stats.errors[f"session: {type(e).__name__}"] += 1
+
+
+async def _session(n: int, urls: list[str], plan: dict[str, Any], stats: Stats, until: float) -> None:
     rng = random.Random(n)
     headers = {"authorization": f"Bearer {TOKEN}"}
     async with (
@@ -178,6 +186,8 @@ def main() -> None:
     args = parser.parse_args()
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"cargo-mcp-http-load-{os.getpid()}"
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
@@ -225,8 +235,8 @@ download's handle on the replica that did not make it. Target: 0 errors.
 
 Calls by tool: {per_tool}. Downloads are of a {out["plan"]["small_runs"]}-run batch.
 {"Errors: " + "; ".join(f"{k} (x{v})" for k, v in stats.errors.most_common(5)) if errors else ""}
-The machine has 2 cores shared with other work; the clients, the proxy-free round robin, moto and the
-sandbox compete with the replicas for them, so the latencies are an upper bound.
+The machine has 2 cores shared with other work; the {args.sessions} clients, moto and the sandbox
+compete with the replicas for them, so the latencies are an upper bound.
 """
     write_section("HTTP load (two stateless replicas)", body)
     print(body)

@@ -23,6 +23,7 @@ from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.app import build_server
 from cargo_mcp.server.backend import Backend
 from cargo_mcp.settings import Settings
+from tests.loopback import Keys
 from tests.support import FAST_RETRY
 
 
@@ -96,3 +97,10 @@ def bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Location:
     name = f"results-{uuid.uuid4().hex[:8]}"
     boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=name)
     return S3Location(bucket=name, prefix="test/results/", endpoint_url=s3_endpoint, region="us-east-1")
+
+
+@pytest.fixture
+def keys() -> Iterator[Keys]:
+    k = Keys()
+    yield k
+    k.server.shutdown()

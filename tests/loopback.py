@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import httpx2
+import jwt
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric import rsa
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from starlette.applications import Starlette
@@ -21,6 +25,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 START_TIMEOUT = 30.0
+ISSUER = "https://auth.example.test"
+RESOURCE = "https://mcp.example.test/mcp"
 
 
 @contextmanager
@@ -97,3 +103,32 @@ async def mcp_over_http(url: str, headers: dict[str, str] | None = None, **kw: A
     http = httpx2.AsyncClient(headers=headers or {}, timeout=httpx2.Timeout(60.0))
     async with http, Client(streamable_http_client(url, http_client=http), **kw) as client:
         yield client
+
+
+class Keys:
+    """An OAuth issuer's signing key with its JWKS served over loopback HTTP."""
+
+    def __init__(self) -> None:
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        body = json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
+
+    def token(self, key: rsa.RSAPrivateKey | None = None, **claims: Any) -> str:
+        now = int(time.time())
+        body = {"iss": ISSUER, "aud": RESOURCE, "sub": "user-1", "exp": now + 300, "iat": now, "scope": "mcp:read"}
+        body.update(claims)
+        return jwt.encode({k: v for k, v in body.items() if v is not None}, key or self.key, "RS256", {"kid": "k1"})

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import jwt
 import pytest
@@ -25,10 +20,9 @@ from cargo_mcp.server.auth import (
     Refusal,
     credential_scope,
 )
+from tests.loopback import ISSUER, RESOURCE, Keys
 
 pytestmark = pytest.mark.anyio
-ISSUER = "https://auth.example.test"
-RESOURCE = "https://mcp.example.test/mcp"
 
 
 def test_bearer_tokens_match_any_configured_token_exactly() -> None:
@@ -91,42 +85,6 @@ async def test_caller_token_as_bearer_and_with_server_tokens() -> None:
     assert isinstance(ok, Caller) and ok.scope == caller.scope
     with pytest.raises(ValueError, match="bearer token"):
         Authenticator(tokens=BearerTokens(["x"]), caller_tokens="bearer", verify_cargo=verify)
-
-
-class Keys:
-    """An OAuth issuer's signing key with its JWKS served over loopback HTTP."""
-
-    def __init__(self) -> None:
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
-        body = json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
-
-    def token(self, key: rsa.RSAPrivateKey | None = None, **claims: Any) -> str:
-        now = int(time.time())
-        body = {"iss": ISSUER, "aud": RESOURCE, "sub": "user-1", "exp": now + 300, "iat": now, "scope": "mcp:read"}
-        body.update(claims)
-        return jwt.encode({k: v for k, v in body.items() if v is not None}, key or self.key, "RS256", {"kid": "k1"})
-
-
-@pytest.fixture
-def keys() -> Iterator[Keys]:
-    k = Keys()
-    yield k
-    k.server.shutdown()
 
 
 async def test_jwt_verifier_checks_signature_issuer_audience_and_expiry(keys: Keys) -> None:

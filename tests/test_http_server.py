@@ -19,14 +19,14 @@ from mcp.types import ListRootsResult, Root
 from prometheus_client.parser import text_string_to_metric_families
 
 from cargo_mcp.cli import main
-from cargo_mcp.http_settings import HttpSettings
+from cargo_mcp.http_settings import HttpSettings, OAuthSettings
 from cargo_mcp.logs import JsonFormatter, Redact
 from cargo_mcp.results.s3 import S3Location
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.auth import credential_scope
 from cargo_mcp.server.http import http_app, start_metrics
 from cargo_mcp.settings import Settings
-from tests.loopback import RoundRobin, mcp_over_http, serving
+from tests.loopback import ISSUER, RESOURCE, Keys, RoundRobin, mcp_over_http, serving
 from tests.support import FAST_RETRY, TOOLS
 
 pytestmark = pytest.mark.anyio
@@ -82,6 +82,24 @@ async def test_no_credential_or_a_wrong_one_gets_401(tokens_server: str) -> None
     for token in ("old-token-0123456789", "new-token-9876543210"):  # both rotation tokens work end to end
         async with mcp_over_http(f"{tokens_server}/mcp", {"authorization": f"Bearer {token}"}) as client:
             assert {t.name for t in (await client.list_tools()).tools} == TOOLS
+            assert not (await client.call_tool("list_workflows", {})).is_error
+
+
+async def test_oauth_resource_server(shared_sandbox: Sandbox, keys: Keys) -> None:
+    settings = Settings(token=shared_sandbox.workspaces[0].token, base_url=shared_sandbox.base_url)
+    http = HttpSettings(oauth=OAuthSettings(ISSUER, RESOURCE, keys.url, ("mcp:read",)))
+    with serving(http_app(settings, http, retry=FAST_RETRY)) as url:
+        async with httpx.AsyncClient(base_url=url, headers=MCP_HEADERS) as client:
+            meta = (await client.get("/.well-known/oauth-protected-resource/mcp")).json()
+            assert meta["resource"] == RESOURCE and meta["authorization_servers"] == [ISSUER]
+            assert meta["scopes_supported"] == ["mcp:read"]
+            refused = await client.post("/mcp", json=INITIALIZE)
+            assert refused.status_code == 401
+            challenge = refused.headers["www-authenticate"]
+            assert 'resource_metadata="https://mcp.example.test/.well-known/oauth-protected-resource/mcp"' in challenge
+            narrow = await client.post("/mcp", json=INITIALIZE, headers={"authorization": f"Bearer {keys.token(scope='x')}"})
+            assert narrow.status_code == 403 and "insufficient_scope" in narrow.headers["www-authenticate"]
+        async with mcp_over_http(f"{url}/mcp", {"authorization": f"Bearer {keys.token()}"}) as client:
             assert not (await client.call_tool("list_workflows", {})).is_error
 
 

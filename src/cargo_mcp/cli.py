@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _http_flags(serve: argparse.ArgumentParser) -> None:
     from cargo_mcp.http_settings import CALLER_TOKEN_MODES, OPT_OUT_FLAG
 
-    g = serve.add_argument_group("HTTP deployments (see docs/deploy.md; each flag also has an environment variable)")
+    g = serve.add_argument_group("HTTP deployments (docs/deploy.md lists the matching environment variables)")
     g.add_argument("--stateless", action="store_true", help="no sessions, JSON answers: any replica answers any call")
     g.add_argument(
         "--auth-token",

@@ -29,6 +29,7 @@ import uvicorn
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
+from mcp.server.auth.settings import AuthSettings
 from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
@@ -59,6 +60,9 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 READY_TTL = 5.0
 READY_TIMEOUT = 3.0
 WILDCARD_BINDS = ("0.0.0.0", "::", "")
+# Idle keep-alive connections stay open this long: longer than load balancers' idle timeouts (often 60 s),
+# so the balancer, not the server, closes them and no request races a closing connection.
+KEEP_ALIVE = 75
 log = logging.getLogger("cargo_mcp.http")
 
 
@@ -311,9 +315,18 @@ def build_app(mcp: MCPServer[Any], http: HttpSettings, holder: ServicesHolder, c
 
     routes: list[Route | Mount] = [Route(HEALTH_PATH, healthz), Route(READY_PATH, readyz)]
     if http.oauth is not None:
+        # the SDK's settings model keeps the URLs as written (an issuer is compared as an exact string)
+        oauth = AuthSettings.model_validate(
+            {
+                "issuer_url": http.oauth.issuer,
+                "resource_server_url": http.oauth.resource,
+                "validate_token_resource": False,
+            }
+        )
+        assert oauth.resource_server_url is not None
         routes += create_protected_resource_routes(
-            resource_url=AnyHttpUrl(http.oauth.resource),
-            authorization_servers=[AnyHttpUrl(http.oauth.issuer)],
+            resource_url=oauth.resource_server_url,
+            authorization_servers=[oauth.issuer_url],
             scopes_supported=list(http.oauth.scopes) or None,
             resource_name="cargo-mcp",
         )
@@ -406,5 +419,6 @@ def serve_http(settings: Settings, http: HttpSettings) -> None:
         access_log=False,
         log_config=None,
         server_header=False,
+        timeout_keep_alive=KEEP_ALIVE,
         lifespan="on",
     )
