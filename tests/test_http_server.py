@@ -390,3 +390,19 @@ def test_http_beyond_loopback_refuses_to_start_without_authentication(
     monkeypatch.delenv("CARGO_API_TOKEN")
     assert main(["serve", "--http", "--caller-tokens", "header"]) == 2  # no Cargo API to check tokens with
     assert "per-caller Cargo tokens need a Cargo API" in capsys.readouterr().err
+
+
+def test_allowed_folders_policy(tmp_path: Path) -> None:
+    from cargo_mcp.results.export import allowed_folders
+
+    export, inside, other = tmp_path / "exports", tmp_path / "exports" / "team", tmp_path / "other"
+    for folder in (inside, other):
+        folder.mkdir(parents=True)
+    root = Path("/")
+    assert allowed_folders(export, [root, other], narrow_only=False) == [export, other.resolve()]  # stdio
+    assert allowed_folders(None, [root], narrow_only=False) == []
+    assert allowed_folders(export, [], narrow_only=True) == [export]
+    assert allowed_folders(export, [root], narrow_only=True) == [export]
+    assert allowed_folders(export, [other], narrow_only=True) == [export]
+    assert allowed_folders(export, [inside, other], narrow_only=True) == [inside.resolve()]
+    assert allowed_folders(None, [inside], narrow_only=True) == []
