@@ -21,7 +21,7 @@ from cargo_mcp.results import s3
 from cargo_mcp.results.s3 import S3Location
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.app import build_server
-from cargo_mcp.server.backend import Backend
+from cargo_mcp.server.services import Services
 from cargo_mcp.settings import Settings
 from tests.loopback import Keys
 from tests.support import FAST_RETRY
@@ -65,11 +65,11 @@ def remote_settings(sb: Sandbox, workspace: int = 0) -> Settings:
 
 @pytest.fixture
 async def mcp_client(shared_sandbox: Sandbox) -> AsyncIterator[Client]:
-    """An in-memory MCP client on a server whose backend calls the sandbox over loopback HTTP."""
+    """An in-memory MCP client on a server whose services call the sandbox over loopback HTTP."""
     settings = remote_settings(shared_sandbox)
     server = build_server(
         settings,
-        backend_factory=lambda: Backend(settings, retry=FAST_RETRY, timeout=httpx.Timeout(3.0)),
+        services_factory=lambda: Services(settings, retry=FAST_RETRY, timeout=httpx.Timeout(3.0)),
     )
     async with Client(server) as client:
         yield client

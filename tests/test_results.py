@@ -20,7 +20,7 @@ from cargo_mcp.api.errors import CargoApiError
 from cargo_mcp.results.fetch import FetchPolicy, UrlExpired, fetch_to_file, loopback_origin
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.app import build_server
-from cargo_mcp.server.backend import Backend
+from cargo_mcp.server.services import Services
 from cargo_mcp.settings import Settings
 from tests.support import FAST_RETRY
 
@@ -48,7 +48,7 @@ async def export_client(shared_sandbox: Sandbox, tmp_path: Path) -> AsyncIterato
         results_dir=results,
         max_download_bytes=50 * 1024 * 1024,
     )
-    server = build_server(settings, backend_factory=lambda: Backend(settings, retry=FAST_RETRY))
+    server = build_server(settings, services_factory=lambda: Services(settings, retry=FAST_RETRY))
     async with Client(server) as client:
         yield client, exports, results
 

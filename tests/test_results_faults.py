@@ -14,12 +14,13 @@ from mcp import Client
 
 from cargo_mcp.api.client import CargoClient
 from cargo_mcp.api.errors import CargoApiError
+from cargo_mcp.api.requests import DownloadRunOutputs
 from cargo_mcp.results.download import download_outputs
 from cargo_mcp.results.fetch import FetchPolicy, check_url, loopback_origin
 from cargo_mcp.results.store import ResultStore
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.app import build_server
-from cargo_mcp.server.backend import Backend
+from cargo_mcp.server.services import Services
 from cargo_mcp.settings import Settings
 from tests.support import FAST_RETRY
 
@@ -34,10 +35,10 @@ def batch_of(sb: Sandbox) -> tuple[str, int]:
     return batch.uuid, len(sb.workspaces[0].runs_of_batch[batch.uuid])
 
 
-def direct(sb: Sandbox, timeout: float = 5.0) -> tuple[CargoClient, httpx.AsyncClient, FetchPolicy, dict[str, Any]]:
+def direct(sb: Sandbox, timeout: float = 5.0) -> tuple[CargoClient, httpx.AsyncClient, FetchPolicy, DownloadRunOutputs]:
     """What download_outputs needs, without the MCP server: a Cargo client, a file client, the policy, a body."""
     batch = max(sb.workspaces[0].batches, key=lambda b: b.runs_count if b.status == "success" else 0)
-    body = {"workflowUuid": batch.workflow.uuid, "batchUuid": batch.uuid, "format": "csv"}
+    body = DownloadRunOutputs(workflow_uuid=batch.workflow.uuid, batch_uuid=batch.uuid, format="csv")
     policy = FetchPolicy(loopback_origins=(str(loopback_origin(sb.base_url)),))
     api = CargoClient(sb.base_url, sb.workspaces[0].token, retry=FAST_RETRY)
     return api, httpx.AsyncClient(timeout=httpx.Timeout(timeout)), policy, body
@@ -53,7 +54,7 @@ async def env(shared_sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[tuple[Cl
         export_dir=exports,
         results_dir=results,
     )
-    server = build_server(settings, backend_factory=lambda: Backend(settings, retry=FAST_RETRY))
+    server = build_server(settings, services_factory=lambda: Services(settings, retry=FAST_RETRY))
     async with Client(server) as client:
         yield client, exports, results
 

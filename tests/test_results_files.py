@@ -15,7 +15,7 @@ from cargo_mcp.results import export
 from cargo_mcp.results.store import ResultStore
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.app import build_server
-from cargo_mcp.server.backend import Backend
+from cargo_mcp.server.services import Services
 from cargo_mcp.settings import Settings
 from tests.support import FAST_RETRY
 
@@ -53,7 +53,7 @@ async def client(shared_sandbox: Sandbox, places: tuple[Path, Path, Path]) -> As
         export_dir=exports,
         results_dir=results,
     )
-    server = build_server(settings, backend_factory=lambda: Backend(settings, retry=FAST_RETRY))
+    server = build_server(settings, services_factory=lambda: Services(settings, retry=FAST_RETRY))
     async with Client(server) as c:
         yield c
 

@@ -14,6 +14,7 @@ import pytest
 from mcp import Client
 
 from cargo_mcp.api.client import CargoClient
+from cargo_mcp.api.requests import DownloadRunOutputs
 from cargo_mcp.api.vocabulary import InputError
 from cargo_mcp.results import download
 from cargo_mcp.results.download import download_outputs
@@ -100,9 +101,9 @@ def test_concurrent_creates_and_reads_never_lose_a_held_result(tmp_path: Path) -
     assert sizes(store) <= store.max_bytes
 
 
-def client_for(sb: Sandbox) -> tuple[CargoClient, httpx.AsyncClient, FetchPolicy, dict[str, Any], int]:
+def client_for(sb: Sandbox) -> tuple[CargoClient, httpx.AsyncClient, FetchPolicy, DownloadRunOutputs, int]:
     batch = max(sb.workspaces[0].batches, key=lambda b: b.runs_count if b.status == "success" else 0)
-    body = {"workflowUuid": batch.workflow.uuid, "batchUuid": batch.uuid, "format": "csv"}
+    body = DownloadRunOutputs(workflow_uuid=batch.workflow.uuid, batch_uuid=batch.uuid, format="csv")
     policy = FetchPolicy(loopback_origins=(str(loopback_origin(sb.base_url)),))
     api = CargoClient(sb.base_url, sb.workspaces[0].token, retry=FAST_RETRY)
     return api, httpx.AsyncClient(), policy, body, len(sb.workspaces[0].runs_of_batch[batch.uuid])

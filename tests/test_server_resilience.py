@@ -12,7 +12,7 @@ from mcp import Client
 
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.app import build_server
-from cargo_mcp.server.backend import Backend
+from cargo_mcp.server.services import Services
 from cargo_mcp.settings import Settings
 from tests.support import FAST_RETRY, TOOLS
 
@@ -121,7 +121,7 @@ async def test_expired_download_url_is_requested_again_then_reported(
 
 async def test_bad_token_is_an_auth_error_without_the_token(shared_sandbox: Sandbox) -> None:
     settings = Settings(token="wrong-token-value", base_url=shared_sandbox.base_url)
-    server = build_server(settings, backend_factory=lambda: Backend(settings, retry=FAST_RETRY))
+    server = build_server(settings, services_factory=lambda: Services(settings, retry=FAST_RETRY))
     async with Client(server) as client:
         failed, text = await call(client, "list_workflows", {})
     assert failed and "HTTP 401" in text and "CARGO_API_TOKEN" in text and "wrong-token-value" not in text
@@ -152,7 +152,7 @@ def every_cargo_call(sb: Sandbox) -> dict[str, dict[str, Any]]:
 async def test_every_tool_reports_unreachable_cargo(shared_sandbox: Sandbox, tool: str) -> None:
     settings = Settings(token="t", base_url="http://127.0.0.1:9")
     server = build_server(
-        settings, backend_factory=lambda: Backend(settings, retry=FAST_RETRY, timeout=httpx.Timeout(2.0))
+        settings, services_factory=lambda: Services(settings, retry=FAST_RETRY, timeout=httpx.Timeout(2.0))
     )
     async with Client(server) as client:
         failed, text = await call(client, tool, every_cargo_call(shared_sandbox)[tool])
@@ -171,7 +171,7 @@ async def test_every_tool_reports_a_cargo_error(
 
 async def test_other_workspace_is_invisible(shared_sandbox: Sandbox) -> None:
     settings = Settings(token=shared_sandbox.workspaces[1].token, base_url=shared_sandbox.base_url)
-    server = build_server(settings, backend_factory=lambda: Backend(settings, retry=FAST_RETRY))
+    server = build_server(settings, services_factory=lambda: Services(settings, retry=FAST_RETRY))
     async with Client(server) as client:
         failed, text = await call(client, "get_batch", {"batch_uuid": batch_of(shared_sandbox)})
         assert failed and "batchNotFound" in text

@@ -1,30 +1,33 @@
 """The Cargo API client: one pooled ``httpx.AsyncClient``, auth and workspace headers, retries.
 
-It speaks Cargo's wire format exactly (cargo-api.md §1 and §6) and knows nothing about MCP.
-Errors are :class:`~cargo_mcp.api.errors.CargoError`; the token never appears in them.
+It speaks Cargo's wire format exactly (cargo-api.md §1 and §6) and knows nothing about MCP: requests are the
+models of :mod:`cargo_mcp.api.requests`, answers are read into :mod:`cargo_mcp.api.models`. Errors are
+:class:`~cargo_mcp.api.errors.CargoError`; an answer the models cannot read is a ``CargoShapeError``. The token
+never appears in an error.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx
+from pydantic import TypeAdapter, ValidationError
 
 from cargo_mcp import __version__, metrics
-from cargo_mcp.api.errors import CargoApiError, CargoError, CargoNetworkError
-from cargo_mcp.api.models import (
-    Batch,
-    GetRunResult,
-    Play,
-    Release,
-    Run,
-    RunMetric,
-    Tool,
-    Workflow,
-    Workspace,
+from cargo_mcp.api.errors import CargoApiError, CargoError, CargoNetworkError, CargoShapeError
+from cargo_mcp.api.models import Batch, GetRunResult, Play, Release, Run, RunMetric, Tool, Workflow, Workspace
+from cargo_mcp.api.requests import (
+    DeployedRelease,
+    DownloadRunOutputs,
+    ListReleases,
+    ListRuns,
+    Query,
+    Request,
+    RunFilters,
+    RunMetrics,
 )
 from cargo_mcp.api.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after, seconds
 
@@ -92,25 +95,17 @@ class CargoClient:
 
     # --- transport -----------------------------------------------------------------------
     async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: dict[str, Any] | None = None,
-        params: dict[str, Any] | None = None,
-    ) -> Any:
-        """Send one call with retries on 429/502/503/504 and connection errors; return parsed JSON."""
+        self, method: str, path: str, *, body: Request | None = None, params: Request | None = None
+    ) -> Answer:
+        """Send one call with retries on 429/502/503/504 and connection errors; return the JSON answer."""
+        json_body = body.wire() if body is not None else None
+        query = tuple(query_string(params.wire())) if params is not None else None
         started = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
             try:
-                resp = await self._http.request(
-                    method,
-                    path,
-                    json=_drop_none(body) if body is not None else None,
-                    params=tuple(query_string(params)) if params else None,
-                )
+                resp = await self._http.request(method, path, json=json_body, params=query or None)
             except httpx.TransportError as e:
                 metrics.CARGO_RESPONSES.labels("network").inc()
                 wait = self._next_wait(attempt, started, None)
@@ -132,7 +127,7 @@ class CargoClient:
                     metrics.CARGO_RETRIES.inc()
                     await anyio.sleep(wait)
                     continue
-            return _parse(resp, method, path, asked)
+            return Answer(_parse(resp, method, path, asked), f"{method} {path}")
 
     def _next_wait(self, attempt: int, started: float, retry_after: float | None) -> float | None:
         if attempt >= self.retry.max_attempts:
@@ -144,65 +139,104 @@ class CargoClient:
 
     # --- orchestration endpoints ---------------------------------------------------------
     async def get_run(self, uuid: str) -> GetRunResult:
-        return GetRunResult.model_validate(await self.request("GET", f"{ORCH}/runs/{uuid}"))
+        return (await self.request("GET", f"{ORCH}/runs/{uuid}")).whole(_GET_RUN)
 
-    async def list_runs(self, filters: dict[str, Any], limit: int, offset: int) -> tuple[list[Run], int]:
-        data = await self.request("POST", f"{ORCH}/runs/list", body={**filters, "limit": limit, "offset": offset})
-        return [Run.model_validate(r) for r in data["runs"]], int(data.get("count", len(data["runs"])))
+    async def list_runs(self, query: ListRuns) -> tuple[list[Run], int]:
+        """One page of runs, and how many match in all."""
+        answer = await self.request("POST", f"{ORCH}/runs/list", body=query)
+        runs = answer.get("runs", _RUNS)
+        return runs, answer.get("count", _INT, default=len(runs))
 
-    async def count_runs(self, filters: dict[str, Any]) -> int:
-        return int((await self.request("POST", f"{ORCH}/runs/count", body=filters))["count"])
+    async def count_runs(self, filters: RunFilters) -> int:
+        return (await self.request("POST", f"{ORCH}/runs/count", body=filters)).get("count", _INT)
 
-    async def download_run_outputs(self, payload: dict[str, Any]) -> str:
-        return str((await self.request("POST", f"{ORCH}/runs/download-outputs", body=payload))["url"])
+    async def download_run_outputs(self, payload: DownloadRunOutputs) -> str:
+        """The signed URL of one node's output file (at most 10,000 runs a call)."""
+        return (await self.request("POST", f"{ORCH}/runs/download-outputs", body=payload)).get("url", _STR)
 
-    async def download_batch(self, batch_uuid: str, payload: dict[str, Any]) -> str:
-        data = await self.request("POST", f"{ORCH}/batches/{batch_uuid}/download", body=payload)
-        return str(data["url"])
-
-    async def run_metrics(self, payload: dict[str, Any]) -> list[RunMetric]:
-        data = await self.request("POST", f"{ORCH}/runs/metrics", body=payload)
-        return [RunMetric.model_validate(m) for m in data["runMetrics"]]
+    async def run_metrics(self, filters: RunMetrics) -> list[RunMetric]:
+        return (await self.request("POST", f"{ORCH}/runs/metrics", body=filters)).get("runMetrics", _METRICS)
 
     async def get_batch(self, uuid: str) -> Batch:
-        return Batch.model_validate((await self.request("GET", f"{ORCH}/batches/{uuid}"))["batch"])
-
-    async def list_batches(self, **params: Any) -> list[Batch]:
-        data = await self.request("GET", f"{ORCH}/batches/list", params=params)
-        return [Batch.model_validate(b) for b in data["batches"]]
+        return (await self.request("GET", f"{ORCH}/batches/{uuid}")).get("batch", _BATCH)
 
     async def get_release(self, uuid: str) -> Release:
-        return Release.model_validate((await self.request("GET", f"{ORCH}/releases/{uuid}"))["release"])
+        return (await self.request("GET", f"{ORCH}/releases/{uuid}")).get("release", _RELEASE)
 
-    async def list_releases(self, **params: Any) -> list[Release]:
-        data = await self.request("GET", f"{ORCH}/releases/list", params=params)
-        return [Release.model_validate(r) for r in data["releases"]]
+    async def list_releases(self, query: ListReleases) -> list[Release]:
+        return (await self.request("GET", f"{ORCH}/releases/list", params=query)).get("releases", _RELEASES)
 
     async def deployed_release(self, workflow_uuid: str) -> Release:
-        data = await self.request("GET", f"{ORCH}/releases/deployed", params={"workflowUuid": workflow_uuid})
-        return Release.model_validate(data["release"])
+        query = DeployedRelease(workflow_uuid=workflow_uuid)
+        return (await self.request("GET", f"{ORCH}/releases/deployed", params=query)).get("release", _RELEASE)
 
     async def list_workflows(self) -> list[Workflow]:
-        data = await self.request("GET", f"{ORCH}/workflows/list")
-        return [Workflow.model_validate(w) for w in data["workflows"]]
+        return (await self.request("GET", f"{ORCH}/workflows/list")).get("workflows", _WORKFLOWS)
 
     async def list_tools(self) -> list[Tool]:
-        return [Tool.model_validate(t) for t in (await self.request("GET", f"{ORCH}/tools/list"))["tools"]]
+        return (await self.request("GET", f"{ORCH}/tools/list")).get("tools", _TOOLS)
 
     async def list_plays(self) -> list[Play]:
-        return [Play.model_validate(p) for p in (await self.request("GET", f"{ORCH}/plays/list"))["plays"]]
+        return (await self.request("GET", f"{ORCH}/plays/list")).get("plays", _PLAYS)
 
     async def query(self, sql: str) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = (await self.request("POST", f"{ORCH}/query", body={"query": sql}))["rows"]
-        return rows
+        """The rows of one SQL query (checked by the guard before)."""
+        return (await self.request("POST", f"{ORCH}/query", body=Query(query=sql))).get("rows", _ROWS)
 
     async def current_workspace(self) -> Workspace:
-        data = await self.request("GET", "/workspaceManagement/workspaces/current")
-        return Workspace.model_validate(data["workspace"])
+        """The workspace of this client's token: how the HTTP server checks a caller's own token."""
+        return (await self.request("GET", "/workspaceManagement/workspaces/current")).get("workspace", _WORKSPACE)
 
 
-def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if v is not None}
+T = TypeVar("T")
+_GET_RUN = TypeAdapter(GetRunResult)
+_RUNS = TypeAdapter(list[Run])
+_INT = TypeAdapter(int)
+_STR = TypeAdapter(str)
+_METRICS = TypeAdapter(list[RunMetric])
+_BATCH = TypeAdapter(Batch)
+_RELEASE = TypeAdapter(Release)
+_RELEASES = TypeAdapter(list[Release])
+_WORKFLOWS = TypeAdapter(list[Workflow])
+_TOOLS = TypeAdapter(list[Tool])
+_PLAYS = TypeAdapter(list[Play])
+_WORKSPACE = TypeAdapter(Workspace)
+_ROWS = TypeAdapter(list[dict[str, Any]])
+
+
+class Answer:
+    """A successful JSON answer: every way it differs from the wire models is a :class:`CargoShapeError`."""
+
+    def __init__(self, data: Any, endpoint: str) -> None:
+        self.data = data
+        self.endpoint = endpoint
+
+    def whole(self, adapter: TypeAdapter[T]) -> T:
+        """The answer itself, read by ``adapter``."""
+        return self._read(self._object(), adapter)
+
+    def get(self, key: str, adapter: TypeAdapter[T], *, default: T | None = None) -> T:
+        """The value under ``key``, read by ``adapter``; ``default`` when it is absent (required if no default)."""
+        data = self._object()
+        if key in data:
+            return self._read(data[key], adapter)
+        if default is None:
+            raise CargoShapeError(f"missing key {key!r}", self.endpoint)
+        return default
+
+    def _object(self) -> dict[str, Any]:
+        if not isinstance(self.data, dict):
+            kind = "null" if self.data is None else "an array" if isinstance(self.data, list) else "a scalar"
+            raise CargoShapeError(f"expected a JSON object, got {kind}", self.endpoint)
+        return self.data
+
+    def _read(self, value: Any, adapter: TypeAdapter[T]) -> T:
+        try:
+            return adapter.validate_python(value)
+        except ValidationError as e:
+            first = e.errors(include_url=False, include_input=False)[0]
+            where = ".".join([e.title, *map(str, first["loc"])])
+            raise CargoShapeError(f"{where}: {first['msg']}", self.endpoint) from None
 
 
 def _transport_reason(e: httpx.TransportError) -> str:

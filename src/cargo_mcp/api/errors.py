@@ -1,4 +1,15 @@
-"""Typed errors of the Cargo API client: HTTP status, Cargo ``reason``, message and a next step."""
+"""Typed errors of the Cargo API client: HTTP status, Cargo ``reason``, message and a next step.
+
+The tree (the server reports each as a tool error with ``str(e)``; anything else is a bug of cargo-mcp)::
+
+    CargoError               any failure talking to Cargo; str(e) is a whole, token-free sentence
+    ├── CargoApiError        Cargo answered an error status, or a body that is not JSON
+    │   └── UrlExpired       a signed download URL was refused (cargo_mcp.results.fetch)
+    ├── CargoNetworkError    Cargo (or a file host) could not be reached, retries included
+    └── CargoShapeError      Cargo answered JSON the wire models cannot read: a missing key, a
+                             wrong JSON type ([], null, {} where an object with keys belongs), a
+                             field of another type; raised only where the client parses an answer
+"""
 
 from __future__ import annotations
 
@@ -57,6 +68,22 @@ class CargoApiError(CargoError):
 
 class CargoNetworkError(CargoError):
     """Cargo could not be reached (connection failure or timeout), retries included."""
+
+
+class CargoShapeError(CargoError):
+    """A successful answer of a shape the wire models do not accept (the API may have changed)."""
+
+    def __init__(self, where: str, endpoint: str) -> None:
+        self.where = where
+        self.endpoint = endpoint
+        super().__init__(
+            f"Cargo answered in a shape cargo-mcp does not understand ({where}; {endpoint}).",
+            hint="The API may have changed: report this to the cargo-mcp maintainers; execute_query and the "
+            "other tools may still work.",
+        )
+
+    def describe(self) -> str:
+        return f"{self.message} {self.hint}"
 
 
 def _hint(status: int | None, reason: str | None) -> str | None:

@@ -13,13 +13,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from cargo_mcp.api.models import NODE_FILTER_STATUSES, RUN_STATUSES, ExecutionsFilter
+from cargo_mcp.api.requests import UUID_RE, iso
 
 
 class InputError(ValueError):
     """A tool argument that cannot be turned into a valid Cargo request."""
 
-
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 RUN_STATUS_SYNONYMS: dict[str, str] = {
     **{s: s for s in RUN_STATUSES},
@@ -62,13 +61,13 @@ NODE_STATUS_SYNONYMS: dict[str, str] = {
 
 
 def is_uuid(value: str) -> bool:
-    return bool(_UUID.match(value.strip().lower()))
+    return bool(UUID_RE.match(value.strip()))
 
 
 def uuid_arg(value: str, field: str) -> str:
     """A lower-cased UUID, or :class:`InputError` naming the field."""
     v = value.strip().lower()
-    if not _UUID.match(v):
+    if not UUID_RE.match(v):
         raise InputError(
             f"{field} must be a UUID like 3f2b1c9e-8d7a-4b6c-9e5f-1a2b3c4d5e6f, got {value!r}. "
             "Copy it from a previous answer (list_workflows, get_batch, list_runs)."
@@ -174,16 +173,16 @@ def when(value: str, field: str, now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     v = value.strip().lower()
     if v == "now":
-        return _iso(now)
+        return iso(now)
     day_end = timedelta(days=1) if field.endswith("_before") else timedelta(0)
     if v == "today":
-        return _iso(datetime.combine(now.date(), datetime.min.time(), UTC) + day_end)
+        return iso(datetime.combine(now.date(), datetime.min.time(), UTC) + day_end)
     if v == "yesterday":
-        return _iso(datetime.combine(now.date() - timedelta(days=1), datetime.min.time(), UTC) + day_end)
+        return iso(datetime.combine(now.date() - timedelta(days=1), datetime.min.time(), UTC) + day_end)
     m = _RELATIVE.match(v)
     if m:
         seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)[0]]
-        return _iso(now - timedelta(seconds=seconds))
+        return iso(now - timedelta(seconds=seconds))
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
             d = datetime.combine(date.fromisoformat(value.strip()), datetime.min.time()) + day_end
@@ -194,8 +193,4 @@ def when(value: str, field: str, now: datetime | None = None) -> str:
             f"{field} = {value!r} is not a date. Send ISO-8601 (2026-11-24T08:00:00Z or 2026-11-24) "
             "or a relative age such as '30m', '24h', '7d', '2w', 'today', 'yesterday'."
         ) from None
-    return _iso(d if d.tzinfo else d.replace(tzinfo=UTC))
-
-
-def _iso(d: datetime) -> str:
-    return d.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(d if d.tzinfo else d.replace(tzinfo=UTC))

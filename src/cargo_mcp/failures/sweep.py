@@ -9,8 +9,8 @@ from typing import Any
 import anyio
 
 from cargo_mcp.api.client import CargoClient
-from cargo_mcp.api.errors import CargoError
 from cargo_mcp.api.models import Batch, Node
+from cargo_mcp.api.requests import RunMetrics
 from cargo_mcp.failures import queries as q
 from cargo_mcp.failures.classify import BATCH_FIX_DEFAULT, BATCH_FIXES, classify
 from cargo_mcp.failures.report import (
@@ -37,8 +37,8 @@ async def sql(client: CargoClient, text: str) -> list[dict[str, Any]]:
     from cargo_mcp.guard.sql import check
 
     verdict = check(text, MAX_ROWS)
-    if not verdict.allowed:  # a bug in our own SQL, not the user's
-        raise CargoError(f"internal sweep query rejected by the SQL guard: {verdict.reason}")
+    if not verdict.allowed:  # a bug in our own SQL, not the user's: reported as an internal error
+        raise RuntimeError(f"internal sweep query rejected by the SQL guard: {verdict.reason}")
     return await client.query(verdict.sql)
 
 
@@ -62,17 +62,16 @@ async def sweep(
     async def fetch(key: str, coro: Any) -> None:
         got[key] = await coro
 
-    metrics_payload: dict[str, Any] = {"workflowUuid": scope.workflow_uuid, "batchUuid": scope.batch_uuid}
+    metrics = RunMetrics(workflow_uuid=scope.workflow_uuid, batch_uuid=scope.batch_uuid)
     if scope.batch_uuid is None:
-        metrics_payload["createdAfter"] = _iso(scope.since)
-        metrics_payload["createdBefore"] = _iso(scope.until) if scope.until else None
+        metrics = RunMetrics(workflow_uuid=scope.workflow_uuid, created_after=scope.since, created_before=scope.until)
     async with anyio.create_task_group() as tg:
         tg.start_soon(fetch, "totals", sql(client, q.totals(scope)))
         tg.start_soon(fetch, "groups", sql(client, q.error_groups(scope)))
         tg.start_soon(fetch, "profile", sql(client, q.error_profile(scope, start_ts, width, BUCKETS)))
         tg.start_soon(fetch, "stops", sql(client, q.filter_stops(scope)))
         tg.start_soon(fetch, "batches", sql(client, q.failed_batches(scope)))
-        tg.start_soon(fetch, "metrics", client.run_metrics({k: v for k, v in metrics_payload.items() if v}))
+        tg.start_soon(fetch, "metrics", client.run_metrics(metrics))
         if workflow_kind == "play":
             tg.start_soon(fetch, "ids", sql(client, q.failed_record_ids(scope, RERUN_IDS_CAP + 1)))
 

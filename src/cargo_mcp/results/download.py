@@ -27,6 +27,7 @@ import httpx
 
 from cargo_mcp.api.client import CargoClient
 from cargo_mcp.api.errors import CargoApiError
+from cargo_mcp.api.requests import DownloadRunOutputs
 from cargo_mcp.api.retry import RetryPolicy, seconds
 from cargo_mcp.results.fetch import FetchPolicy, FetchRetryable, UrlExpired, fetch_to_file
 from cargo_mcp.results.parse import read_rows
@@ -43,7 +44,7 @@ async def download_outputs(
     http: httpx.AsyncClient,
     policy: FetchPolicy,
     store: ResultStore,
-    payload: dict[str, Any],
+    payload: DownloadRunOutputs,
     total: int,
     *,
     fmt: str,
@@ -56,9 +57,8 @@ async def download_outputs(
     The result is the caller's for the block: kept from eviction while it runs, deleted when the block
     fails or is cancelled (so no result is left that no answer names).
     """
-    payload = dict(payload)
-    if total > chunk and "createdBefore" not in payload:
-        payload["createdBefore"] = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if total > chunk and payload.created_before is None:
+        payload = payload.model_copy(update={"created_before": datetime.now(UTC)})
     pages = [(offset, min(chunk, total - offset)) for offset in range(0, total, chunk)]
     result_id = store.new_id()
     with store.hold(result_id):
@@ -69,12 +69,14 @@ async def download_outputs(
                 path = workdir / f"page-{i}.{fmt}"
                 what = f"runs {offset + 1:,}-{offset + size:,} of {total:,}"
                 notify = partial(progress, i - 1, len(pages)) if progress is not None else _quiet
-                body = {**payload, "limit": size, "offset": offset}
+                body = payload.model_copy(update={"limit": size, "offset": offset})
                 await _fetch_page(client, http, policy, body, path, what, notify)
                 files.append((path, size, offset))
                 if progress is not None:
                     await progress(i, len(pages), f"fetched {what}")
-            meta = await anyio.to_thread.run_sync(_store, store, result_id, files, fmt, description, payload, total)
+            meta = await anyio.to_thread.run_sync(
+                _store, store, result_id, files, fmt, description, payload.wire(), total
+            )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         try:
@@ -89,7 +91,7 @@ async def _fetch_page(
     client: CargoClient,
     http: httpx.AsyncClient,
     policy: FetchPolicy,
-    body: dict[str, Any],
+    body: DownloadRunOutputs,
     dest: Path,
     what: str,
     notify: Callable[[str], Awaitable[None]],

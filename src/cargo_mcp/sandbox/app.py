@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from cargo_mcp.api import requests as p
 from cargo_mcp.sandbox import outputs, select, serialize
-from cargo_mcp.sandbox import payloads as p
 from cargo_mcp.sandbox.engine import QueryError
 from cargo_mcp.sandbox.faults import FaultMiddleware
 from cargo_mcp.sandbox.workspace import RunRec, SandboxWorkspace, WorkflowRec
@@ -73,7 +73,7 @@ def query_params(request: Request) -> dict[str, Any]:
     return out
 
 
-def parse(model: type[p.P], data: Any) -> p.P:
+def parse(model: type[p.R], data: Any) -> p.R:
     try:
         return p.parse(model, data)
     except p.PayloadError as e:
@@ -83,7 +83,7 @@ def parse(model: type[p.P], data: Any) -> p.P:
 def path_uuid(request: Request, what: str) -> str:
     raw = request.path_params["uuid"]
     try:
-        return p._uuid(raw)
+        return p.check_uuid(raw)
     except ValueError as e:
         raise ApiError(400, f"Invalid request: uuid: {e}.", "invalidPayload") from None
 
@@ -123,7 +123,7 @@ class Api:
         )
 
     async def runs_count(self, r: Request, ws: SandboxWorkspace) -> Response:
-        return ok({"count": len(select.match_runs(ws, parse(p.CountRuns, await body(r))))})
+        return ok({"count": len(select.match_runs(ws, parse(p.RunFilters, await body(r))))})
 
     async def runs_download(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.DownloadRuns, await body(r))
@@ -146,7 +146,7 @@ class Api:
         _workflow(ws, q.workflow_uuid)
         runs = select.match_runs(
             ws,
-            p.CountRuns(
+            p.RunFilters(
                 workflowUuid=q.workflow_uuid,
                 releaseUuid=q.release_uuid,
                 batchUuid=q.batch_uuid,  # type: ignore[call-arg]
@@ -172,7 +172,7 @@ class Api:
         b = ws.batches_by_uuid.get(path_uuid(r, "batch"))
         if b is None:
             raise not_found("batch")
-        q = parse(p.BatchDownload, await body(r))
+        q = parse(p.OutputNode, await body(r))
         if b.status not in ("success", "error", "cancelled", "skipped"):
             raise ApiError(400, "Batch not finished.", "batchNotFinished")
         slug = self._output_slug(b.workflow, q.output_node_slug)

@@ -6,8 +6,8 @@ import bisect
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from cargo_mcp.api import requests as p
 from cargo_mcp.api.models import TERMINAL_BATCH_STATUSES, TERMINAL_RUN_STATUSES, ExecutionsFilter
-from cargo_mcp.sandbox import payloads as p
 from cargo_mcp.sandbox.tables import record_status
 from cargo_mcp.sandbox.workspace import BatchRec, ExecRec, RunRec, SandboxWorkspace
 
@@ -52,7 +52,7 @@ def _candidates(ws: SandboxWorkspace, q: Any) -> Iterable[RunRec]:
     return ws.runs
 
 
-def match_runs(ws: SandboxWorkspace, q: p.RunFilterCore | p.DownloadRunOutputs) -> list[RunRec]:
+def match_runs(ws: SandboxWorkspace, q: p.RunSelection) -> list[RunRec]:
     """Runs matching the filters, newest first (ties broken by uuid) so pages are stable."""
     after, before = _ts(q.created_after), _ts(q.created_before)
     u_after = _ts(getattr(q, "updated_after", None))
@@ -90,7 +90,7 @@ def match_runs(ws: SandboxWorkspace, q: p.RunFilterCore | p.DownloadRunOutputs) 
             continue
         if q.parent_batch_uuid or q.parent_uuid or q.parent_node_uuid or q.is_group_parent:
             continue  # the sandbox has no child runs
-        if getattr(q, "user_uuid", None) and q.user_uuid != ws.user_uuid:  # type: ignore[union-attr]
+        if getattr(q, "user_uuid", None) not in (None, ws.user_uuid):
             continue
         if q.executions_filter and not executions_match(r, q.executions_filter):
             continue

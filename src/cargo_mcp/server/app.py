@@ -1,4 +1,4 @@
-"""Build the cargo-mcp MCPServer: instructions, lifespan (shared clients), tools, resources, prompts."""
+"""Build the cargo-mcp MCPServer: instructions, lifespan (the services), tools, resources, prompts."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from mcp.server.mcpserver import MCPServer
 
 from cargo_mcp import __version__
 from cargo_mcp.server import prompts
-from cargo_mcp.server.backend import Backend
+from cargo_mcp.server.services import Services
 from cargo_mcp.server.tools import batches, discovery, failures, outputs, query, results, runs
 from cargo_mcp.settings import Settings
 
@@ -41,21 +41,21 @@ BACKEND: the embedded SANDBOX — a synthetic demo workspace, not the user's Car
 Set CARGO_API_TOKEN to use a real workspace."""
 
 
-def build_server(settings: Settings, backend_factory: Callable[[], Backend] | None = None) -> MCPServer[Backend]:
-    """The MCP server. ``backend_factory`` lets tests inject retry/timeout settings."""
+def build_server(settings: Settings, services_factory: Callable[[], Services] | None = None) -> MCPServer[Services]:
+    """The MCP server. ``services_factory`` lets tests inject retry/timeout settings."""
     # httpx logs every request URL at INFO; signed download URLs must never reach a log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer[Backend]) -> AsyncIterator[Backend]:
-        backend = backend_factory() if backend_factory else Backend(settings)
-        backend.start()
+    async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
+        services = services_factory() if services_factory else Services(settings)
+        services.start()
         try:
-            yield backend
+            yield services
         finally:
-            await backend.aclose()
+            await services.aclose()
 
-    mcp: MCPServer[Backend] = MCPServer(
+    mcp: MCPServer[Services] = MCPServer(
         "cargo-mcp",
         title="Cargo (read-only)",
         instructions=INSTRUCTIONS + (SANDBOX_NOTE if settings.sandbox else ""),

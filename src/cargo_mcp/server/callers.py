@@ -21,7 +21,7 @@ from cargo_mcp.api.errors import CargoApiError, CargoError
 from cargo_mcp.server.auth import SHARED_SCOPE, Caller, CallerRejected, CargoUnavailable, credential_scope
 
 if TYPE_CHECKING:
-    from cargo_mcp.server.backend import Backend as Services
+    from cargo_mcp.server.services import Services
 
 MAX_CALLERS = 256
 # (the server's services, the caller's scope, the caller's Cargo token or None) -> the caller's services

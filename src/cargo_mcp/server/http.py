@@ -51,7 +51,7 @@ from cargo_mcp.server.callers import Callers
 from cargo_mcp.settings import Settings
 
 if TYPE_CHECKING:
-    from cargo_mcp.server.backend import Backend as Services
+    from cargo_mcp.server.services import Services
 
 CALLER = "cargo_mcp.caller"
 SERVICES = "cargo_mcp.services"
@@ -365,7 +365,7 @@ def http_app(
 ) -> Starlette:
     """The whole HTTP app for these settings (``retry`` and ``timeout`` let tests make Cargo calls quick)."""
     from cargo_mcp.server.app import build_server
-    from cargo_mcp.server.backend import Backend as Services
+    from cargo_mcp.server.services import Services
 
     holder = ServicesHolder(lambda: Services(settings, retry=retry, timeout=timeout))
 
@@ -373,7 +373,7 @@ def http_app(
         export = caller_export_dir(base.settings.export_dir, scope, token is not None, http.caller_file_writes)
         return base.for_caller(scope, token, export_dir=export)
 
-    mcp = build_server(settings, backend_factory=holder.make)
+    mcp = build_server(settings, services_factory=holder.make)
     return build_app(mcp, http, holder, Callers(holder.get, for_caller))
 
 

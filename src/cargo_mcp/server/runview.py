@@ -9,9 +9,9 @@ from pydantic import BaseModel, Field
 
 from cargo_mcp.api.models import Node
 from cargo_mcp.api.vocabulary import uuid_arg
-from cargo_mcp.server import catalog, graph, releases
-from cargo_mcp.server.backend import Backend
+from cargo_mcp.server import graph
 from cargo_mcp.server.render import clip, duration
+from cargo_mcp.server.services import Services
 
 
 class Step(BaseModel):
@@ -54,13 +54,12 @@ class RunDetail(BaseModel):
 
 
 async def run_detail(
-    b: Backend, run_uuid: str, context_nodes: list[str] | str | None, max_chars: int
+    s: Services, run_uuid: str, context_nodes: list[str] | str | None, max_chars: int
 ) -> tuple[RunDetail, list[Node]]:
     """Fetch a run and build its view; also return the nodes of the graph it ran."""
-    client = await b.client()
-    res = await client.get_run(uuid_arg(run_uuid, "run_uuid"))
+    res = await (await s.cargo()).get_run(uuid_arg(run_uuid, "run_uuid"))
     run = res.run
-    nodes = await releases.nodes_of_run(b, run)
+    nodes = await s.releases.nodes_of_run(run)
     by_uuid = {n.uuid: n for n in nodes}
     path = []
     for i, e in enumerate(run.executions):
@@ -103,7 +102,7 @@ async def run_detail(
     key_nodes = [x for x in dict.fromkeys([failing.slug if failing else None, output, stopped]) if x]
     want = _context_nodes(context_nodes, path, key_nodes)
     context, note = _context(res.run_context, res.run_computed_configs, want, max_chars, first=key_nodes)
-    entry = await catalog.resolve(b, run.workflow_uuid)
+    entry = await s.catalog.resolve(run.workflow_uuid)
     detail = RunDetail(
         run_uuid=run.uuid,
         workflow_uuid=run.workflow_uuid,

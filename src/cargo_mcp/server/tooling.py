@@ -1,78 +1,70 @@
-"""Shared plumbing for tools: annotations, error translation, the backend, structured answers."""
+"""Shared plumbing for tools: annotations, error translation, the services, structured answers."""
 
 from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field
 
 from cargo_mcp.api.errors import CargoError
 from cargo_mcp.api.vocabulary import InputError
 from cargo_mcp.results.store import ResultStoreUnavailable
-from cargo_mcp.server.backend import Backend
+from cargo_mcp.server.services import Services
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
+Uuid = Annotated[str, Field(json_schema_extra={"format": "uuid"})]
 
+log = logging.getLogger("cargo_mcp")
 P = ParamSpec("P")
 R = TypeVar("R")
+KNOWN = (InputError, CargoError, ResultStoreUnavailable)
 
 
-def backend(ctx: Context[Any, Any]) -> Backend:
-    state: Backend = ctx.request_context.lifespan_context
+def services(ctx: Context[Any, Any]) -> Services:
+    state: Services = ctx.request_context.lifespan_context
     return state
 
 
 def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Turn Cargo and input errors into tool errors the model can read and act on."""
+    """Turn input and Cargo errors (also inside exception groups) into tool errors the model can act on; any other
+    exception is a bug of cargo-mcp: logged with its traceback, reported to the model as an internal error."""
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await fn(*args, **kwargs)
-        except (InputError, CargoError, ResultStoreUnavailable) as e:
-            raise _tool_error(e) from None
-        except (ValidationError, KeyError) as e:  # an answer whose shape the wire models do not expect
-            raise ToolError(_unreadable(e)) from None
-        except BaseExceptionGroup as group:  # concurrent calls (task groups) wrap their errors
-            known = _first_known(group)
-            if known is None:
-                raise
-            raise _tool_error(known) from None
+        except Exception as e:
+            raise _tool_error(e, fn.__name__) from None
 
     return wrapper
 
 
-def _tool_error(e: Exception) -> ToolError:
-    return ToolError(f"Invalid input: {e}" if isinstance(e, InputError) else str(e))
-
-
-def _unreadable(e: ValidationError | KeyError) -> str:
-    if isinstance(e, ValidationError):
-        first = e.errors(include_url=False, include_input=False)[0]
-        where = f"{e.title}.{'.'.join(map(str, first['loc']))}: {first['msg']}"
-    else:
-        where = f"missing key {e.args[0]!r}"
-    return (
-        f"Cargo answered in a shape cargo-mcp does not understand ({where}). The API may have changed: "
-        "report this to the cargo-mcp maintainers; execute_query and the other tools may still work."
+def _tool_error(e: Exception, tool: str) -> ToolError:
+    leaves = list(_leaves(e))
+    known = next((x for x in leaves if isinstance(x, KNOWN)), None)
+    if known is not None:
+        if len(leaves) > 1 and any(not isinstance(x, KNOWN) for x in leaves):
+            log.error("cargo-mcp tool %s: errors beside the one reported", tool, exc_info=e)
+        return ToolError(f"Invalid input: {known}" if isinstance(known, InputError) else str(known))
+    log.error("cargo-mcp tool %s: internal error", tool, exc_info=e)
+    return ToolError(
+        f"internal error in cargo-mcp ({type(e).__name__}), reported in the server log: a bug of cargo-mcp, not of "
+        "the arguments. Report it to the cargo-mcp maintainers; the other tools may still work."
     )
 
 
-def _first_known(group: BaseExceptionGroup[BaseException]) -> Exception | None:
-    for e in group.exceptions:
-        if isinstance(e, InputError | CargoError):
-            return e
-        if isinstance(e, BaseExceptionGroup):
-            found = _first_known(e)
-            if found is not None:
-                return found
-    return None
+def _leaves(e: BaseException) -> list[BaseException]:
+    """The exceptions inside a (nested) exception group, in order; ``[e]`` for any other exception."""
+    if isinstance(e, BaseExceptionGroup):
+        return [leaf for sub in e.exceptions for leaf in _leaves(sub)]
+    return [e]
 
 
 def answer(model: BaseModel, text: str) -> CallToolResult:

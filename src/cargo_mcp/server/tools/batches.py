@@ -10,10 +10,8 @@ from pydantic import BaseModel, Field
 
 from cargo_mcp.api.models import TERMINAL_BATCH_STATUSES
 from cargo_mcp.api.vocabulary import uuid_arg
-from cargo_mcp.server import catalog
-from cargo_mcp.server.filters import Uuid
 from cargo_mcp.server.render import duration, pct
-from cargo_mcp.server.tooling import add_tool, answer, backend, tool_errors
+from cargo_mcp.server.tooling import Uuid, add_tool, answer, services, tool_errors
 
 
 class BatchSummary(BaseModel):
@@ -49,9 +47,9 @@ async def get_batch(
     """One batch with derived facts: workflow name, release, progress (executed / total), failure rate,
     credits, duration, and a headline that says "finished with N failed runs" even when the status is
     success (a batch's status does not reflect run failures). Also lists the next useful calls."""
-    b = backend(ctx)
-    batch = await (await b.client()).get_batch(uuid_arg(batch_uuid, "batch_uuid"))
-    entry = await catalog.resolve(b, batch.workflow_uuid)
+    s = services(ctx)
+    batch = await (await s.cargo()).get_batch(uuid_arg(batch_uuid, "batch_uuid"))
+    entry = await s.catalog.resolve(batch.workflow_uuid)
     done = batch.status in TERMINAL_BATCH_STATUSES
     total, executed, failed = batch.runs_count, batch.executed_runs_count, batch.failed_runs_count
     with_failures = done and failed > 0

@@ -8,14 +8,12 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from cargo_mcp.api.errors import CargoApiError
 from cargo_mcp.api.models import Node
 from cargo_mcp.api.vocabulary import InputError, uuid_arg
-from cargo_mcp.server import catalog, graph
+from cargo_mcp.server import graph
 from cargo_mcp.server.catalog import WorkflowEntry
-from cargo_mcp.server.filters import Uuid
 from cargo_mcp.server.render import table
-from cargo_mcp.server.tooling import add_tool, answer, backend, tool_errors
+from cargo_mcp.server.tooling import Uuid, add_tool, answer, services, tool_errors
 
 
 class WorkflowList(BaseModel):
@@ -46,7 +44,7 @@ async def list_workflows(
     last batch (uuid, status). Start here to turn a workflow name into the workflow_uuid other tools take.
     Next: get_workflow_nodes(workflow=<name or uuid>) for node slugs; get_batch(last_batch_uuid) for the
     latest batch."""
-    entries = await catalog.load(backend(ctx))
+    entries = await services(ctx).catalog.entries()
     if kind != "all":
         entries = [e for e in entries if e.kind == kind]
     if name_contains:
@@ -80,12 +78,12 @@ async def get_workflow_nodes(
         raise InputError(
             f"give exactly one of workflow, batch_uuid, run_uuid, release_uuid (got {', '.join(given) or 'none'})."
         )
-    b = backend(ctx)
-    client = await b.client()
+    s = services(ctx)
+    client = await s.cargo()
     nodes: list[Node]
     rel = None
     if workflow:
-        wf_uuid, entry = await catalog.workflow_uuid(b, workflow)
+        wf_uuid, entry = await s.catalog.workflow_uuid(workflow)
         rel = await client.deployed_release(wf_uuid)
         nodes, how = rel.nodes, f"deployed release of workflow {entry.name if entry else wf_uuid}"
     elif batch_uuid:
@@ -99,7 +97,7 @@ async def get_workflow_nodes(
     elif run_uuid:
         res = await client.get_run(uuid_arg(run_uuid, "run_uuid"))
         wf_uuid = res.run.workflow_uuid
-        rel = await _release_or_none(client, res.run.release_uuid)
+        rel = await s.releases.release(res.run.release_uuid) if res.run.release_uuid else None
         if rel is not None:
             nodes, how = rel.nodes, f"release {rel.uuid} that run {res.run.uuid} executed"
         else:
@@ -107,8 +105,8 @@ async def get_workflow_nodes(
     else:
         rel = await client.get_release(uuid_arg(release_uuid or "", "release_uuid"))
         wf_uuid, nodes, how = rel.workflow_uuid, rel.nodes, f"release {rel.uuid}"
-    entry = await catalog.resolve(b, wf_uuid)
-    tool_names = {e.tool_uuid: e.name for e in await catalog.load(b) if e.tool_uuid}
+    entry = await s.catalog.resolve(wf_uuid)
+    tool_names = {e.tool_uuid: e.name for e in await s.catalog.entries() if e.tool_uuid}
     result = WorkflowNodes(
         workflow_name=entry.name if entry else None,
         workflow_uuid=wf_uuid,
@@ -127,17 +125,6 @@ async def get_workflow_nodes(
         + [f"Warning: {w}" for w in result.warnings]
     )
     return answer(result, text)
-
-
-async def _release_or_none(client: Any, uuid: str | None) -> Any:
-    if not uuid:
-        return None
-    try:
-        return await client.get_release(uuid)
-    except CargoApiError as e:
-        if e.status == 404:
-            return None
-        raise
 
 
 def register(mcp: MCPServer[Any]) -> None:

@@ -9,28 +9,24 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from cargo_mcp.api import vocabulary as v
-from cargo_mcp.api.vocabulary import InputError
 from cargo_mcp.failures.queries import Scope
 from cargo_mcp.failures.report import FailureReport
 from cargo_mcp.failures.sweep import sweep
-from cargo_mcp.server import catalog, graph, releases
-from cargo_mcp.server.filters import DateArg, Uuid
+from cargo_mcp.server import graph
 from cargo_mcp.server.render import clip, duration, pct
 from cargo_mcp.server.runview import RunDetail, run_detail
-from cargo_mcp.server.tooling import add_tool, answer, backend, tool_errors
+from cargo_mcp.server.scope import FAILURES, ScopeArgs, resolve, scoped
+from cargo_mcp.server.tooling import Uuid, add_tool, answer, services, tool_errors
 
 DEFAULT_WINDOW = timedelta(days=7)
 TEXT_BUDGET = 6000
 
 
 @tool_errors
+@scoped(FAILURES)
 async def inspect_failures(
     ctx: Context[Any, Any],
-    workflow: Annotated[str | None, Field(description="Tool/play name or workflow UUID.")] = None,
-    batch_uuid: Annotated[Uuid | None, Field(description="Inspect this batch (its workflow is implied).")] = None,
-    created_after: DateArg = None,
-    created_before: DateArg = None,
+    args: ScopeArgs,
     max_groups: Annotated[int, Field(ge=1, le=50, description="Most error groups to return.")] = 10,
 ) -> Annotated[CallToolResult, FailureReport]:
     """Why did runs fail? One call sweeps a batch, or a workflow over a time window (default: last 7 days),
@@ -40,35 +36,22 @@ async def inspect_failures(
     (rate_limit, credentials, agent_step_limit, provider, data) and the fix; errors absorbed by fallback
     edges and filter stops, reported apart because they are not failures; and a re-run recipe (data only:
     nothing is re-run). Next: trace_run(<exemplar run>) to see one failure end to end."""
-    if not workflow and not batch_uuid:
-        raise InputError("give workflow (name or UUID) or batch_uuid.")
-    b = backend(ctx)
-    client = await b.client()
-    batch = None
+    s = services(ctx)
+    scope = await resolve(s, args)
+    wf_uuid, batch, until = scope.workflow_uuid, scope.batch, scope.filters.created_before
     now = datetime.now(UTC)
-    if batch_uuid:
-        batch = await client.get_batch(v.uuid_arg(batch_uuid, "batch_uuid"))
-        wf_uuid = batch.workflow_uuid
-        if workflow:
-            given, _ = await catalog.workflow_uuid(b, workflow)
-            if given != wf_uuid:
-                raise InputError(f"batch {batch.uuid} belongs to workflow {wf_uuid}, not {workflow!r}.")
-        since = _parse(created_after, "created_after") or batch.created_at - timedelta(minutes=1)
-        until = _parse(created_before, "created_before")
+    if batch:
+        since = scope.filters.created_after or batch.created_at - timedelta(minutes=1)
         end = batch.finished_at or now
         notes = []
     else:
-        wf_uuid, _ = await catalog.workflow_uuid(b, workflow or "")
-        if not v.is_uuid(wf_uuid):
-            raise InputError(f"workflow must be a tool/play name or a workflow UUID, got {workflow!r}.")
-        since = _parse(created_after, "created_after") or now - DEFAULT_WINDOW
-        until = _parse(created_before, "created_before")
+        since = scope.filters.created_after or now - DEFAULT_WINDOW
         end = until or now
-        notes = [] if created_after else ["no created_after given: inspected the last 7 days"]
-    entry = await catalog.resolve(b, wf_uuid)
-    nodes = {uuid: node for uuid, (node, _) in (await releases.nodes_of_workflow(b, wf_uuid)).items()}
+        notes = [] if scope.filters.created_after else ["no created_after given: inspected the last 7 days"]
+    entry = await s.catalog.resolve(wf_uuid)
+    nodes = {uuid: node for uuid, (node, _) in (await s.releases.nodes_of_workflow(wf_uuid)).items()}
     report = await sweep(
-        client,
+        await s.cargo(),
         Scope(workflow_uuid=wf_uuid, since=since, until=until, batch_uuid=batch.uuid if batch else None),
         max_groups=max_groups,
         nodes=nodes,
@@ -80,10 +63,6 @@ async def inspect_failures(
     )
     report.notes += notes
     return answer(report, failure_text(report))
-
-
-def _parse(value: str | None, field: str) -> datetime | None:
-    return datetime.fromisoformat(v.when(value, field).replace("Z", "+00:00")) if value else None
 
 
 def failure_text(r: FailureReport) -> str:
@@ -160,7 +139,7 @@ async def trace_run(
     """Draw one run's execution over its workflow graph: every node with its outcome (✔ success, ✖ error,
     ↪ error handled by a fallback edge, ⏹ filter stop, · never ran), the branch child taken, duration and
     credits; then the failing node's error with its runContext and computed config excerpts."""
-    detail, nodes = await run_detail(backend(ctx), run_uuid, None, 3000)
+    detail, nodes = await run_detail(services(ctx), run_uuid, None, 3000)
     marks: dict[str, str] = {}
     for s in detail.path:
         if s.failing:

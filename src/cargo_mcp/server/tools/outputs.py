@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -13,24 +14,17 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
+from cargo_mcp.api import requests as rq
+from cargo_mcp.api.models import Batch
 from cargo_mcp.api.vocabulary import InputError
 from cargo_mcp.results import export
 from cargo_mcp.results.download import download_outputs as fetch_all
 from cargo_mcp.results.store import ResultMeta, ResultStore
-from cargo_mcp.server import graph, releases
-from cargo_mcp.server.backend import Backend
-from cargo_mcp.server.filters import (
-    BatchArg,
-    DateArg,
-    NodeStatusArg,
-    RecordIdArg,
-    RecordTitleArg,
-    StatusesArg,
-    WorkflowArg,
-    run_filters,
-)
+from cargo_mcp.server import graph
 from cargo_mcp.server.render import UNTRUSTED, page_range, table
-from cargo_mcp.server.tooling import add_tool, answer, backend, tool_errors
+from cargo_mcp.server.scope import DOWNLOADS, ScopeArgs, resolve, scoped
+from cargo_mcp.server.services import Services
+from cargo_mcp.server.tooling import add_tool, answer, services, tool_errors
 
 EXPORT_CAP = 10_000
 
@@ -55,19 +49,13 @@ class OutputPage(BaseModel):
 
 
 @tool_errors
+@scoped(DOWNLOADS)
 async def download_outputs(
     ctx: Context[Any, Any],
-    workflow_uuid: WorkflowArg = None,
+    args: ScopeArgs,
     output_node_slug: Annotated[
         str | None, Field(description="Node whose output to export; default: the workflow's output node.")
     ] = None,
-    batch_uuid: BatchArg = None,
-    statuses: StatusesArg = None,
-    node_status: NodeStatusArg = None,
-    created_after: DateArg = None,
-    created_before: DateArg = None,
-    record_id: RecordIdArg = None,
-    record_title: RecordTitleArg = None,
     format: Annotated[Literal["csv", "json"], Field(description="File format fetched from Cargo and saved.")] = "json",
     limit: Annotated[int, Field(ge=0, le=1000, description="Rows shown in this answer.")] = 100,
     offset: Annotated[int, Field(ge=0, description="First row shown (from next_offset).")] = 0,
@@ -85,52 +73,42 @@ async def download_outputs(
     output_node_slug the workflow's output node is picked and named. Runs that did not reach the output node
     have empty output columns (the answer counts them): node_status={"<output slug>": "success"} keeps only the
     runs that reached it."""
-    b = backend(ctx)
-    payload, notes = await run_filters(
-        b,
-        workflow_uuid=workflow_uuid,
-        batch_uuid=batch_uuid,
-        statuses=statuses,
-        node_status=node_status,
-        created_after=created_after,
-        created_before=created_before,
-        record_id=record_id,
-        record_title=record_title,
-    )
+    s = services(ctx)
+    scope = await resolve(s, args)
+    notes = scope.notes
     shared = ctx.request_context.request is not None  # HTTP: the client's roots are paths on its own machine
-    path = export.target(save_to, await _roots(ctx, b, shared), overwrite, shared=shared) if save_to else None
-    client = await b.client()
-    slug, slug_note, other_ends = await _output_slug(
-        b, payload["workflowUuid"], payload.get("batchUuid"), output_node_slug
-    )
-    if "createdBefore" not in payload:  # freeze the set: the count and every page see the same runs
-        payload["createdBefore"] = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    total = await client.count_runs(payload)
-    if total > b.settings.max_runs:
+    path = export.target(save_to, await _roots(ctx, s, shared), overwrite, shared=shared) if save_to else None
+    client = await s.cargo()
+    slug, slug_note, other_ends = await _output_slug(s, scope.workflow_uuid, scope.batch, output_node_slug)
+    if scope.filters.created_before is None:  # freeze the set: the count and every page see the same runs
+        scope = replace(scope, filters=scope.filters.model_copy(update={"created_before": datetime.now(UTC)}))
+    total = await client.count_runs(scope.filters)
+    if total > s.settings.max_runs:
         raise InputError(
-            f"{total:,} runs match, more than the {b.settings.max_runs:,}-run download limit "
+            f"{total:,} runs match, more than the {s.settings.max_runs:,}-run download limit "
             "(CARGO_MCP_MAX_RUNS); narrow the filters (batch, time window, statuses)."
         )
+    filters = scope.filters.wire()
 
     async def progress(done: int, pages: int, message: str) -> None:
         await ctx.report_progress(done, pages, message)
 
     async with fetch_all(
         client,
-        b.files(),
-        b.fetch_policy,
-        b.store,
-        {**payload, "outputNodeSlug": slug, "format": format},
+        s.files,
+        s.fetch_policy,
+        s.store,
+        scope.request(rq.DownloadRunOutputs, output_node_slug=slug, format=format),
         total,
         fmt=format,
-        description=f"outputs of node {slug} for {payload}",
+        description=f"outputs of node {slug} for {filters}",
         progress=progress,
     ) as meta:
         if total > 10_000:
             notes.append(f"{total:,} runs exceed the 10,000-run export cap: fetched in {-(-total // 10_000)} pages")
         if total == 0:
             notes.append("no run matches these filters (count_runs gives 0)")
-        empty = await anyio.to_thread.run_sync(_empty_rows, b.store, meta)
+        empty = await anyio.to_thread.run_sync(_empty_rows, s.store, meta)
         if empty:
             by_status = ", ".join(f"{status} {n:,}" for status, n in empty.items() if status is not None)
             notes.append(
@@ -141,18 +119,18 @@ async def download_outputs(
                 + (f"; or output_node_slug= one of the other end nodes: {', '.join(other_ends)}" if other_ends else "")
                 + "."
             )
-        _, rows, _ = await anyio.to_thread.run_sync(lambda: b.store.read(meta.result_id, offset=offset, limit=limit))
+        _, rows, _ = await anyio.to_thread.run_sync(lambda: s.store.read(meta.result_id, offset=offset, limit=limit))
         saved = None
         if path is not None:
             saved = await anyio.to_thread.run_sync(
                 lambda: export.write(
-                    b.store, meta.result_id, path, format, overwrite=overwrite, check=anyio.from_thread.check_cancelled
+                    s.store, meta.result_id, path, format, overwrite=overwrite, check=anyio.from_thread.check_cancelled
                 )
             )
         nxt = offset + len(rows) if offset + len(rows) < meta.rows else None
         page = OutputPage(
             result_id=meta.result_id,
-            workflow_uuid=payload["workflowUuid"],
+            workflow_uuid=scope.workflow_uuid,
             output_node_slug=slug,
             output_node_note=slug_note,
             columns=meta.columns,
@@ -163,7 +141,7 @@ async def download_outputs(
             next_offset=nxt,
             saved_to=str(path) if path else None,
             saved_bytes=saved,
-            filters=payload,
+            filters=filters,
             notes=notes,
         )
         where = page_range(offset, len(rows), meta.rows)
@@ -207,7 +185,7 @@ def _preview_columns(columns: list[str], most: int = 8) -> list[str]:
     return (identity + outputs + rest)[:most]
 
 
-async def _roots(ctx: Context[Any, Any], b: Backend, shared: bool) -> list[Path]:
+async def _roots(ctx: Context[Any, Any], s: Services, shared: bool) -> list[Path]:
     """Folders files may be saved in: CARGO_MCP_EXPORT_DIR and the client's file:// roots (over HTTP only
     narrowing it), if it shares them."""
     roots: list[Path] = []
@@ -222,23 +200,21 @@ async def _roots(ctx: Context[Any, Any], b: Backend, shared: bool) -> list[Path]
         uri = str(root.uri)
         if uri.startswith("file://"):
             roots.append(Path(uri.removeprefix("file://")))
-    return export.allowed_folders(b.settings.export_dir, roots, narrow_only=shared)
+    return export.allowed_folders(s.settings.export_dir, roots, narrow_only=shared)
 
 
 async def _output_slug(
-    b: Backend, workflow_uuid: str, batch_uuid: str | None, given: str | None
+    s: Services, workflow_uuid: str, batch: Batch | None, given: str | None
 ) -> tuple[str, str | None, list[str]]:
     """The output node slug, a note when it was picked here, and the release's other terminal nodes."""
     if given and given.strip():
         return given.strip(), None, []
-    client = await b.client()
-    if batch_uuid:
-        batch = await client.get_batch(batch_uuid)
-        rel = await releases.release(b, batch.release_uuid) if batch.release_uuid else None
+    if batch:
+        rel = await s.releases.release(batch.release_uuid) if batch.release_uuid else None
         nodes = rel.nodes if rel else (batch.nodes or [])
         where = "the batch's release"
     else:
-        nodes = (await client.deployed_release(workflow_uuid)).nodes
+        nodes = (await (await s.cargo()).deployed_release(workflow_uuid)).nodes
         where = "the deployed release"
     candidates = graph.output_candidates(nodes)
     if not candidates:

@@ -13,7 +13,7 @@ from cargo_mcp.api.errors import CargoApiError
 from cargo_mcp.api.vocabulary import InputError
 from cargo_mcp.guard.caps import MAX_ROWS
 from cargo_mcp.server.render import table
-from cargo_mcp.server.tooling import add_tool, answer, backend, tool_errors
+from cargo_mcp.server.tooling import add_tool, answer, services, tool_errors
 
 SCHEMA_URI = "cargo://sql/schema"
 SQL_MORE = "aggregate, select fewer columns, or page with LIMIT … OFFSET … in the SQL"
@@ -57,7 +57,7 @@ async def execute_query(
         metrics.GUARD_REFUSALS.inc()
         raise InputError(f"SQL refused before sending: {verdict.reason}")
     try:
-        rows = await (await backend(ctx).client()).query(verdict.sql)
+        rows = await (await services(ctx).cargo()).query(verdict.sql)
     except CargoApiError as e:
         if e.status is None or e.status >= 500 or e.status in (401, 403, 429):
             raise

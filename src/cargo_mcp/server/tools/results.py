@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from cargo_mcp.api.vocabulary import InputError
 from cargo_mcp.results.store import ResultNotFound
 from cargo_mcp.server.render import UNTRUSTED, page_range, table
-from cargo_mcp.server.tooling import add_tool, answer, backend, tool_errors
+from cargo_mcp.server.tooling import add_tool, answer, services, tool_errors
 
 RESOURCE_MAX_BYTES = 25 * 1024 * 1024
 
@@ -47,11 +47,11 @@ async def read_result(
     """Page through a stored download (from download_outputs) without calling Cargo again: choose columns,
     filter rows by exact values, sort by a column. The whole result is also readable as the CSV resource
     cargo://results/<result_id>."""
-    b = backend(ctx)
+    s = services(ctx)
     desc = bool(order_by and order_by.startswith("-"))
     key = order_by.lstrip("-") if order_by else None
     shown, rows, matching = await anyio.to_thread.run_sync(
-        lambda: b.store.read(
+        lambda: s.store.read(
             result_id, offset=offset, limit=limit, columns=columns, where=where, order_by=key, descending=desc
         )
     )
@@ -82,9 +82,9 @@ def register(mcp: MCPServer[Any]) -> None:
         mime_type="text/csv",
     )
     async def result_csv(result_id: str, ctx: Context[Any, Any]) -> str:
-        b = backend(ctx)
+        s = services(ctx)
         try:
-            return await anyio.to_thread.run_sync(b.store.csv_text, result_id, RESOURCE_MAX_BYTES)
+            return await anyio.to_thread.run_sync(s.store.csv_text, result_id, RESOURCE_MAX_BYTES)
         except ResultNotFound as e:  # the client sees the message, not a crash
             raise ResourceNotFoundError(str(e)) from None
         except InputError as e:  # too large to serve as one resource

@@ -1,0 +1,245 @@
+"""The run scope: the run-filter arguments of the tools that select runs, declared once, and the one resolver that
+turns them (user words: names, synonyms, relative dates) into Cargo's typed :class:`RunFilters`.
+
+A tool takes a preset of the arguments with :func:`scoped` and resolves them with :func:`resolve`. A new run
+filter is declared here (its argument, its :class:`ScopeArgs` field, its presets, one line of :func:`resolve`) and
+in the request model.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypeVar, cast
+
+from pydantic import Field
+
+from cargo_mcp.api import vocabulary as v
+from cargo_mcp.api.models import Batch
+from cargo_mcp.api.requests import Request, RunFilters
+from cargo_mcp.api.vocabulary import InputError
+from cargo_mcp.server.services import Services
+from cargo_mcp.server.tooling import Uuid
+
+# --- the arguments ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One tool argument of the run scope: its name and its type, with the description the model reads."""
+
+    name: str
+    annotation: Any
+    fills: str | None = None  # the ScopeArgs field, when it is not the argument's name
+
+    @property
+    def key(self) -> str:
+        return self.fills or self.name
+
+
+DateArg = Annotated[
+    str | None,
+    Field(
+        description="UTC. ISO-8601 (2026-11-24T08:00:00Z, 2026-11-24) or relative: 30m, 24h, 7d, today, "
+        "yesterday. A whole day as created_before includes that day."
+    ),
+]
+
+WORKFLOW_UUID = Arg(
+    "workflow_uuid",
+    Annotated[
+        str | None,
+        Field(description="Workflow UUID (or a tool/play name or UUID). Optional when batch_uuid is given."),
+    ],
+    fills="workflow",
+)
+WORKFLOW = Arg(
+    "workflow",
+    Annotated[str | None, Field(description="Tool/play name or workflow UUID.")],
+)
+STATUSES = Arg(
+    "statuses",
+    Annotated[
+        list[str] | None,
+        Field(
+            description="Run statuses: idle, pending, running, success, error, cancelling, cancelled, skipped. "
+            "Synonyms accepted: failed→error, finished/completed→success."
+        ),
+    ],
+)
+BATCH = Arg("batch_uuid", Annotated[Uuid | None, Field(description="Only runs of this batch (UUID).")])
+RELEASE = Arg("release_uuid", Annotated[Uuid | None, Field(description="Only runs of this release (UUID).")])
+FINISHED = Arg(
+    "is_finished", Annotated[bool | None, Field(description="true: only finished runs; false: only unfinished.")]
+)
+CREATED_AFTER = Arg("created_after", DateArg)
+CREATED_BEFORE = Arg("created_before", DateArg)
+RECORD_ID = Arg("record_id", Annotated[str | None, Field(description="Exact record id.")])
+RECORD_TITLE = Arg("record_title", Annotated[str | None, Field(description="Record title.")])
+NODE_STATUS = Arg(
+    "node_status",
+    Annotated[
+        dict[str, Any] | None,
+        Field(
+            description='Per-node execution status, all must hold: {"enrich": "error", "score": "absent"}. '
+            "Statuses: success, error, pending, absent (never ran). A value may be "
+            '{"status": "error", "contains": "429"} to match the error message (or the title on success). '
+            'Cargo\'s own executionsFilter ({"conjonction", "groups"}) is also accepted as is.'
+        ),
+    ],
+)
+
+# What each kind of tool takes, in the order the tool lists them.
+RUNS = (
+    WORKFLOW_UUID,
+    STATUSES,
+    BATCH,
+    RELEASE,
+    FINISHED,
+    CREATED_AFTER,
+    CREATED_BEFORE,
+    RECORD_ID,
+    RECORD_TITLE,
+    NODE_STATUS,
+)  # count_runs, list_runs
+DOWNLOADS = (WORKFLOW_UUID, BATCH, STATUSES, NODE_STATUS, CREATED_AFTER, CREATED_BEFORE, RECORD_ID, RECORD_TITLE)
+METRICS = (WORKFLOW_UUID, BATCH, RELEASE, CREATED_AFTER, CREATED_BEFORE)
+FAILURES = (WORKFLOW, BATCH, CREATED_AFTER, CREATED_BEFORE)
+
+
+@dataclass(frozen=True)
+class ScopeArgs:
+    """The run-scope arguments a tool was called with, as given. ``workflow_arg`` is the tool's name for the
+    workflow argument (for error messages)."""
+
+    workflow_arg: str = WORKFLOW_UUID.name
+    workflow: str | None = None
+    batch_uuid: str | None = None
+    release_uuid: str | None = None
+    statuses: list[str] | None = None
+    is_finished: bool | None = None
+    created_after: str | None = None
+    created_before: str | None = None
+    record_id: str | None = None
+    record_title: str | None = None
+    node_status: dict[str, Any] | None = None
+
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def scoped(preset: tuple[Arg, ...]) -> Callable[[F], F]:
+    """Give a tool the preset's arguments in place of its parameter ``args: ScopeArgs``.
+
+    The MCP server reads a tool's arguments from its signature, so the signature shown is the tool's with ``args``
+    replaced by the preset; a call's values for them are gathered into one :class:`ScopeArgs`.
+    """
+    workflow_arg = next((a.name for a in preset if a.key == "workflow"), WORKFLOW_UUID.name)
+
+    def decorate(fn: F) -> F:
+        sig = inspect.signature(fn, eval_str=True)
+        params = list(sig.parameters.values())
+        at = [p.name for p in params].index("args")
+        spliced = [
+            inspect.Parameter(a.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=a.annotation)
+            for a in preset
+        ]
+        shown = sig.replace(parameters=[*params[:at], *spliced, *params[at + 1 :]])
+
+        @functools.wraps(fn)
+        async def tool(*pos: Any, **kwargs: Any) -> Any:
+            given = {a.key: kwargs.pop(a.name, None) for a in preset}
+            return await fn(*pos, args=ScopeArgs(workflow_arg=workflow_arg, **given), **kwargs)
+
+        tool.__signature__ = shown  # type: ignore[attr-defined]
+        tool.__annotations__ = {p.name: p.annotation for p in shown.parameters.values()}
+        tool.__annotations__["return"] = sig.return_annotation
+        return cast(F, tool)
+
+    return decorate
+
+
+# --- the resolver ------------------------------------------------------------------------------------
+
+R = TypeVar("R", bound=Request)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A checked run scope: Cargo's filters (with the workflow always set), notes on how the arguments were read,
+    and the batch when one was given (it was fetched to imply or check the workflow)."""
+
+    filters: RunFilters
+    notes: list[str] = field(default_factory=list)
+    batch: Batch | None = None
+
+    @property
+    def workflow_uuid(self) -> str:
+        assert self.filters.workflow_uuid is not None
+        return self.filters.workflow_uuid
+
+    def request(self, model: type[R], **extra: Any) -> R:
+        """The filters as the body of another run endpoint (``extra``: its own fields, such as the output node)."""
+        return model.model_validate({**{k: x for k, x in self.filters if x is not None}, **extra})
+
+
+async def resolve(s: Services, args: ScopeArgs) -> Scope:
+    """Check every argument and build the filters; nothing here lists runs, so a mistake is refused before it can
+    silently match no run."""
+    notes: list[str] = []
+    workflow, record_id, record_title = (_text(x) for x in (args.workflow, args.record_id, args.record_title))
+    batch_uuid = v.uuid_arg(args.batch_uuid, "batch_uuid") if args.batch_uuid else None
+    release_uuid = v.uuid_arg(args.release_uuid, "release_uuid") if args.release_uuid else None
+    statuses, n1 = v.run_statuses(args.statuses)
+    exec_filter, n2 = v.executions_filter(args.node_status)
+    after = v.when(args.created_after, "created_after") if args.created_after else None
+    before = v.when(args.created_before, "created_before") if args.created_before else None
+    notes += n1 + n2
+    if after and before and after >= before:
+        raise InputError(
+            f"created_after ({after}) is not before created_before ({before}): no run can match. "
+            "Swap them, or widen the window."
+        )
+    name = args.workflow_arg
+    batch = None
+    if workflow:
+        wf, entry = await s.catalog.workflow_uuid(workflow)
+        if entry is not None and workflow.lower() != wf:
+            notes.append(f"workflow {workflow!r} is {entry.kind} {entry.name!r} (workflow_uuid {wf})")
+        if batch_uuid:  # a batch of another workflow would silently match no run
+            batch = await (await s.cargo()).get_batch(batch_uuid)
+            if batch.workflow_uuid != wf:
+                raise InputError(
+                    f"batch {batch_uuid} belongs to workflow {batch.workflow_uuid}, not {workflow!r}: drop {name} "
+                    "(the batch implies it) or give that batch's workflow."
+                )
+    elif batch_uuid:
+        batch = await (await s.cargo()).get_batch(batch_uuid)
+        wf = batch.workflow_uuid
+        notes.append(f"workflow_uuid {wf} taken from batch {batch_uuid}")
+    else:
+        raise InputError(f"give {name} (a tool/play name or workflow UUID), or batch_uuid.")
+    if exec_filter:
+        await s.releases.check_slugs(wf, v.filter_slugs(exec_filter), "node_status")
+    filters = RunFilters.model_validate(
+        {
+            "workflow_uuid": wf,
+            "batch_uuid": batch_uuid,
+            "release_uuid": release_uuid,
+            "statuses": statuses,
+            "is_finished": args.is_finished,
+            "created_after": after,
+            "created_before": before,
+            "record_id": record_id,
+            "record_title": record_title,
+            "executions_filter": exec_filter,
+        }
+    )
+    return Scope(filters, notes, batch)
+
+
+def _text(value: str | None) -> str | None:
+    """A text argument without surrounding spaces; an empty one means not given."""
+    return value.strip() or None if value is not None else None
