@@ -9,6 +9,7 @@ evicted caller's client is closed as soon as no request uses it any more.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from cargo_mcp.server.services import Services
 
 MAX_CALLERS = 256
+REFUSED_TTL = 60.0  # a token Cargo refused is refused here for this long without asking Cargo again
+MAX_REFUSED = 4096
 # (the server's services, the caller's scope, the caller's Cargo token or None) -> the caller's services
 MakeServices = Callable[["Services", str, str | None], "Services"]
 
@@ -50,6 +53,7 @@ class Callers:
         self._max = max_callers
         self._live: OrderedDict[str, _Entry] = OrderedDict()
         self._checks: dict[str, _Check] = {}
+        self._refused: OrderedDict[str, float] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._live)
@@ -62,6 +66,8 @@ class Callers:
         scope = credential_scope("cargo", token)
         if scope in self._live:
             return
+        if time.monotonic() - self._refused.get(scope, -REFUSED_TTL) < REFUSED_TTL:
+            raise CallerRejected()
         check = self._checks.get(scope)
         if check is not None:  # the same token is being checked right now: share that answer
             await check.done.wait()
@@ -78,6 +84,10 @@ class Callers:
                 check.error = _verdict(e)
                 if check.error is None:
                     raise
+                if isinstance(check.error, CallerRejected):
+                    self._refused[scope] = time.monotonic()
+                    while len(self._refused) > MAX_REFUSED:
+                        self._refused.popitem(last=False)
                 raise check.error from None
             await self._add(scope, _Entry(services))
         finally:
