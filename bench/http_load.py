@@ -162,21 +162,24 @@ async def run(sessions: int, seconds: float, sandbox_url: str, env: dict[str, st
     plan = plan_for(sandbox_url)
     stats = Stats()
     memory: dict[str, list[float]] = {"start": [rss_mb(p) for p in pids]}
+    load = {"start": os.getloadavg()[0]}
     until = time.monotonic() + seconds
 
     async def sample_middle() -> None:
         await asyncio.sleep(seconds / 2)
         memory["middle"] = [rss_mb(p) for p in pids]
+        load["middle"] = os.getloadavg()[0]
 
     started = time.monotonic()
     try:
         await asyncio.gather(sample_middle(), *(session(n, urls, plan, stats, until) for n in range(sessions)))
         memory["end"] = [rss_mb(p) for p in pids]
+        load["end"] = os.getloadavg()[0]
     finally:
         for proc, _ in procs:
             proc.terminate()
             proc.wait(10)
-    return {"stats": stats, "memory": memory, "elapsed": time.monotonic() - started, "plan": plan}
+    return {"stats": stats, "memory": memory, "load": load, "elapsed": time.monotonic() - started, "plan": plan}
 
 
 def main() -> None:
@@ -216,7 +219,7 @@ def main() -> None:
     q = statistics.quantiles(lat, n=100)
     total = sum(stats.calls.values())
     errors = sum(stats.errors.values())
-    mem = out["memory"]
+    mem, load = out["memory"], out["load"]
     per_tool = ", ".join(f"{t} {n:,}" for t, n in stats.calls.most_common())
     body = f"""
 {args.sessions} concurrent sessions for {args.seconds:.0f} s against two `serve --http --stateless` replicas
@@ -232,11 +235,13 @@ download's handle on the replica that did not make it. Target: 0 errors.
 | RSS per replica, start | {mem["start"][0]:.0f} MB, {mem["start"][1]:.0f} MB |
 | RSS per replica, middle | {mem["middle"][0]:.0f} MB, {mem["middle"][1]:.0f} MB |
 | RSS per replica, end | {mem["end"][0]:.0f} MB, {mem["end"][1]:.0f} MB |
+| Machine load (1-min average) start / middle / end | {load["start"]:.1f} / {load["middle"]:.1f} / {load["end"]:.1f} on {os.cpu_count()} cores |
 
 Calls by tool: {per_tool}. Downloads are of a {out["plan"]["small_runs"]}-run batch.
 {"Errors: " + "; ".join(f"{k} (x{v})" for k, v in stats.errors.most_common(5)) if errors else ""}
-The machine has 2 cores shared with other work; the {args.sessions} clients, moto and the sandbox
-compete with the replicas for them, so the latencies are an upper bound.
+The machine's cores are shared with other work (the load row), and the {args.sessions} clients, moto and the
+sandbox compete with the replicas for them: latency and throughput are those of a saturated, shared
+machine, an upper bound for latency; memory and the error count are the figures to compare.
 """
     write_section("HTTP load (two stateless replicas)", body)
     print(body)
