@@ -147,10 +147,12 @@ def http_settings_from_args(args: argparse.Namespace) -> HttpSettings:
 def _check_sql(args: argparse.Namespace) -> int:
     import json
 
-    from cargo_mcp.guard.sql import check
+    import anyio
+
+    from cargo_mcp.guard.async_check import check_async
 
     sql = sys.stdin.read() if args.sql == "-" else args.sql
-    verdict = check(sql, args.max_rows)
+    verdict = anyio.run(check_async, sql, args.max_rows)
     print(json.dumps(verdict.as_dict(), ensure_ascii=False, indent=2))
     return 0 if verdict.allowed else 1
 

@@ -34,9 +34,9 @@ _BARS = "▁▂▃▄▅▆▇█"
 
 async def sql(client: CargoClient, text: str) -> list[dict[str, Any]]:
     """Send one sweep query through the same guard as execute_query."""
-    from cargo_mcp.guard.sql import check
+    from cargo_mcp.guard.async_check import check_async
 
-    verdict = check(text, MAX_ROWS)
+    verdict = await check_async(text, MAX_ROWS)
     if not verdict.allowed:  # a bug in our own SQL, not the user's: reported as an internal error
         raise RuntimeError(f"internal sweep query rejected by the SQL guard: {verdict.reason}")
     return await client.query(verdict.sql)

@@ -135,14 +135,16 @@ IN_FUNCTIONS = frozenset(
     )
 )
 
-# Functions that build big values in memory from a number: refused when that number exceeds GENERATOR_MAX.
-GENERATORS = frozenset(
-    normalized(n)
-    for n in (
-        "range", "generateSeries", "arrayWithConstant", "arrayResize", "repeat", "space", "randomString",
-        "randomFixedString", "randomPrintableASCII", "randomStringUTF8", "leftPad", "rightPad", "leftPadUTF8",
-        "rightPadUTF8", "pad", "toFixedString", "arrayRandomSample",
+# Functions that build a big value in memory from a number → the position of the argument that sizes it (elements,
+# bytes or slots): refused unless that size is provably at most GENERATOR_MAX. range(), timeSlots(),
+# mapPopulateSeries() and h3kRing() are sized from several arguments or a formula (the position is not used).
+GENERATORS: dict[str, int] = {
+    normalized(n): i
+    for n, i in (
+        ("range", 0), ("timeSlots", 1), ("arrayWithConstant", 0), ("arrayResize", 1), ("repeat", 1), ("space", 0),
+        ("randomString", 0), ("randomFixedString", 0), ("randomPrintableASCII", 0), ("randomStringUTF8", 0),
+        ("leftPad", 1), ("rightPad", 1), ("leftPadUTF8", 1), ("rightPadUTF8", 1), ("toFixedString", 1),
+        ("arrayRandomSample", 1), ("mapPopulateSeries", 0), ("h3kRing", 1),
     )
-)
+}
 # fmt: on
-GENERATOR_MAX = 1_000_000
