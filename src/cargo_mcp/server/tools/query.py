@@ -8,6 +8,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
+from cargo_mcp import metrics
 from cargo_mcp.api.errors import CargoApiError
 from cargo_mcp.api.vocabulary import InputError
 from cargo_mcp.guard.caps import MAX_ROWS
@@ -53,6 +54,7 @@ async def execute_query(
 
     verdict = await check_async(sql, min(max_rows + 1, MAX_ROWS))
     if not verdict.allowed:
+        metrics.GUARD_REFUSALS.inc()
         raise InputError(f"SQL refused before sending: {verdict.reason}")
     try:
         rows = await (await services(ctx).cargo()).query(verdict.sql)
