@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,13 +67,13 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def lean_install(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LeanInstall]:
+def lean_install(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> LeanInstall:
     venv = tmp_path_factory.mktemp("lean") / "venv"
     run_uv("venv", "--quiet", "--python", sys.executable, str(venv))
     install = LeanInstall(wheel, venv)
     # Bytecode compiled up front: the size a first run leaves behind, not the smaller one before it.
     run_uv("pip", "install", "--quiet", "--compile-bytecode", "--python", str(install.python), str(wheel))
-    yield install
+    return install
 
 
 async def tour_every_tool(client: Client) -> set[str]:

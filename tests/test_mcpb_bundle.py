@@ -139,9 +139,10 @@ async def test_unpacked_bundle_runs_lean_with_a_token(mcpb_root: Path, unpacked:
         async with Client(params(config, CARGO_API_BASE_URL=shared_sandbox.base_url)) as client:
             assert {t.name for t in (await client.list_tools()).tools} == TOOLS
             batch = shared_sandbox.workspaces[0].batches[0]
-            result = await client.call_tool("get_batch", {"batch_uuid": batch.uuid})
+            uuid, runs = batch.uuid, batch.runs_count  # plain values: a failure must not print the whole sandbox
+            result = await client.call_tool("get_batch", {"batch_uuid": uuid})
             assert not result.is_error and result.structured_content
-            assert result.structured_content["runs_count"] == batch.runs_count
+            assert result.structured_content["runs_count"] == runs
     for package in ("chdb", "pyarrow", "pytest", "ruff", "mypy"):
         assert not installed(unpacked, package), package
 

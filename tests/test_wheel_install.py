@@ -113,9 +113,10 @@ async def test_uvx_runs_the_wheel(wheel: Path, shared_sandbox: Sandbox) -> None:
         async with Client(StdioServerParameters(command=command, args=args, env=cargo_env(shared_sandbox))) as client:
             assert {t.name for t in (await client.list_tools()).tools} == TOOLS
             batch = shared_sandbox.workspaces[0].batches[0]
-            result = await client.call_tool("get_batch", {"batch_uuid": batch.uuid})
+            uuid, runs = batch.uuid, batch.runs_count  # plain values: a failure must not print the whole sandbox
+            result = await client.call_tool("get_batch", {"batch_uuid": uuid})
             assert not result.is_error and result.structured_content
-            assert result.structured_content["runs_count"] == batch.runs_count
+            assert result.structured_content["runs_count"] == runs
 
 
 def compile_for(platform: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -150,7 +151,7 @@ def test_the_extra_brings_chdb_only_where_it_has_wheels() -> None:
 API_MODE_PROBE = """
 import json, sys, anyio
 from mcp import Client
-from cargo_mcp.cli import main
+from cargo_mcp.cli import main  # the entry point's imports count too
 from cargo_mcp.server.app import build_server
 from cargo_mcp.settings import Settings
 from tests.installed import tour_every_tool
