@@ -26,6 +26,8 @@ from cargo_mcp.settings import Settings
 from tests.loopback import Keys
 from tests.support import FAST_RETRY
 
+pytest_plugins = ["tests.installed"]  # the built wheel in a fresh venv: `wheel`, `lean_install`
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run tests on the shared sandbox last (stable order otherwise)."""

@@ -1,4 +1,4 @@
-"""`cargo-mcp` entry point: serve (stdio | streamable HTTP), demo, sandbox, check-sql."""
+"""`cargo-ai-mcp` (alias `cargo-mcp`) entry point: serve (stdio | streamable HTTP), demo, sandbox, check-sql."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import argparse
 import sys
 import time
 from typing import TYPE_CHECKING
+
+from cargo_mcp import __version__
+from cargo_mcp.extras import sandbox_unavailable
 
 if TYPE_CHECKING:
     from cargo_mcp.http_settings import HttpSettings
@@ -17,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
         return _check_sql(args)
     if args.command == "serve":
         return _serve(args)
+    if args.command in ("demo", "sandbox") and (missing := sandbox_unavailable(args.command)):
+        print(f"cargo-mcp: {missing}", file=sys.stderr)
+        return 2
     if args.command == "demo":
         from cargo_mcp.demo import run_demo
 
@@ -26,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line: serve, demo, sandbox, check-sql."""
-    parser = argparse.ArgumentParser(prog="cargo-mcp", description="Read-only MCP server for Cargo.")
+    parser = argparse.ArgumentParser(prog="cargo-ai-mcp", description="Read-only MCP server for Cargo.")
+    parser.add_argument("--version", action="version", version=f"cargo-ai-mcp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the MCP server (stdio by default)")
@@ -114,10 +121,13 @@ def _serve(args: argparse.Namespace) -> int:
     if refusal is not None:
         print(f"cargo-mcp: {refusal}", file=sys.stderr)
         return 2
+    why = "--sandbox given" if args.sandbox else "no CARGO_API_TOKEN set"
+    if settings.sandbox and (missing := sandbox_unavailable("serve --sandbox" if args.sandbox else "serve")):
+        print(f"cargo-mcp: {why}: {missing} Set CARGO_API_TOKEN to use Cargo.", file=sys.stderr)
+        return 2
     from cargo_mcp.server.app import build_server
 
     if settings.sandbox:
-        why = "--sandbox given" if args.sandbox else "no CARGO_API_TOKEN set"
         print(
             f"cargo-mcp: {why}: using the embedded SANDBOX (synthetic demo data, not your Cargo workspace). "
             "Set CARGO_API_TOKEN to use Cargo.",
