@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from cargo_mcp.api.errors import CargoError
 from cargo_mcp.api.vocabulary import InputError
+from cargo_mcp.results.store import ResultStoreUnavailable
 from cargo_mcp.server.services import Services
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
@@ -24,7 +25,7 @@ log = logging.getLogger("cargo_mcp")
 P = ParamSpec("P")
 R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
-KNOWN = (InputError, CargoError)
+KNOWN = (InputError, CargoError, ResultStoreUnavailable)
 
 
 def services(ctx: Context[Any, Any]) -> Services:

@@ -76,7 +76,8 @@ async def download_outputs(
     s = services(ctx)
     scope = await resolve(s, args)
     notes = scope.notes
-    path = export.target(save_to, await _roots(ctx, s), overwrite) if save_to else None
+    shared = ctx.request_context.request is not None  # HTTP: the client's roots are paths on its own machine
+    path = export.target(save_to, await _roots(ctx, s, shared), overwrite, shared=shared) if save_to else None
     client = await s.cargo()
     slug, slug_note, other_ends = await _output_slug(s, scope.workflow_uuid, scope.batch, output_node_slug)
     if scope.filters.created_before is None:  # freeze the set: the count and every page see the same runs
@@ -185,21 +186,22 @@ def _preview_columns(columns: list[str], most: int = 8) -> list[str]:
     return (identity + outputs + rest)[:most]
 
 
-async def _roots(ctx: Context[Any, Any], s: Services) -> list[Path]:
-    """Folders files may be saved in: CARGO_MCP_EXPORT_DIR and the client's file:// roots, if it shares them."""
-    roots = [s.settings.export_dir] if s.settings.export_dir else []
+async def _roots(ctx: Context[Any, Any], s: Services, shared: bool) -> list[Path]:
+    """Folders files may be saved in: CARGO_MCP_EXPORT_DIR and the client's file:// roots (over HTTP only
+    narrowing it), if it shares them."""
+    roots: list[Path] = []
     try:
         with warnings.catch_warnings():  # roots are deprecated in the 2026 protocol but still what IDEs send
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", UserWarning)
             listed = await ctx.session.list_roots()
     except Exception:  # clients without roots support, or the 2026 protocol without a back channel
-        return roots
-    for root in listed.roots:
+        listed = None
+    for root in listed.roots if listed else []:
         uri = str(root.uri)
         if uri.startswith("file://"):
             roots.append(Path(uri.removeprefix("file://")))
-    return roots
+    return export.allowed_folders(s.settings.export_dir, roots, narrow_only=shared)
 
 
 async def _output_slug(

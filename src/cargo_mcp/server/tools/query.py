@@ -8,6 +8,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
+from cargo_mcp import metrics
 from cargo_mcp.api.errors import CargoApiError
 from cargo_mcp.api.sql import CAPS_SUMMARY, MAX_COLUMNS_READ, MAX_RESULT_ROWS, MAX_SUBQUERY_DEPTH
 from cargo_mcp.api.vocabulary import InputError
@@ -54,6 +55,7 @@ async def execute_query(
 
     verdict = await check_async(sql, min(max_rows + 1, MAX_RESULT_ROWS))
     if not verdict.allowed:
+        metrics.GUARD_REFUSALS.inc()
         raise InputError(f"SQL refused before sending: {verdict.reason}")
     try:
         rows = await (await services(ctx).cargo()).query(verdict.sql)
