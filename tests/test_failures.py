@@ -123,18 +123,18 @@ async def test_rerun_recipe_fits_the_workflow_type(mcp_client: Client, shared_sa
     data = report["rerun"]["body"]["data"]
     play = next(w for w in shared_sandbox.workspaces[0].workflows if w.uuid == report["workflow_uuid"])
     assert data["kind"] == "recordIds" and data["modelUuid"] == play.model_uuid
-    failed_ids = {r.record_id for r in shared_sandbox.workspaces[0].runs_of_batch[play_batch] if r.status == "error"}
-    assert set(data["ids"]) == failed_ids
+    runs = shared_sandbox.workspaces[0].runs_of_batch[play_batch]
+    failed_ids = {r.record_id for r in runs if r.status == "error"}
+    assert set(data["ids"]) == failed_ids - {r.record_id for r in runs if r.status == "success"}
     tool_batch, _ = top_batch(shared_sandbox, "agent_max_steps")
     report, _ = await ok(mcp_client, "inspect_failures", {"batch_uuid": tool_batch})
     data = report["rerun"]["body"]["data"]
-    assert data["kind"] == "runs" and data["filter"] == {"kind": "runs", "statuses": ["error"], "batchUuid": tool_batch}
-    assert data["reset"]["from"] == "node" and data["reset"]["nodeUuid"]
+    assert data["kind"] == "records" and data["records"]  # tools take file or records, not recordIds nor runs
 
 
 async def test_inspect_failures_input_errors(mcp_client: Client, shared_sandbox: Sandbox) -> None:
-    r = await mcp_client.call_tool("inspect_failures", {})
-    assert r.is_error and "give workflow" in r.content[0].text  # type: ignore[union-attr]
+    report, _ = await ok(mcp_client, "inspect_failures", {})  # no workflow, no batch: the whole workspace
+    assert report["scope"] == "workspace" and report["workflows"]
     batch_uuid, _ = top_batch(shared_sandbox, "rate_limit")
     r = await mcp_client.call_tool("inspect_failures", {"batch_uuid": batch_uuid, "workflow": "Lead scorer"})
     assert r.is_error and "belongs to workflow" in r.content[0].text  # type: ignore[union-attr]

@@ -22,6 +22,7 @@ from cargo_mcp.api.models import Batch, GetRunResult, Play, Release, Run, RunMet
 from cargo_mcp.api.requests import (
     DeployedRelease,
     DownloadRunOutputs,
+    DownloadRuns,
     ListReleases,
     ListRuns,
     Query,
@@ -153,6 +154,10 @@ class CargoClient:
     async def download_run_outputs(self, payload: DownloadRunOutputs) -> str:
         """The signed URL of one node's output file (at most ``EXPORT_CAP`` runs a call)."""
         return (await self.request("POST", f"{ORCH}/runs/download-outputs", body=payload)).get("url", _STR)
+
+    async def download_runs(self, payload: DownloadRuns) -> str:
+        """The signed URL of a file of whole runs (runContext included)."""
+        return (await self.request("POST", f"{ORCH}/runs/download", body=payload)).get("url", _STR)
 
     async def run_metrics(self, filters: RunMetrics) -> list[RunMetric]:
         return (await self.request("POST", f"{ORCH}/runs/metrics", body=filters)).get("runMetrics", _METRICS)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from cargo_mcp.api.models import Node
 from cargo_mcp.api.vocabulary import uuid_arg
+from cargo_mcp.failures.stops import condition_of, seen
 from cargo_mcp.server import graph
 from cargo_mcp.server.render import clip, duration
 from cargo_mcp.server.services import Services
@@ -46,6 +47,7 @@ class RunDetail(BaseModel):
     failing_node: str | None = None
     output_node: str | None = None
     stopped_at: str | None = Field(None, description="Non-terminal node where a successful run ended (filter).")
+    stop_condition: str | None = Field(None, description="That filter's condition, and what it read.")
     not_executed: list[str] = Field(default_factory=list)
     context: dict[str, Any] = Field(
         description="Per requested node: runContext output and computed config (untrusted data)."
@@ -103,6 +105,10 @@ async def run_detail(
     want = _context_nodes(context_nodes, path, key_nodes)
     context, note = _context(res.run_context, res.run_computed_configs, want, max_chars, first=key_nodes)
     entry = await s.catalog.resolve(run.workflow_uuid)
+    condition = condition_of(by_uuid.get(last.node_uuid)) if stopped and last else None
+    if condition:
+        read = seen(condition, res.run_context, res.run_computed_configs.get(stopped or ""))
+        condition += "".join(f"; {k} = {json.dumps(v, ensure_ascii=False)}" for k, v in read.items())
     detail = RunDetail(
         run_uuid=run.uuid,
         workflow_uuid=run.workflow_uuid,
@@ -121,6 +127,7 @@ async def run_detail(
         failing_node=failing.slug if failing else None,
         output_node=output,
         stopped_at=stopped,
+        stop_condition=condition,
         not_executed=[n.slug for n in graph.ordered(nodes) if n.uuid not in ran],
         context=context,
         context_note=note,
@@ -187,7 +194,8 @@ def run_text(d: RunDetail) -> str:
         err = f" — {clip(s.error, 200)}" if s.error else ""
         lines.append(f"  {s.index}. {s.slug} [{s.kind}] {s.status}{nxt} ({duration(s.duration_s)}){err}{mark}")
     if d.stopped_at:
-        lines.append(f"Stopped at {d.stopped_at} (condition not matched; not an error).")
+        why = f": {clip(d.stop_condition, 400)}" if d.stop_condition else ""
+        lines.append(f"Stopped at {d.stopped_at} (condition not matched; not an error){why}")
     if d.not_executed:
         lines.append(f"Not executed: {', '.join(d.not_executed)}")
     if d.context:

@@ -177,6 +177,7 @@ class Scope:
 
     @property
     def workflow_uuid(self) -> str:
+        """The workflow (only a ``workspace`` resolve may have none)."""
         assert self.filters.workflow_uuid is not None
         return self.filters.workflow_uuid
 
@@ -185,9 +186,10 @@ class Scope:
         return model.model_validate({**{k: x for k, x in self.filters if x is not None}, **extra})
 
 
-async def resolve(s: Services, args: ScopeArgs) -> Scope:
+async def resolve(s: Services, args: ScopeArgs, *, workspace: bool = False) -> Scope:
     """Check every argument and build the filters; nothing here lists runs, so a mistake is refused before it can
-    silently match no run."""
+    silently match no run. ``workspace``: without a workflow or batch the scope is the whole workspace (no
+    workflow in the filters) instead of an error."""
     notes: list[str] = []
     workflow, record_id, record_title = (_text(x) for x in (args.workflow, args.record_id, args.record_title))
     batch_uuid = v.uuid_arg(args.batch_uuid, "batch_uuid") if args.batch_uuid else None
@@ -204,6 +206,7 @@ async def resolve(s: Services, args: ScopeArgs) -> Scope:
         )
     name = args.workflow_arg
     batch = None
+    wf: str | None = None
     if workflow:
         wf, entry = await s.catalog.workflow_uuid(workflow)
         if entry is not None and workflow.lower() != wf:
@@ -219,9 +222,9 @@ async def resolve(s: Services, args: ScopeArgs) -> Scope:
         batch = await (await s.cargo()).get_batch(batch_uuid)
         wf = batch.workflow_uuid
         notes.append(f"workflow_uuid {wf} taken from batch {batch_uuid}")
-    else:
+    elif not workspace:
         raise InputError(f"give {name} (a tool/play name or workflow UUID), or batch_uuid.")
-    if exec_filter:
+    if exec_filter and wf:
         await s.releases.check_slugs(wf, v.filter_slugs(exec_filter), "node_status")
     filters = RunFilters.model_validate(
         {
