@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from cargo_mcp.api.client import CargoClient
+from cargo_mcp.api.client import Answer, CargoClient
+from cargo_mcp.api.errors import CargoShapeError
 from cargo_mcp.api.models import Batch, Node
 from cargo_mcp.api.requests import RunMetrics
 from cargo_mcp.failures import queries as q
@@ -75,16 +77,16 @@ async def sweep(
         if workflow_kind == "play":
             tg.start_soon(fetch, "ids", sql(client, q.failed_record_ids(scope, RERUN_IDS_CAP + 1)))
 
-    t = got["totals"][0] if got["totals"] else {}
-    finished, failed = int(t.get("finished", 0)), int(t.get("failed", 0))
-    executed = finished - int(t.get("cancelled", 0))
+    t = _totals_row(got["totals"])
+    finished, failed = t.finished, t.failed
+    executed = finished - t.cancelled
     totals = Totals(
-        runs=int(t.get("runs", 0)),
+        runs=t.runs,
         finished=finished,
         failed=failed,
-        cancelled=int(t.get("cancelled", 0)),
+        cancelled=t.cancelled,
         failure_rate=round(failed / executed, 4) if executed else None,
-        failed_credits=round(float(t.get("failed_credits") or 0), 4),
+        failed_credits=round(t.failed_credits or 0, 4),
     )
     profiles: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * BUCKETS)
     for row in got["profile"]:
@@ -116,6 +118,29 @@ async def sweep(
     )
     report.rerun = _rerun(scope, workflow_kind, model_uuid, real, got.get("ids"), failed)
     return report
+
+
+class TotalsRow(BaseModel):
+    """The columns of the totals query the report reads (others are kept)."""
+
+    model_config = ConfigDict(extra="allow")
+    runs: int
+    finished: int
+    failed: int
+    cancelled: int
+    failed_credits: float | None
+
+
+_TOTALS = TypeAdapter(TotalsRow)
+
+
+def _totals_row(rows: list[dict[str, Any]]) -> TotalsRow:
+    """The one row of the totals query (an aggregate without GROUP BY always has one): any other answer is
+    Cargo's malformed answer, never totals of zero beside the error groups."""
+    endpoint = "POST /orchestration/query, the run totals"
+    if len(rows) != 1:
+        raise CargoShapeError(f"{len(rows)} rows where an aggregate has exactly one", endpoint)
+    return Answer(rows[0], endpoint).whole(_TOTALS)
 
 
 def _group(row: dict[str, Any], profile: list[int]) -> ErrorGroup:
