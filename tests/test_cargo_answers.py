@@ -3,6 +3,9 @@ an error that says what Cargo did and what to do next, never a wrong answer or a
 
 from __future__ import annotations
 
+import inspect
+import json
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +14,8 @@ import pytest
 from mcp import Client
 
 from cargo_mcp.api.client import CargoClient
-from cargo_mcp.api.errors import CargoApiError
+from cargo_mcp.api.errors import CargoApiError, CargoShapeError
+from cargo_mcp.api.requests import Request
 from cargo_mcp.failures import sweep
 from cargo_mcp.sandbox.server import Sandbox
 
@@ -19,6 +23,12 @@ pytestmark = pytest.mark.anyio
 Faults = Callable[..., None]
 QUERY = "/v1/orchestration/query"
 SHAPE = "Cargo answered in a shape cargo-mcp does not understand"
+UUID = "3f2b1c9e-8d7a-4b6c-9e5f-1a2b3c4d5e6f"
+ENDPOINTS = sorted(
+    name
+    for name, fn in inspect.getmembers(CargoClient, inspect.iscoroutinefunction)
+    if not name.startswith("_") and name not in ("request", "aclose")
+)
 
 
 async def call(client: Client, name: str, args: dict[str, Any]) -> tuple[bool, str]:
@@ -31,6 +41,36 @@ def failed_batch(sb: Sandbox) -> str:
     return min(
         (b for b in ws.batches if b.failed_runs_count and b.status == "success"), key=lambda b: b.runs_count
     ).uuid
+
+
+def arguments(method: str) -> list[Any]:
+    """One call's arguments, from the method's signature: UUIDs for text, the smallest valid request model."""
+    hints = typing.get_type_hints(getattr(CargoClient, method))
+    out: list[Any] = []
+    for name, kind in hints.items():
+        if name == "return":
+            continue
+        if isinstance(kind, type) and issubclass(kind, Request):
+            required = [f for f, info in kind.model_fields.items() if info.is_required()]
+            out.append(kind.model_validate({f: UUID for f in required}))
+        else:
+            out.append(UUID)
+    return out
+
+
+@pytest.mark.parametrize("method", ENDPOINTS)
+@pytest.mark.parametrize("body", [[], None, {}, "text", 5, [{"x": 1}]], ids=json.dumps)
+async def test_every_endpoint_refuses_an_answer_of_another_json_type(method: str, body: Any) -> None:
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(f"{request.method} {request.url.path.removeprefix('/v1')}")
+        return httpx.Response(200, json=body)
+
+    async with CargoClient("https://cargo.example", "t", transport=httpx.MockTransport(answer)) as client:
+        with pytest.raises(CargoShapeError) as caught:
+            await getattr(client, method)(*arguments(method))
+    assert len(asked) == 1 and str(caught.value).startswith(SHAPE) and asked[0] in str(caught.value)
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
