@@ -27,8 +27,8 @@ ROOM = 32  # bytes left for the LIMIT the guard appends, so that a statement at 
 
 def main() -> None:
     t0 = time.perf_counter()
-    from cargo_mcp.guard.caps import MAX_STATEMENT_BYTES, MAX_STATEMENT_TOKENS
     from cargo_mcp.guard.dialect import DIALECT
+    from cargo_mcp.guard.limits import MAX_STATEMENT_BYTES, MAX_STATEMENT_TOKENS
     from cargo_mcp.guard.sql import check
 
     import_ms = (time.perf_counter() - t0) * 1000

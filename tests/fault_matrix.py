@@ -160,6 +160,13 @@ FAULTS: tuple[Fault, ...] = (
         location="https://evil.example/v1/login?token=x",
         count=ALWAYS,
     ),
+    api(
+        "expired-url",
+        "403 with the XML AccessDenied body of an expired signed URL",
+        Error(("HTTP 403",), ("check CARGO_WORKSPACE_UUID",)),
+        kind="expired_url",
+        count=ALWAYS,
+    ),
     # --- the SQL endpoint ----------------------------------------------------------------------------------
     api(
         "query-rows-not-a-list",
@@ -241,7 +248,7 @@ FAULTS: tuple[Fault, ...] = (
         retryAfter=120,
         count=ALWAYS,
     ),
-    file("file-status-403-once", "HTTP 403 (an expired URL) once: a fresh URL is asked for", kind="status", status=403),
+    file("file-status-403-once", "HTTP 403 with a JSON body once: a fresh URL is asked for", kind="status", status=403),
     file(
         "file-status-403-always",
         "HTTP 403 on every fetch",
@@ -289,13 +296,17 @@ FAULTS: tuple[Fault, ...] = (
         location="https://evil.example/x.json",
         count=ALWAYS,
     ),
-    Fault(
-        "expire-urls",
-        {"kind": "expire_urls"},
-        "every signed URL is minted already expired",
+    file(
+        "file-expired-url-once",
+        "403 AccessDenied (Request has expired) once: a fresh URL is asked for",
+        kind="expired_url",
+    ),
+    file(
+        "file-expired-url-always",
+        "403 AccessDenied (Request has expired) on every fetch",
         Error(("the download URL was refused (HTTP 403)", "expired"), (CLOCK,)),
-        runs=FETCHES,
-        reaches=FETCHES,
+        kind="expired_url",
+        count=ALWAYS,
     ),
 )
 

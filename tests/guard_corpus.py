@@ -296,7 +296,7 @@ ADVERSARIAL: list[tuple[str, str]] = [
     (";;", "empty"),
 ]
 
-# cargo-api.md §7.4, verbatim ({…} placeholders are filled with sandbox ids)
+# Cargo's official examples (docs/cargo-contract.md §7.4), verbatim ({…} placeholders are filled with sandbox ids)
 DOCUMENTED: list[str] = [
     "SELECT status, count() FROM runs GROUP BY status",
     "SELECT count() FROM runs WHERE status = 'error'",

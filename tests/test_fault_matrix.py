@@ -19,7 +19,7 @@ from mcp import Client
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult
 
-from cargo_mcp.api.models import TERMINAL_BATCH_STATUSES
+from cargo_mcp.api.models import TERMINAL_STATUSES
 from cargo_mcp.results.store import ResultStore
 from cargo_mcp.sandbox.faults import Faults
 from cargo_mcp.sandbox.server import Sandbox
@@ -78,7 +78,7 @@ class Bench:
 def bench(shared_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
     ws = shared_sandbox.workspaces[0]
     batch = min(
-        (b for b in ws.batches if b.failed_runs_count and b.status in TERMINAL_BATCH_STATUSES),
+        (b for b in ws.batches if b.failed_runs_count and b.status in TERMINAL_STATUSES),
         key=lambda b: b.runs_count,
     )
     run = next(r for r in ws.runs if r.batch is batch and r.status == "error")
@@ -154,8 +154,7 @@ async def test_cell(bench: Bench, caplog: pytest.LogCaptureFixture, tool: str, f
     text = text_of(r)
     assert not bad_logs(caplog.records), bad_logs(caplog.records)
     met = counter.hits - hits
-    if fault.kind != "expire_urls":  # a flag, not a counted fault
-        assert (met > 0) == (tool in fault.reaches), f"the fault was met {met} times"
+    assert (met > 0) == (tool in fault.reaches), f"the fault was met {met} times"
     if expected is None:
         assert not r.is_error, text
         assert comparable(r) == baseline
@@ -169,7 +168,7 @@ async def test_cell(bench: Bench, caplog: pytest.LogCaptureFixture, tool: str, f
 def test_the_matrix_covers_every_tool_and_every_fault_kind() -> None:
     assert set().union(*(f.runs for f in FAULTS)) == TOOLS
     kinds = set(Faults.KINDS)
-    assert {f.kind for f in FAULTS} == kinds | {"expire_urls"}
+    assert {f.kind for f in FAULTS} == kinds
     for path in (API, FILES):  # every kind on every API path, and on the signed file URLs
         assert {f.kind for f in FAULTS if f.spec.get("path") == path} == kinds, path
     assert all(f.runs == TOOLS for f in FAULTS if f.spec.get("path") == API)

@@ -11,7 +11,7 @@ import pytest
 
 from cargo_mcp.guard import async_check
 from cargo_mcp.guard.async_check import check_async
-from cargo_mcp.guard.caps import MAX_STATEMENT_TOKENS
+from cargo_mcp.guard.limits import MAX_STATEMENT_TOKENS
 from cargo_mcp.guard.sql import Verdict, check
 from tests.guard_corpus import ADVERSARIAL, LEGIT, shape
 

@@ -56,7 +56,7 @@ def test_legitimate_query_runs_on_the_sandbox_unchanged_in_meaning(
     original = run_sql(api, sql)
     assert len(guarded) == len(original)
     if template in DOCUMENTED:
-        assert original, "a cargo-api.md §7.4 example returned no rows"
+        assert original, "an official example (docs/cargo-contract.md §7.4) returned no rows"
     if "LIMIT" not in sql.upper():  # a LIMIT without a total order may pick different rows per run
         assert canonical(guarded) == canonical(original)
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 from sqlglot import exp
 
 from cargo_mcp.api.models import BATCH_STATUSES, EXECUTION_STATUSES, RECORD_STATUSES, RUN_STATUSES
+from cargo_mcp.api.sql import MAX_COLUMNS_READ, MAX_ROWS_READ, TABLES
 from cargo_mcp.api.vocabulary import RUN_STATUS_SYNONYMS
 from cargo_mcp.guard.scope import Scopes
-from cargo_mcp.guard.tables import TABLES
 
-MAX_COLUMNS = 50
 TIME_COLUMNS: dict[str, tuple[str, ...]] = {
     "runs": ("created_at", "updated_at", "finished_at"),
     "records": ("created_at", "updated_at", "finished_at"),
@@ -30,16 +29,16 @@ def advise(tree: exp.Expr, scopes: Scopes | None = None) -> list[str]:
     ctes = {cte.alias: cte.this for cte in scopes.of_type(exp.CTE) if cte.alias}
     advice: list[str] = []
     widths = _StarWidths(ctes)
-    if any(widths.of(select) > MAX_COLUMNS for select in _output_selects(tree)):
+    if any(widths.of(select) > MAX_COLUMNS_READ for select in _output_selects(tree)):
         advice.append(
-            f"SELECT * on runs asks for all {len(TABLES['runs'])} columns, over Cargo's {MAX_COLUMNS}-column cap "
+            f"SELECT * on runs asks for all {len(TABLES['runs'])} columns, over Cargo's {MAX_COLUMNS_READ}-column cap "
             f"(Code 161, TOO_MANY_COLUMNS). List the columns you need instead, e.g. {RUNS_COLUMNS_HINT}."
         )
     advice += _status_word_advice(scopes)
     for table in sorted(_unbounded_tables(set(ctes), scopes)):
         first = TIME_COLUMNS[table][0]
         advice.append(
-            f"No time predicate on {table}: Cargo stops a query after 10,000,000 rows read (Code 158). "
+            f"No time predicate on {table}: Cargo stops a query after {MAX_ROWS_READ:,} rows read (Code 158). "
             f"Add one, e.g. WHERE {first} > now() - INTERVAL 7 DAY."
         )
     advice += _cross_join_advice(scopes)

@@ -1,11 +1,12 @@
 """The guard off the event loop: ``check_async`` runs :func:`cargo_mcp.guard.sql.check` in a worker thread, at most
 ``_WORKERS`` at a time, under a deadline.
 
-The check is bounded by construction (256 KiB, 25,000 tokens, one pass over the tree), and it looks at the clock
-between its phases and every thousand nodes, so a thread that reaches the deadline stops itself with a refusal
-rather than running on. If it still has not answered shortly after the deadline, the caller gets that refusal
-anyway and the thread is left to finish on its own (its result is dropped). The thread holds the GIL while it
-works, but Python hands the GIL over every few milliseconds, so other calls on the event loop go on meanwhile.
+The check is bounded by construction (the statement bytes and tokens of :mod:`cargo_mcp.guard.limits`, one pass over
+the tree), and it looks at the clock between its phases and every thousand nodes, so a thread that reaches the
+deadline stops itself with a refusal rather than running on. If it still has not answered shortly after the
+deadline, the caller gets that refusal anyway and the thread is left to finish on its own (its result is dropped).
+The thread holds the GIL while it works, but Python hands the GIL over every few milliseconds, so other calls on the
+event loop go on meanwhile.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import anyio
 import anyio.to_thread
 from anyio.lowlevel import RunVar
 
-from cargo_mcp.guard.caps import GUARD_DEADLINE_S
+from cargo_mcp.guard.limits import GUARD_DEADLINE_S
 
 if TYPE_CHECKING:
     from cargo_mcp.guard.sql import Verdict

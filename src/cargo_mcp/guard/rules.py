@@ -1,4 +1,4 @@
-"""What the guard refuses, by name: statements, table functions and scalar functions (cargo-api.md §7.2).
+"""What the guard refuses, by name: statements, table functions and scalar functions (docs/cargo-contract.md §7.2).
 
 Function names are compared normalized (lower case, no underscores), so ``dictGet``, ``DICTGET`` and
 ``dict_get`` are one name.
@@ -6,7 +6,7 @@ Function names are compared normalized (lower case, no underscores), so ``dictGe
 
 from __future__ import annotations
 
-from cargo_mcp.guard.tables import TABLES
+from cargo_mcp.api.sql import TABLES, table_list
 
 KNOWN_TABLES = frozenset(TABLES)
 
@@ -23,7 +23,7 @@ VIRTUAL_COLUMNS = frozenset(
 READ_STATEMENTS = frozenset({"SELECT", "WITH"})
 
 # First keyword of a statement → why it is refused and what to do instead.
-_WRITE = "Cargo's SQL is read-only: {kw} statements are refused. Instead, SELECT from runs, batches, spans or records"
+_WRITE = f"Cargo's SQL is read-only: {{kw}} statements are refused. Instead, SELECT from {table_list()}"
 _ADMIN = "{kw} statements change server or session state and are refused. Instead, send one SELECT; the caps are fixed"
 _INTRO = "{kw} statements are not available on Cargo. Instead, read the resource cargo://sql/schema (tables, columns)"
 # fmt: off

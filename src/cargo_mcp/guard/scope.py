@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from sqlglot import exp
 
-from cargo_mcp.guard.tables import TABLES
+from cargo_mcp.api.sql import TABLES
 
 _TABLE_COLUMNS = {name: frozenset(c for c, _ in columns) for name, columns in TABLES.items()}
 E = TypeVar("E", bound=exp.Expr)

@@ -1,11 +1,11 @@
 """The guard: one read-only statement over Cargo's four tables, bounded, re-rendered, with advice.
 
-``check`` answers before any network call. It refuses, with a sentence naming the construct and what to
-send instead: text over 256 KiB (before parsing), several statements, writes and admin statements, SETTINGS /
-FORMAT / INTO OUTFILE, table functions, system and schema-prefixed or unknown tables, dictionary and
-introspection functions, generators and fills whose size it cannot prove small, and text it cannot read
-safely. What it sends is re-rendered from its own tokens (see :mod:`cargo_mcp.guard.render`). Every step is
-linear in the statement's size; a ``deadline`` turns a check still running then into a refusal.
+``check`` answers before any network call. It refuses, with a sentence naming the construct and what to send
+instead: text over ``MAX_STATEMENT_BYTES`` or ``MAX_STATEMENT_TOKENS`` (before parsing), several statements, writes
+and admin statements, SETTINGS / FORMAT / INTO OUTFILE, table functions, system and schema-prefixed or unknown
+tables, dictionary and introspection functions, generators and fills whose size it cannot prove small, and text it
+cannot read safely. What it sends is re-rendered from its own tokens (see :mod:`cargo_mcp.guard.render`). Every step
+is linear in the statement's size; a ``deadline`` turns a check still running then into a refusal.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 from sqlglot.tokenizer_core import Token, TokenType
 
+from cargo_mcp.api.sql import MAX_RESULT_ROWS
 from cargo_mcp.guard.advice import advise
-from cargo_mcp.guard.caps import GUARD_DEADLINE_S, MAX_ROWS, MAX_STATEMENT_BYTES, MAX_STATEMENT_TOKENS
 from cargo_mcp.guard.dialect import DIALECT
 from cargo_mcp.guard.limit import bound
+from cargo_mcp.guard.limits import GUARD_DEADLINE_S, MAX_STATEMENT_BYTES, MAX_STATEMENT_TOKENS
 from cargo_mcp.guard.memory import collection_paused, release
 from cargo_mcp.guard.render import RenderError, clip, render, statements
 from cargo_mcp.guard.rules import READ_STATEMENTS, STATEMENTS
@@ -61,8 +62,8 @@ def deadline_refusal(seconds: float) -> str:
 
 
 def check(sql: str, max_rows: int = 1000, *, deadline: float | None = None) -> Verdict:
-    """Allow one read-only SELECT; bound its outermost LIMIT to ``min(max_rows, 10000)``. ``deadline`` is a
-    ``time.monotonic()`` instant after which the check stops with a refusal."""
+    """Allow one read-only SELECT; bound its outermost LIMIT to ``min(max_rows, MAX_RESULT_ROWS)``. ``deadline``
+    is a ``time.monotonic()`` instant after which the check stops with a refusal."""
     reason = _size_rejection(sql)
     if reason is not None:
         return Verdict(False, reason, sql)
@@ -92,9 +93,10 @@ def _size_rejection(sql: str, what: str = "The statement is") -> str | None:
             return None
     shown = f"{len(sql):,} characters" if len(sql) > MAX_STATEMENT_BYTES else f"{size:,} bytes"
     return (
-        f"{what} {shown}, over the {MAX_STATEMENT_BYTES:,}-byte (256 KiB) limit on one ClickHouse query "
-        "(max_query_size), so it is not checked or sent. Instead, shorten it: replace long value lists with a "
-        "subquery over the tables (e.g. uuid IN (SELECT run_uuid FROM spans WHERE …)), or split it into queries."
+        f"{what} {shown}, over the {MAX_STATEMENT_BYTES:,}-byte ({MAX_STATEMENT_BYTES // 1024} KiB) limit on "
+        "one ClickHouse query (max_query_size), so it is not checked or sent. Instead, shorten it: replace long "
+        "value lists with a subquery over the tables (e.g. uuid IN (SELECT run_uuid FROM spans WHERE …)), or split "
+        "it into queries."
     )
 
 
@@ -129,7 +131,7 @@ def _checked_text(sql: str, max_rows: int, tick: Callable[[], None]) -> Verdict:
     if reason is not None:
         return Verdict(False, reason, sql)
     try:
-        return _checked(sql, text, tokens, max(1, min(max_rows, MAX_ROWS)), tick)
+        return _checked(sql, text, tokens, max(1, min(max_rows, MAX_RESULT_ROWS)), tick)
     except DeadlineExceeded:
         raise
     except Exception as e:

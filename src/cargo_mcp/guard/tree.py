@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
+from cargo_mcp.api.sql import CAPS_SUMMARY, table_list
 from cargo_mcp.guard.bounds import DATE, DAY, NUMBER, SPAN, TIME, Bounds, Range
-from cargo_mcp.guard.caps import GENERATOR_MAX
+from cargo_mcp.guard.limits import GENERATOR_MAX
 from cargo_mcp.guard.render import clip
 from cargo_mcp.guard.rules import (
     DENIED_FUNCTIONS,
@@ -30,7 +31,7 @@ from cargo_mcp.guard.rules import (
 )
 from cargo_mcp.guard.scope import Scopes
 
-TABLE_LIST = "runs, batches, spans or records"
+TABLE_LIST = table_list("or")
 _TICK = 1024  # nodes between two looks at the clock
 _SHOWN = 80  # characters of an expression quoted in a refusal
 
@@ -237,7 +238,7 @@ class _Checker:
             spelling = clip(written or spelling)
             return (
                 f"{spelling}() is one of the {family} Cargo denies. "
-                "Instead, compute the value from the columns of runs, batches, spans or records."
+                f"Instead, compute the value from the columns of {TABLE_LIST}."
             )
         if called & (TABLE_FUNCTIONS - SCALAR_TWINS):
             return (
@@ -317,7 +318,7 @@ def _clause_rejection(node: exp.Expr) -> str | None:
     if node.args.get("settings"):
         return (
             "A SETTINGS clause could lift Cargo's caps and is refused. "
-            "Instead, remove it: the caps (30 s, 10,000 result rows, 10,000,000 rows read) are fixed."
+            f"Instead, remove it: the caps ({CAPS_SUMMARY}) are fixed."
         )
     if node.args.get("format"):
         return "A FORMAT clause is refused. Instead, remove it: results always come back as JSON rows."
@@ -362,7 +363,7 @@ def _name_rejection(name: str, db: str | None, ctes: frozenset[str], where: str)
             )
         return (
             f"The schema-prefixed table {db}.{name} is refused: Cargo's tables have no schema prefix. "
-            f"Instead, write {name if name in KNOWN_TABLES else 'runs, batches, spans or records'} alone."
+            f"Instead, write {name if name in KNOWN_TABLES else TABLE_LIST} alone."
         )
     if normalized(name) in TABLE_FUNCTIONS:
         return f"The table function {name}() is denied by Cargo. Instead, select FROM {TABLE_LIST}."

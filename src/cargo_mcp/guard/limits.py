@@ -1,6 +1,7 @@
-"""Cargo's orchestration SQL caps (cargo-api.md §7.2), and the guard's own bounds."""
+"""The guard's own bounds: what it refuses before or while checking, so no check can stall the server.
 
-MAX_ROWS = 10_000  # result rows; more are truncated, not an error
+Cargo's SQL caps (result rows, rows read, columns, depth, time) are not the guard's: they live in api/sql.py.
+"""
 
 MAX_STATEMENT_BYTES = 262_144  # ClickHouse's max_query_size (256 KiB): longer text is refused before parsing
 MAX_STATEMENT_TOKENS = 25_000  # more is refused before parsing: the slowest full check stays under a second
