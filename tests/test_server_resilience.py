@@ -160,15 +160,6 @@ async def test_every_tool_reports_unreachable_cargo(shared_sandbox: Sandbox, too
     assert "Traceback" not in text
 
 
-@pytest.mark.parametrize("tool", sorted(TOOLS - {"read_result"}))
-async def test_every_tool_reports_a_cargo_error(
-    mcp_client: Client, shared_sandbox: Sandbox, faults: Faults, tool: str
-) -> None:
-    faults(path="/v1/", kind="status", status=500, count=1000)  # 500 is not retried
-    failed, text = await call(mcp_client, tool, every_cargo_call(shared_sandbox)[tool])
-    assert failed and "HTTP 500" in text and "Traceback" not in text
-
-
 async def test_other_workspace_is_invisible(shared_sandbox: Sandbox) -> None:
     settings = Settings(token=shared_sandbox.workspaces[1].token, base_url=shared_sandbox.base_url)
     server = build_server(settings, services_factory=lambda: Services(settings, retry=FAST_RETRY))

@@ -232,7 +232,7 @@ async def test_get_run_context_budget(mcp_client: Client, shared_sandbox: Sandbo
     assert "cut to fit max_chars=500" in small["context_note"]
     assert sum(len(str(v)) for v in small["context"].values()) < 1500
     odd = await ok(mcp_client, "get_run", {"run_uuid": run, "context_nodes": ["nope"]})
-    assert odd["context"] == {} and "no runContext for: nope" in odd["context_note"]
+    assert odd["context"] == {} and "no runContext for: 'nope'" in odd["context_note"]
 
 
 async def test_get_run_metrics_names_nodes_worst_first(mcp_client: Client, shared_sandbox: Sandbox) -> None:

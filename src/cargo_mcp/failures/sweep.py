@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from cargo_mcp.api.client import CargoClient
+from cargo_mcp.api.client import Answer, CargoClient
+from cargo_mcp.api.errors import CargoShapeError
 from cargo_mcp.api.models import Batch, Node, Release
 from cargo_mcp.api.requests import RunMetrics
 from cargo_mcp.api.sql import MAX_RESULT_ROWS
@@ -144,7 +146,7 @@ async def sweep(
         workflow_name=target.name,
         workflow_kind=target.kind,
         window=window(scope),
-        totals=totals_of(got["totals"][0] if got["totals"] else {}),
+        totals=totals_of(_totals_row(got["totals"]).model_dump()),
         records=records,
         releases=split,
         batch=_batch_facts(batch),
@@ -199,6 +201,29 @@ def groups_of(rows: list[dict[str, Any]], profile_rows: list[dict[str, Any]]) ->
         if g.classification != "fallback":
             g.share = round(g.count / all_real, 4) if all_real else 0.0
     return groups
+
+
+class TotalsRow(BaseModel):
+    """The columns of the totals query the report reads (others are kept)."""
+
+    model_config = ConfigDict(extra="allow")
+    runs: int
+    finished: int
+    failed: int
+    cancelled: int
+    failed_credits: float | None
+
+
+_TOTALS = TypeAdapter(TotalsRow)
+
+
+def _totals_row(rows: list[dict[str, Any]]) -> TotalsRow:
+    """The one row of the totals query (an aggregate without GROUP BY always has one): any other answer is
+    Cargo's malformed answer, never totals of zero beside the error groups."""
+    endpoint = "POST /orchestration/query, the run totals"
+    if len(rows) != 1:
+        raise CargoShapeError(f"{len(rows)} rows where an aggregate has exactly one", endpoint)
+    return Answer(rows[0], endpoint).whole(_TOTALS)
 
 
 def _group(row: dict[str, Any], profile: list[int]) -> ErrorGroup:

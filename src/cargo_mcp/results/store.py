@@ -34,11 +34,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cargo_mcp.api.vocabulary import InputError
-from cargo_mcp.clip import echo
+from cargo_mcp.clip import echo, listing
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
 DEFAULT_MAX_AGE = 24 * 3600.0
 SQLITE_MAX_INT = 2**63 - 1
+WHERE_VALUES_MAX = 1000  # values one where column may list (each is a bound parameter, twice)
 _ID = re.compile(r"r_[0-9a-f]{12}")
 # Files under the store's folder that count toward its size: results, results being written, download pages.
 # (A scope's results are one folder down.)
@@ -203,18 +204,31 @@ class ResultStore:
         """A page of rows, the columns shown, and how many rows match ``where`` (past the end: no rows)."""
         with self._open(result_id) as db:
             meta = _meta(db)
-            shown = columns or meta.columns
-            unknown = [c for c in [*shown, *(where or {}), *([order_by] if order_by else [])] if c not in meta.columns]
-            if unknown:
-                named = ", ".join(echo(c) for c in unknown)
-                raise InputError(f"unknown column(s) [{named}] in result {result_id}; columns are {meta.columns}.")
+            shown = list(dict.fromkeys(columns)) if columns else meta.columns
+            sort = [order_by] if order_by else []
+            for arg, named in (("columns", shown), ("where", list(where or {})), ("order_by", sort)):
+                unknown = list(dict.fromkeys(c for c in named if c not in meta.columns))
+                if unknown:
+                    raise InputError(
+                        f"unknown column(s) [{listing(unknown)}] in {arg}; result {result_id} has the columns "
+                        f"{meta.columns}."
+                    )
             index = _index(meta)
             clauses, params = [], []
             for c, wanted in (where or {}).items():  # a list means any of its values
                 values = wanted if isinstance(wanted, list) else [wanted]
-                match = f"{index[c]} IS ? OR CAST({index[c]} AS TEXT) IS ?"
-                clauses.append("(" + " OR ".join([match] * len(values)) + ")")
-                params += [p for v in values for p in (_stored(v), _text(v))]
+                if len(values) > WHERE_VALUES_MAX:
+                    raise InputError(
+                        f"where[{echo(c)}] lists {len(values):,} values, more than {WHERE_VALUES_MAX:,}: split the "
+                        "read, or filter with execute_query."
+                    )
+                col = index[c]
+                marks = ", ".join("?" * len(values))
+                clauses.append(
+                    f"({col} IN ({marks}) OR CAST({col} AS TEXT) IN ({marks})"
+                    + (f" OR {col} IS NULL)" if None in values else ")")
+                )
+                params += [*map(_stored, values), *map(_text, values)]
             cond = f" WHERE {' AND '.join(clauses)}" if clauses else ""
             select = ", ".join(index[c] for c in shown)
             order = " ORDER BY rid"
@@ -377,9 +391,14 @@ def _all_numeric(db: sqlite3.Connection, column: str) -> bool:
 
 def _stored(value: Any) -> str | int | float | bytes | None:
     """How a JSON value is kept: natively when SQLite has the type, else as JSON text in a BLOB."""
-    if value is None or isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool)):
+    if value is None or isinstance(value, str | float) or (isinstance(value, int) and _fits(value)):
         return value
     return json.dumps(value, ensure_ascii=False).encode()
+
+
+def _fits(value: int) -> bool:
+    """An int SQLite keeps as INTEGER (a bool is JSON true/false, and an int past 64 bits is kept as JSON text)."""
+    return not isinstance(value, bool) and -SQLITE_MAX_INT - 1 <= value <= SQLITE_MAX_INT
 
 
 def _value(stored: Any) -> Any:

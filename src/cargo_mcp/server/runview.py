@@ -8,7 +8,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from cargo_mcp.api.models import Node
-from cargo_mcp.api.vocabulary import uuid_arg
+from cargo_mcp.api.vocabulary import text_arg, uuid_arg
+from cargo_mcp.clip import listing
 from cargo_mcp.failures.stops import condition_of, seen
 from cargo_mcp.server import graph
 from cargo_mcp.server.render import clip, duration
@@ -146,7 +147,7 @@ def _context_nodes(choice: list[str] | str | None, path: list[Step], key_nodes: 
     if choice == "failed":
         return list(dict.fromkeys(s.slug for s in path if s.status == "error"))
     if isinstance(choice, list):
-        return list(dict.fromkeys(c.strip() for c in choice))
+        return list(dict.fromkeys(slug for c in choice if (slug := text_arg(c, "a context_nodes slug"))))
     return key_nodes
 
 
@@ -177,7 +178,7 @@ def _context(
     if cut:
         notes.append(f"cut to fit max_chars={max_chars}: {', '.join(cut)}; raise max_chars or ask for fewer nodes")
     if missing:
-        notes.append(f"no runContext for: {', '.join(missing)} (not executed, or wrong slug)")
+        notes.append(f"no runContext for: {listing(missing)} (not executed, or wrong slug)")
     return {s: kept[s] for s in texts}, "; ".join(notes) or None
 
 

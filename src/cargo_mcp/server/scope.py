@@ -20,6 +20,7 @@ from cargo_mcp.api import vocabulary as v
 from cargo_mcp.api.models import Batch
 from cargo_mcp.api.requests import Request, RunFilters
 from cargo_mcp.api.vocabulary import InputError
+from cargo_mcp.clip import echo
 from cargo_mcp.server.services import Services
 from cargo_mcp.server.tooling import Uuid
 
@@ -191,7 +192,8 @@ async def resolve(s: Services, args: ScopeArgs, *, workspace: bool = False) -> S
     silently match no run. ``workspace``: without a workflow or batch the scope is the whole workspace (no
     workflow in the filters) instead of an error."""
     notes: list[str] = []
-    workflow, record_id, record_title = (_text(x) for x in (args.workflow, args.record_id, args.record_title))
+    workflow = v.text_arg(args.workflow, args.workflow_arg)
+    record_id, record_title = v.text_arg(args.record_id, "record_id"), v.text_arg(args.record_title, "record_title")
     batch_uuid = v.uuid_arg(args.batch_uuid, "batch_uuid") if args.batch_uuid else None
     release_uuid = v.uuid_arg(args.release_uuid, "release_uuid") if args.release_uuid else None
     statuses, n1 = v.run_statuses(args.statuses)
@@ -208,14 +210,14 @@ async def resolve(s: Services, args: ScopeArgs, *, workspace: bool = False) -> S
     batch = None
     wf: str | None = None
     if workflow:
-        wf, entry = await s.catalog.workflow_uuid(workflow)
+        wf, entry = await s.catalog.workflow_uuid(workflow, args.workflow_arg)
         if entry is not None and workflow.lower() != wf:
-            notes.append(f"workflow {workflow!r} is {entry.kind} {entry.name!r} (workflow_uuid {wf})")
+            notes.append(f"workflow {echo(workflow)} is {entry.kind} {entry.name!r} (workflow_uuid {wf})")
         if batch_uuid:  # a batch of another workflow would silently match no run
             batch = await (await s.cargo()).get_batch(batch_uuid)
             if batch.workflow_uuid != wf:
                 raise InputError(
-                    f"batch {batch_uuid} belongs to workflow {batch.workflow_uuid}, not {workflow!r}: drop {name} "
+                    f"batch {batch_uuid} belongs to workflow {batch.workflow_uuid}, not {echo(workflow)}: drop {name} "
                     "(the batch implies it) or give that batch's workflow."
                 )
     elif batch_uuid:
@@ -241,8 +243,3 @@ async def resolve(s: Services, args: ScopeArgs, *, workspace: bool = False) -> S
         }
     )
     return Scope(filters, notes, batch)
-
-
-def _text(value: str | None) -> str | None:
-    """A text argument without surrounding spaces; an empty one means not given."""
-    return value.strip() or None if value is not None else None

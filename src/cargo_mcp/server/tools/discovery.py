@@ -9,7 +9,7 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
 from cargo_mcp.api.models import Node
-from cargo_mcp.api.vocabulary import InputError, uuid_arg
+from cargo_mcp.api.vocabulary import InputError, text_arg, uuid_arg
 from cargo_mcp.server import graph
 from cargo_mcp.server.catalog import WorkflowEntry
 from cargo_mcp.server.render import table
@@ -44,11 +44,12 @@ async def list_workflows(
     last batch (uuid, status). Start here to turn a workflow name into the workflow_uuid other tools take.
     Next: get_workflow_nodes(workflow=<name or uuid>) for node slugs; get_batch(last_batch_uuid) for the
     latest batch."""
+    part = text_arg(name_contains, "name_contains")
     entries = await services(ctx).catalog.entries()
     if kind != "all":
         entries = [e for e in entries if e.kind == kind]
-    if name_contains:
-        entries = [e for e in entries if name_contains.strip().lower() in e.name.lower()]
+    if part:
+        entries = [e for e in entries if part.lower() in e.name.lower()]
     rows = [e.model_dump() for e in entries]
     text = f"{len(entries)} workflow(s)\n" + table(
         rows, ["name", "kind", "workflow_uuid", "last_batch_status", "last_batch_uuid"], cell=40
@@ -69,6 +70,7 @@ async def get_workflow_nodes(
     first) to use as output_node_slug; warnings for repeated slugs; and a text drawing.
     Give exactly one locator: workflow (deployed release), batch_uuid, run_uuid or release_uuid.
     Use the slugs with list_runs/count_runs node_status, download_outputs output_node_slug, get_run."""
+    workflow = text_arg(workflow, "workflow")
     given = {
         k: v
         for k, v in dict(workflow=workflow, batch_uuid=batch_uuid, run_uuid=run_uuid, release_uuid=release_uuid).items()

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from cargo_mcp.api import requests as rq
 from cargo_mcp.api.models import Batch
 from cargo_mcp.api.sql import EXPORT_CAP
-from cargo_mcp.api.vocabulary import InputError
+from cargo_mcp.api.vocabulary import InputError, text_arg
 from cargo_mcp.results import export
 from cargo_mcp.results.download import download_outputs as fetch_all
 from cargo_mcp.results.store import ResultMeta, ResultStore
@@ -208,8 +208,8 @@ async def _output_slug(
     s: Services, workflow_uuid: str, batch: Batch | None, given: str | None
 ) -> tuple[str, str | None, list[str]]:
     """The output node slug, a note when it was picked here, and the release's other terminal nodes."""
-    if given and given.strip():
-        return given.strip(), None, []
+    if slug := text_arg(given, "output_node_slug"):
+        return slug, None, []
     if batch:
         rel = await s.releases.release(batch.release_uuid) if batch.release_uuid else None
         nodes = rel.nodes if rel else (batch.nodes or [])

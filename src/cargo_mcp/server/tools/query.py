@@ -17,6 +17,9 @@ from cargo_mcp.server.tooling import add_tool, answer, doc, services, tool_error
 
 SCHEMA_URI = "cargo://sql/schema"
 SQL_MORE = "aggregate, select fewer columns, or page with LIMIT … OFFSET … in the SQL"
+# Statuses with which Cargo refuses a query for its SQL; others (auth, rate limits, redirects, a malformed answer,
+# server errors) are no fault of the SQL.
+SQL_STATUSES = frozenset({400, 413, 422})
 
 
 class QueryResult(BaseModel):
@@ -60,7 +63,7 @@ async def execute_query(
     try:
         rows = await (await services(ctx).cargo()).query(verdict.sql)
     except CargoApiError as e:
-        if e.status is None or e.status >= 500 or e.status in (401, 403, 429):
+        if e.status not in SQL_STATUSES:  # not a refusal of this SQL: Cargo's own hint stands
             raise
         raise CargoApiError(e.message, status=e.status, reason=e.reason, hint=next_step(e.message, sql)) from None
     truncated = len(rows) > max_rows or len(rows) >= MAX_RESULT_ROWS

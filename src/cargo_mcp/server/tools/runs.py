@@ -96,7 +96,8 @@ async def list_runs(
     Next: get_run(run_uuid) for a run's path and context."""
     s = services(ctx)
     scope = await resolve(s, args)
-    runs, total = await (await s.cargo()).list_runs(scope.request(rq.ListRuns, limit=limit, offset=offset))
+    page_of = scope.request(rq.ListRuns, limit=limit, offset=min(offset, rq.MAX_OFFSET))
+    runs, total = await (await s.cargo()).list_runs(page_of)
     rows = [_row(r) for r in runs]
     nxt = offset + len(rows) if offset + len(rows) < total else None
     page = RunPage(
