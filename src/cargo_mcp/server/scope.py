@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Annotated, Any, TypeVar, cast
 
 from pydantic import Field
@@ -125,6 +125,12 @@ class ScopeArgs:
     record_id: str | None = None
     record_title: str | None = None
     node_status: dict[str, Any] | None = None
+
+    def given(self) -> dict[str, Any]:
+        """The arguments as given, by their tool argument names (to write a follow-up call)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "workflow_arg"}
+        named = {self.workflow_arg if k == "workflow" else k: x for k, x in values.items()}
+        return {k: x for k, x in named.items() if x is not None}
 
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])

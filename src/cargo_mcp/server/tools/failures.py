@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from cargo_mcp.failures.queries import Scope
-from cargo_mcp.failures.report import FailureReport
+from cargo_mcp.failures.report import ErrorGroup, FailureReport
 from cargo_mcp.failures.sweep import sweep
 from cargo_mcp.server import graph
-from cargo_mcp.server.render import clip, duration, pct
-from cargo_mcp.server.runview import RunDetail, run_detail
+from cargo_mcp.server.render import Text, call, duration, pct, when
+from cargo_mcp.server.runview import RunDetail, run_data, run_detail, run_head
 from cargo_mcp.server.scope import FAILURES, ScopeArgs, resolve, scoped
 from cargo_mcp.server.tooling import Uuid, add_tool, answer, services, tool_errors
 
 DEFAULT_WINDOW = timedelta(days=7)
-TEXT_BUDGET = 6000
+MAX_GROUPS = 50
 
 
 @tool_errors
@@ -27,7 +29,7 @@ TEXT_BUDGET = 6000
 async def inspect_failures(
     ctx: Context[Any, Any],
     args: ScopeArgs,
-    max_groups: Annotated[int, Field(ge=1, le=50, description="Most error groups to return.")] = 10,
+    max_groups: Annotated[int, Field(ge=1, le=MAX_GROUPS, description="Most error groups to return.")] = 10,
 ) -> Annotated[CallToolResult, FailureReport]:
     """Why did runs fail? One call sweeps a batch, or a workflow over a time window (default: last 7 days),
     and returns: totals (runs, finished, failed, failure rate, credits spent on failed runs; for a batch
@@ -62,72 +64,95 @@ async def inspect_failures(
         end=end,
     )
     report.notes += notes
-    return answer(report, failure_text(report))
+    return answer(report, failure_text(report, lambda n: call("inspect_failures", **args.given(), max_groups=n)))
 
 
-def failure_text(r: FailureReport) -> str:
-    """The report as compact text, at most TEXT_BUDGET characters."""
+def failure_text(r: FailureReport, again: Callable[[int], str]) -> str:
+    """The report as compact text; ``again(max_groups)`` is the call that made it, asking for more groups."""
     t = r.totals
-    lines = [f"Failures of {r.scope} ({r.workflow_name or r.workflow_uuid}, {r.workflow_kind or 'workflow'})"]
+    text = Text(
+        f"Failures of {r.scope} — {r.workflow_name or r.workflow_uuid} ({r.workflow_kind or 'workflow'}, "
+        f"workflow {r.workflow_uuid}); created {when(r.window.get('created_after'))} → "
+        f"{when(r.window.get('created_before')) if r.window.get('created_before') else 'now'}"
+    )
+    data: list[str] = []  # provider messages: shown apart, as untrusted data
     if r.batch:
-        verdict = " — status success but runs failed" if r.batch.success_with_failures else ""
-        lines.append(
-            f"Batch {r.batch.status}{verdict}: {r.batch.executed_runs_count:,}/{r.batch.runs_count:,} executed, "
-            f"{r.batch.failed_runs_count:,} failed"
+        b = r.batch
+        verdict = " — status success but runs failed (success_with_failures)" if b.success_with_failures else ""
+        text.add(
+            f"Batch {b.batch_uuid} {b.status}{verdict}: {b.executed_runs_count:,}/{b.runs_count:,} executed, "
+            f"{b.failed_runs_count:,} failed"
         )
-    for fb in r.failed_batches:
-        lines += [
-            f"Batch {fb.batch_uuid} ({fb.created_at}, {fb.runs_count:,} runs) failed as a whole "
-            f"[{fb.classification}]: {clip(fb.error_message or 'no message', 240)}",
-            f"   fix: {fb.fix}",
-        ]
+        if b.error_message:
+            data.append(f"batch error: {text.excerpt(b.error_message, 2000, 'batch.error_message')}")
+    for i, fb in enumerate(r.failed_batches):
+        text.add(
+            f"Batch {fb.batch_uuid} (created {when(fb.created_at)}, {fb.runs_count:,} runs) failed as a whole "
+            f"[{fb.classification}] — fix: {fb.fix}"
+        )
+        if fb.error_message:
+            data.append(
+                f"batch {fb.batch_uuid}: {text.excerpt(fb.error_message, 2000, f'failed_batches[{i}].error_message')}"
+            )
     cancelled = f" (of which {t.cancelled:,} cancelled)" if t.cancelled else ""
-    lines.append(
+    text.add(
         f"Runs {t.runs:,}, finished {t.finished:,}{cancelled}, failed {t.failed:,} "
-        f"({pct(t.failed, t.finished - t.cancelled)} of executed); "
-        f"credits on failed runs {t.failed_credits:g}"
+        f"({pct(t.failed, t.finished - t.cancelled)} of executed); credits on failed runs {t.failed_credits:g}"
     )
     if r.nodes:
-        lines.append(
+        text.add(
             "Errors by node: "
             + "; ".join(
-                f"{n.slug} {n.errors:,}/{n.executions:,} ({pct(n.errors, n.executions)})"
+                f"{n.slug}{f' {n.name!r}' if n.name and n.name != n.slug else ''} "
+                f"({n.kind or '?'}{f', {n.integration}' if n.integration else ''}) "
+                f"{n.errors:,}/{n.executions:,} ({pct(n.errors, n.executions)})"
                 + (f", {n.absorbed:,} absorbed by fallback" if n.absorbed else "")
-                for n in r.nodes[:8]
+                for n in r.nodes
             )
         )
     for i, g in enumerate(r.error_groups, 1):
-        lines += [
-            f"{i}. [{g.classification}] {g.node_slug}: {g.count:,} errors ({g.share:.0%}) — {clip(g.pattern, 160)}",
-            f"   seen {g.first_seen} → {g.last_seen}{' (clustered)' if g.clustered else ''} {g.time_profile}",
-            f"   fix: {g.fix}",
-            f"   exemplars: {', '.join(g.exemplar_runs[:2])} (records {', '.join(g.exemplar_records[:2])})",
-        ]
+        text.add(*_group(f"{i}.", g), f"   fix: {g.fix}")
+        data.append(f"group {i} example: {text.excerpt(g.example, 1000, f'error_groups[{i - 1}].example')}")
     if r.more_groups:
-        lines.append(f"… {r.more_groups} smaller group(s) left out (raise max_groups).")
-    for g in r.absorbed_by_fallback:
-        lines.append(f"Absorbed by fallback (not failures): {g.node_slug} {g.count:,} errors — {clip(g.pattern, 100)}")
+        more = again(min(MAX_GROUPS, len(r.error_groups) + r.more_groups))
+        text.leave_out(["error_groups"], f"{r.more_groups:,} smaller group(s) past max_groups", f"call {more}")
+    for i, g in enumerate(r.absorbed_by_fallback):
+        text.add(*_group("Absorbed by fallback (not failures):", g))
+        data.append(f"absorbed {i + 1} example: {text.excerpt(g.example, 1000, f'absorbed_by_fallback[{i}].example')}")
     for s in r.filter_stops:
-        lines.append(f"Filter stops (expected, not failures): {s.node_slug} stopped {s.stops:,} run(s)")
+        text.add(f"Filter stops (expected, not failures): {s.node_slug} stopped {s.stops:,} run(s)")
     if r.rerun:
-        lines.append(f"Re-run recipe ({r.rerun.endpoint}): {r.rerun.note} Body in structured content `rerun`.")
+        body = text.excerpt(json.dumps(r.rerun.body, separators=(",", ":")), 4000, "rerun.body")
+        text.add(
+            f"Re-run recipe ({r.rerun.endpoint}; shown as data, nothing is re-run): {r.rerun.note}", f"   body: {body}"
+        )
     if not r.error_groups:
-        lines.append(
+        text.add(
             "No failed node executions in this scope"
             + (" (see the failed batches above)." if r.failed_batches else ".")
         )
-    lines += [f"Note: {n}" for n in r.notes]
-    text = "\n".join(lines)
-    return (
-        text if len(text) <= TEXT_BUDGET else text[: TEXT_BUDGET - 60] + "\n… (cut; full report in structured content)"
-    )
+    if data:
+        text.data(data)
+    text.add(*(f"Note: {n}" for n in r.notes))
+    return str(text)
+
+
+def _group(head: str, g: ErrorGroup) -> list[str]:
+    node = ", ".join(x for x in (g.node_uuid and f"node {g.node_uuid}", g.node_kind, g.integration) if x)
+    return [
+        f"{head} [{g.classification}] {g.node_slug} ({node}): {g.count:,} errors in {g.runs:,} runs ({g.share:.1%}), "
+        f"{g.credits:g} credits — {g.pattern}",
+        f"   cause: {g.cause}; seen {when(g.first_seen)} → {when(g.last_seen)}"
+        f"{' (clustered)' if g.clustered else ''} {g.time_profile}",
+        f"   exemplar runs: {', '.join(g.exemplar_runs)} (records {', '.join(g.exemplar_records)})",
+    ]
 
 
 UNFINISHED = ("idle", "pending", "running", "cancelling")
+LEGEND = "✔ success, ✖ FAILED (error), ↪ error handled by a fallback edge, ⏹ filter stop (success), · never ran"
 
 
-class RunTrace(BaseModel):
-    run: RunDetail
+class RunTrace(RunDetail):
     drawing: str = Field(description="The graph with each node's outcome in this run.")
 
 
@@ -136,9 +161,9 @@ async def trace_run(
     ctx: Context[Any, Any],
     run_uuid: Annotated[Uuid, Field(description="The run's UUID (e.g. an exemplar from inspect_failures).")],
 ) -> Annotated[CallToolResult, RunTrace]:
-    """Draw one run's execution over its workflow graph: every node with its outcome (✔ success, ✖ error,
-    ↪ error handled by a fallback edge, ⏹ filter stop, · never ran), the branch child taken, duration and
-    credits; then the failing node's error with its runContext and computed config excerpts."""
+    """One run drawn over its workflow graph: each node's outcome (✔ success, ✖ error, ↪ error handled by a
+    fallback edge, ⏹ filter stop, · never ran), branch taken, duration, credits; then the errors and the
+    failing node's runContext and config."""
     detail, nodes = await run_detail(services(ctx), run_uuid, None, 3000)
     marks: dict[str, str] = {}
     for s in detail.path:
@@ -156,21 +181,15 @@ async def trace_run(
     unreached = "· not yet" if detail.status in UNFINISHED else "· not run"
     for n in nodes:
         marks.setdefault(n.uuid, unreached)
-    drawing = graph.draw(nodes, marks)
-    lines = [
-        f"Run {detail.run_uuid} — {detail.status} — {detail.workflow_name or detail.workflow_uuid}, "
-        f"record {detail.record_id}; took {duration(detail.duration_s)}; credits {detail.credits:g}",
-        drawing,
-    ]
-    failing = next((s for s in detail.path if s.failing), None)
-    if failing:
-        lines.append(f"Failing node {failing.slug}: {clip(failing.error or detail.error_message or '', 400)}")
-    for s in detail.path:
-        if s.status == "error" and not s.failing:
-            lines.append(f"Absorbed by the fallback at {s.slug}: {clip(s.error or '', 300)}")
-    for slug, value in detail.context.items():
-        lines.append(f"Context {slug} (untrusted data): {clip(value, 700)}")
-    return answer(RunTrace(run=detail, drawing=drawing), "\n".join(lines))
+    trace = RunTrace(**detail.model_dump(), drawing=graph.draw(nodes, marks))
+    text = Text()
+    run_head(trace, text)
+    text.block(trace.drawing)
+    text.add(LEGEND)
+    nodes_call = "call " + call("get_workflow_nodes", run_uuid=trace.run_uuid)
+    text.leave_out(["path[*].{node_uuid,name}"], "the nodes' UUIDs and names", nodes_call)
+    run_data(trace, text)
+    return answer(trace, str(text))
 
 
 def register(mcp: MCPServer[Any]) -> None:

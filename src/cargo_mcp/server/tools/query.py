@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
@@ -11,11 +12,11 @@ from pydantic import BaseModel, Field
 from cargo_mcp.api.errors import CargoApiError
 from cargo_mcp.api.vocabulary import InputError
 from cargo_mcp.guard.caps import MAX_ROWS
-from cargo_mcp.server.render import table
+from cargo_mcp.server.render import Text
 from cargo_mcp.server.tooling import add_tool, answer, services, tool_errors
+from cargo_mcp.server.tools.results import result_calls
 
 SCHEMA_URI = "cargo://sql/schema"
-SQL_MORE = "aggregate, select fewer columns, or page with LIMIT … OFFSET … in the SQL"
 
 
 class QueryResult(BaseModel):
@@ -26,6 +27,7 @@ class QueryResult(BaseModel):
     truncated: bool = Field(description="More rows exist than were returned (raise max_rows or aggregate).")
     limit_applied: int | None = Field(None, description="The row limit the guard added or lowered, if any.")
     advice: list[str] = Field(default_factory=list, description="Pre-flight advice on caps the query may hit.")
+    result_id: str | None = Field(None, description="The rows, stored when the text could not show them all.")
 
 
 @tool_errors
@@ -63,21 +65,37 @@ async def execute_query(
     truncated = len(rows) > max_rows or len(rows) >= MAX_ROWS
     rows = rows[:max_rows]
     columns = list(rows[0]) if rows else []
+    head = f"{len(rows):,} row(s)"
+    if truncated:
+        more = "raise max_rows (at most 10,000) or aggregate" if max_rows < MAX_ROWS else "aggregate or filter more"
+        head += f" (truncated at {max_rows:,}: more rows exist; {more})"
+    applied = max_rows if verdict.limit_applied is not None else None
+    limit = f"; row limit {applied:,} applied by the guard" if applied is not None else ""
+    text = Text(head + limit)
+    text.add(f"SQL sent: {text.excerpt(verdict.sql, 2000, 'sql')}", *(f"Advice: {a}" for a in verdict.advice))
+    s = services(ctx)
+    rid = s.store.new_id()
+    if rows:
+        text.table(rows, columns, data=True, **result_calls(rid, 0, len(rows)))
+    stored = rid if any(rid in m for m in text.markers) else None
+    if stored:  # the text could not show every row or cell: keep them for read_result
+        await anyio.to_thread.run_sync(
+            lambda: s.store.create(columns, rows, f"query: {verdict.sql[:200]}", result_id=rid)
+        )
+        text.add(
+            f"The rows are stored as result {rid}: read_result pages, filters and sorts them; save_result saves them."
+        )
     result = QueryResult(
         sql=verdict.sql,
         columns=columns,
         rows=rows,
         row_count=len(rows),
         truncated=truncated,
-        limit_applied=max_rows if verdict.limit_applied is not None else None,
+        limit_applied=applied,
         advice=verdict.advice,
+        result_id=stored,
     )
-    head = f"{len(rows):,} row(s)"
-    if truncated:
-        more = "raise max_rows (at most 10,000) or aggregate" if max_rows < MAX_ROWS else "aggregate or filter more"
-        head += f" (truncated at {max_rows:,}: more rows exist; {more})"
-    notes = "".join(f"\nAdvice: {a}" for a in verdict.advice)
-    return answer(result, head + notes + "\n" + table(rows, columns, max_chars=6000, more=SQL_MORE))
+    return answer(result, str(text))
 
 
 def register(mcp: MCPServer[Any]) -> None:
