@@ -34,9 +34,7 @@ FREE_TEXT = {"recordTitle", "recordId", "errorMessage", "name", "title", "messag
 def hostile(value: Any) -> Any:
     """``value`` with the payload appended to every free-text string (ids, enums and dates keep their shape)."""
     if isinstance(value, dict):
-        return {
-            k: v + PAYLOAD if k in FREE_TEXT and isinstance(v, str) else hostile(v) for k, v in value.items()
-        }
+        return {k: v + PAYLOAD if k in FREE_TEXT and isinstance(v, str) else hostile(v) for k, v in value.items()}
     if isinstance(value, list):
         return [hostile(v) for v in value]
     return value
@@ -110,7 +108,11 @@ async def test_list_runs_and_runs(mcp_client: Client, shared_sandbox: Sandbox, f
     planted["runContext"] = {k: {"answer": PAYLOAD, "nested": [PAYLOAD]} for k in got["runContext"]}
     for tool in ("get_run", "trace_run"):
         faults(path=f"/v1/orchestration/runs/{run}", kind="body", body=planted)
-        assert_neutral(await text_of(mcp_client, tool, {"run_uuid": run, **({"context_nodes": "all"} if tool == "get_run" else {})}))
+        assert_neutral(
+            await text_of(
+                mcp_client, tool, {"run_uuid": run, **({"context_nodes": "all"} if tool == "get_run" else {})}
+            )
+        )
 
 
 async def test_query_rows_and_column_names(mcp_client: Client, faults: Faults) -> None:
@@ -123,7 +125,13 @@ async def test_query_rows_and_column_names(mcp_client: Client, faults: Faults) -
 async def test_downloaded_rows_and_read_result(mcp_client: Client, shared_sandbox: Sandbox, faults: Faults) -> None:
     batch = failed_batch(shared_sandbox)
     rows = [
-        {"recordId": f"r{i}", "recordTitle": PAYLOAD, "runUuid": "u", "runStatus": "success", "score" + PAYLOAD: PAYLOAD}
+        {
+            "recordId": f"r{i}",
+            "recordTitle": PAYLOAD,
+            "runUuid": "u",
+            "runStatus": "success",
+            "score" + PAYLOAD: PAYLOAD,
+        }
         for i in range(4)
     ]
     faults(path="/v1/orchestration/runs/count", kind="body", body={"count": len(rows)})
@@ -140,7 +148,9 @@ async def test_workflow_names_and_batch_errors(mcp_client: Client, shared_sandbo
     faults(path="/v1/orchestration/tools/list", kind="body", body=hostile(api(shared_sandbox, "GET", "/tools/list")))
     text = await text_of(mcp_client, "list_workflows", {})
     assert not unsafe(text) and not any(line.startswith(FORGED) for line in text.splitlines())
-    assert all(line.count(" | ") == text.splitlines()[1].count(" | ") for line in text.splitlines()[2:] if " | " in line)
+    assert all(
+        line.count(" | ") == text.splitlines()[1].count(" | ") for line in text.splitlines()[2:] if " | " in line
+    )
     batch = failed_batch(shared_sandbox)
     got = api(shared_sandbox, "GET", f"/batches/{batch.uuid}")
     got["batch"]["errorMessage"] = PAYLOAD

@@ -258,7 +258,9 @@ def test_the_checker_finds_a_value_the_text_lacks() -> None:
     assert missing(out, "run 0b6f3c1e-8a3d-4d1e-9e0a-2f4b6c8d0e1f, 12.5 credits, hello")[0] == []
     assert missing(out, "12.5 credits, hello")[0] == ["run_uuid = '0b6f3c1e-8a3d-4d1e-9e0a-2f4b6c8d0e1f'"]
     assert missing(out, "run 0b6f3c1e-8a3d-4d1e-9e0a-2f4b6c8d0e1f, 125 credits, hello")[0] == ["credits = 12.5"]
-    left = "run 0b6f3c1e-8a3d-4d1e-9e0a-2f4b6c8d0e1f 12.5\n[left out: rows[0:] (1 row); call read_result(result_id='r_1')]"
+    left = (
+        "run 0b6f3c1e-8a3d-4d1e-9e0a-2f4b6c8d0e1f 12.5\n[left out: rows[0:] (1 row); call read_result(result_id='r_1')]"
+    )
     assert missing(out, left)[0] == []
     assert missing(out, left.replace("rows[0:]", "rows[1:]"))[0] == ["rows[0].a = 'hello'"]
 

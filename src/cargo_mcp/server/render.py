@@ -189,6 +189,11 @@ def when(value: str | datetime | None) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def num(x: float) -> str:
+    """A number as the text shows it: thousands separated, at most 4 decimals, never an exponent."""
+    return f"{x:,.4f}".rstrip("0").rstrip(".")
+
+
 def pct(part: float, whole: float) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "n/a"
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from cargo_mcp.api.models import Node
 from cargo_mcp.api.vocabulary import uuid_arg
 from cargo_mcp.server import graph
-from cargo_mcp.server.render import Text, call, duration, one_line, when
+from cargo_mcp.server.render import Text, call, duration, num, one_line, when
 from cargo_mcp.server.services import Services
 
 MIN_CONTEXT, MAX_CONTEXT = 500, 100_000  # get_run's max_chars
@@ -184,7 +184,7 @@ def run_head(d: RunDetail, text: Text) -> None:
         f"Workflow {d.workflow_name or d.workflow_uuid} ({d.workflow_uuid}); batch {d.batch_uuid or 'none'}; "
         f"release {d.release_uuid or 'none (ad-hoc)'}",
         f"Record {d.record_id}; created {when(d.created_at)}, finished {when(d.finished_at)}; took "
-        f"{duration(d.duration_s)}; credits {d.credits:g}",
+        f"{duration(d.duration_s)}; credits {num(d.credits)}",
     )
 
 
@@ -223,7 +223,7 @@ def run_text(d: RunDetail) -> str:
         name = f" {s.name!r}" if s.name and s.name != s.slug else ""
         mark = "  ◀ FAILED HERE" if s.failing else ""
         nxt = f" → {s.next}" if s.next else ""
-        cost = f", {s.credits:g} cr" if s.credits else ""
+        cost = f", {num(s.credits)} cr" if s.credits else ""
         text.add(f"  {i}. {s.slug}{name} [{s.kind}] {s.status}{nxt} ({duration(s.duration_s)}{cost}){mark}")
     text.leave_out(["path[*].node_uuid"], "the nodes' UUIDs", "call " + call("get_workflow_nodes", run_uuid=d.run_uuid))
     run_data(d, text)

@@ -149,6 +149,7 @@ _NEEDS = {
     "int_parsing": "be a whole number",
     "int_type": "be a whole number",
     "int_from_float": "be a whole number",
+    "int_parsing_size": "be a whole number",
     "float_parsing": "be a number",
     "float_type": "be a number",
     "bool_parsing": "be true or false",

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from cargo_mcp.api.models import TERMINAL_BATCH_STATUSES
 from cargo_mcp.api.vocabulary import uuid_arg
-from cargo_mcp.server.render import Text, clip, duration, pct, when
+from cargo_mcp.server.render import Text, clip, duration, num, pct, when
 from cargo_mcp.server.tooling import Uuid, add_tool, answer, services, tool_errors
 
 
@@ -44,9 +44,8 @@ async def get_batch(
     ctx: Context[Any, Any],
     batch_uuid: Annotated[Uuid, Field(description="The batch's UUID.")],
 ) -> Annotated[CallToolResult, BatchSummary]:
-    """One batch with derived facts: workflow name, release, progress (executed / total), failure rate,
-    credits, duration, and a headline that says "finished with N failed runs" even when the status is
-    success (a batch's status does not reflect run failures). Also lists the next useful calls."""
+    """A batch: workflow, release, status, progress, failure rate, credits, duration; its headline
+    says "finished with N failed runs" even when the status is success. Next calls."""
     s = services(ctx)
     batch = await (await s.cargo()).get_batch(uuid_arg(batch_uuid, "batch_uuid"))
     entry = await s.catalog.resolve(batch.workflow_uuid)
@@ -104,7 +103,7 @@ async def get_batch(
         f"Batch {batch.uuid} of {of}, release {batch.release_uuid or 'none'}: {headline}",
         f"{state}; data kind {summary.data_kind or 'unknown'}; {executed:,}/{total:,} executed, {failed:,} failed "
         f"({rates})" + ("; finished with failures" if with_failures else ""),
-        f"Credits {summary.credits_used:g}; created {when(batch.created_at)}, finished {when(batch.finished_at)}; "
+        f"Credits {num(summary.credits_used)}; created {when(batch.created_at)}, finished {when(batch.finished_at)}; "
         f"took {duration(took)}",
     )
     if batch.error_message and batch.error_message not in headline:

@@ -38,12 +38,11 @@ class WorkflowNodes(BaseModel):
 @tool_errors
 async def list_workflows(
     ctx: Context[Any, Any],
-    kind: Annotated[Literal["tool", "play", "all"], Field(description="Only tools, only plays, or both.")] = "all",
-    name_contains: Annotated[str | None, Field(description="Case-insensitive part of the name.")] = None,
+    kind: Annotated[Literal["tool", "play", "all"], Field(description="tool, play or all.")] = "all",
+    name_contains: Annotated[str | None, Field(description="Part of the name, any case.")] = None,
     offset: Annotated[int, Field(ge=0, description="Workflows to skip.")] = 0,
 ) -> Annotated[CallToolResult, WorkflowList]:
-    """The workspace's tools and plays: name, kind, workflow/tool/play/model UUIDs, deployed release, last
-    batch. Turns a name into the workflow_uuid other tools take (most also take the name)."""
+    """Tools and plays: name, kind, workflow/tool/play/model UUIDs, deployed release, last batch."""
     matching = await services(ctx).catalog.entries()
     if kind != "all":
         matching = [e for e in matching if e.kind == kind]
@@ -75,14 +74,14 @@ async def list_workflows(
 @tool_errors
 async def get_workflow_nodes(
     ctx: Context[Any, Any],
-    workflow: Annotated[str | None, Field(description="Tool/play name, or workflow/tool/play UUID.")] = None,
-    batch_uuid: Annotated[Uuid | None, Field(description="Graph of the release this batch ran.")] = None,
-    run_uuid: Annotated[Uuid | None, Field(description="Graph this run executed (ad-hoc runs too).")] = None,
-    release_uuid: Annotated[Uuid | None, Field(description="A specific release.")] = None,
+    workflow: Annotated[str | None, Field(description="Tool/play name or workflow/tool/play UUID.")] = None,
+    batch_uuid: Annotated[Uuid | None, Field(description="The release it ran.")] = None,
+    run_uuid: Annotated[Uuid | None, Field(description="The graph it ran (ad-hoc too).")] = None,
+    release_uuid: Annotated[Uuid | None, Field(description="A release.")] = None,
 ) -> Annotated[CallToolResult, WorkflowNodes]:
-    """A workflow's node graph, drawn: every node's slug, UUID, name, kind, action, integration, branch
-    children (yes/no, A/B, route N) and fallback; output node candidates (terminal nodes, likeliest first);
-    repeated-slug warnings. One locator: workflow (deployed release), batch_uuid, run_uuid or release_uuid."""
+    """A workflow's node graph, drawn: each node's slug, UUID, name, kind, action, integration,
+    children (yes/no, A/B, route N), fallback; terminal nodes, likeliest output first. One of: workflow (its
+    deployed release), batch_uuid, run_uuid, release_uuid."""
     given = {
         k: v
         for k, v in dict(workflow=workflow, batch_uuid=batch_uuid, run_uuid=run_uuid, release_uuid=release_uuid).items()

@@ -15,7 +15,7 @@ from cargo_mcp.failures.queries import Scope
 from cargo_mcp.failures.report import ErrorGroup, FailureReport
 from cargo_mcp.failures.sweep import sweep
 from cargo_mcp.server import graph
-from cargo_mcp.server.render import Text, call, duration, pct, when
+from cargo_mcp.server.render import Text, call, duration, num, pct, when
 from cargo_mcp.server.runview import RunDetail, run_data, run_detail, run_head
 from cargo_mcp.server.scope import FAILURES, ScopeArgs, resolve, scoped
 from cargo_mcp.server.tooling import Uuid, add_tool, answer, services, tool_errors
@@ -29,15 +29,12 @@ MAX_GROUPS = 50
 async def inspect_failures(
     ctx: Context[Any, Any],
     args: ScopeArgs,
-    max_groups: Annotated[int, Field(ge=1, le=MAX_GROUPS, description="Most error groups to return.")] = 10,
+    max_groups: Annotated[int, Field(ge=1, le=MAX_GROUPS, description="Most error groups.")] = 10,
 ) -> Annotated[CallToolResult, FailureReport]:
-    """Why did runs fail? One call sweeps a batch, or a workflow over a time window (default: last 7 days),
-    and returns: totals (runs, finished, failed, failure rate, credits spent on failed runs; for a batch
-    the "success with failures" case); failures per node; error groups (node + normalized message) with
-    count, share, first/last seen, a time profile, exemplar runs and records, a classification
-    (rate_limit, credentials, agent_step_limit, provider, data) and the fix; errors absorbed by fallback
-    edges and filter stops, reported apart because they are not failures; and a re-run recipe (data only:
-    nothing is re-run). Next: trace_run(<exemplar run>) to see one failure end to end."""
+    """Why runs failed, for a batch or a workflow's window (default 7 days): totals (failed, rate,
+    credits lost), errors per node, error groups (node + normalized message: count, share, time profile,
+    exemplar runs and records, example, classification, fix), fallback-absorbed errors and filter stops
+    (not failures), batches failed whole, a re-run request body (not sent)."""
     s = services(ctx)
     scope = await resolve(s, args)
     wf_uuid, batch, until = scope.workflow_uuid, scope.batch, scope.filters.created_before
@@ -97,7 +94,7 @@ def failure_text(r: FailureReport, again: Callable[[int], str]) -> str:
     cancelled = f" (of which {t.cancelled:,} cancelled)" if t.cancelled else ""
     text.add(
         f"Runs {t.runs:,}, finished {t.finished:,}{cancelled}, failed {t.failed:,} "
-        f"({pct(t.failed, t.finished - t.cancelled)} of executed); credits on failed runs {t.failed_credits:g}"
+        f"({pct(t.failed, t.finished - t.cancelled)} of executed); credits on failed runs {num(t.failed_credits)}"
     )
     if r.nodes:
         text.add(
@@ -141,7 +138,7 @@ def _group(head: str, g: ErrorGroup) -> list[str]:
     node = ", ".join(x for x in (g.node_uuid and f"node {g.node_uuid}", g.node_kind, g.integration) if x)
     return [
         f"{head} [{g.classification}] {g.node_slug} ({node}): {g.count:,} errors in {g.runs:,} runs ({g.share:.1%}), "
-        f"{g.credits:g} credits — {g.pattern}",
+        f"{num(g.credits)} credits — {g.pattern}",
         f"   cause: {g.cause}; seen {when(g.first_seen)} → {when(g.last_seen)}"
         f"{' (clustered)' if g.clustered else ''} {g.time_profile}",
         f"   exemplar runs: {', '.join(g.exemplar_runs)} (records {', '.join(g.exemplar_records)})",
@@ -159,11 +156,10 @@ class RunTrace(RunDetail):
 @tool_errors
 async def trace_run(
     ctx: Context[Any, Any],
-    run_uuid: Annotated[Uuid, Field(description="The run's UUID (e.g. an exemplar from inspect_failures).")],
+    run_uuid: Annotated[Uuid, Field(description="The run's UUID.")],
 ) -> Annotated[CallToolResult, RunTrace]:
-    """One run drawn over its workflow graph: each node's outcome (✔ success, ✖ error, ↪ error handled by a
-    fallback edge, ⏹ filter stop, · never ran), branch taken, duration, credits; then the errors and the
-    failing node's runContext and config."""
+    """One run drawn over its graph: each node's outcome (✔ success, ✖ failed, ↪ error taken by a
+    fallback, ⏹ filter stop, · never ran), branch, duration, credits; errors; the failing node's runContext."""
     detail, nodes = await run_detail(services(ctx), run_uuid, None, 3000)
     marks: dict[str, str] = {}
     for s in detail.path:
@@ -177,7 +173,7 @@ async def trace_run(
             sign = "⏹ stopped (filter)"
         else:
             sign = "✔"
-        marks[s.node_uuid] = f"{sign} {duration(s.duration_s)}" + (f", {s.credits:g} cr" if s.credits else "")
+        marks[s.node_uuid] = f"{sign} {duration(s.duration_s)}" + (f", {num(s.credits)} cr" if s.credits else "")
     unreached = "· not yet" if detail.status in UNFINISHED else "· not run"
     for n in nodes:
         marks.setdefault(n.uuid, unreached)

@@ -46,21 +46,17 @@ class OutputPage(BaseModel):
 async def download_outputs(
     ctx: Context[Any, Any],
     args: ScopeArgs,
-    output_node_slug: Annotated[
-        str | None, Field(description="Node whose output to export; default: the workflow's output node.")
-    ] = None,
-    format: Annotated[Literal["csv", "json"], Field(description="File format fetched from Cargo.")] = "json",
+    output_node_slug: Annotated[str | None, Field(description="Default: the graph's output node.")] = None,
+    format: Annotated[Literal["csv", "json"], Field(description="File format fetched.")] = "json",
     limit: Annotated[int, Field(ge=0, le=1000, description="Rows in this answer.")] = 20,
-    offset: Annotated[int, Field(ge=0, description="First row in this answer.")] = 0,
+    offset: Annotated[int, Field(ge=0, description="First row of this answer.")] = 0,
     columns: Annotated[
-        list[str] | None, Field(description="Columns shown in the text (default: title, status, output fields).")
+        list[str] | None, Field(description="Columns in the text; default: title, status, outputs.")
     ] = None,
 ) -> Annotated[CallToolResult, OutputPage]:
-    """The output node's records: one row per run with recordId, recordTitle, runUuid, runStatus, inputs
-    (input.*) and the output node's fields. Downloads the whole result (past the 10,000-run export cap, in
-    pages, with progress) and keeps it as result_id for read_result and save_result; answers one page.
-    Default output node: the workflow's, named. Runs that never reached it have empty output columns
-    (counted); node_status={"<output slug>": "success"} keeps only those that did."""
+    """The output node's records, a row per run (recordId, recordTitle, runUuid, runStatus, input.*,
+    the node's fields), all fetched (past the 10,000-run export cap) as result_id for read_result and
+    save_result; one page answered. Runs that never reached the node have empty outputs (counted)."""
     s = services(ctx)
     scope = await resolve(s, args)
     notes = scope.notes

@@ -49,19 +49,19 @@ async def read_result(
     ctx: Context[Any, Any],
     result_id: ResultId,
     offset: Annotated[int, Field(ge=0, description="Rows to skip.")] = 0,
-    limit: Annotated[int, Field(ge=1, le=1000, description="Rows to return.")] = 100,
-    columns: Annotated[list[str] | None, Field(description="Only these columns (default: all).")] = None,
+    limit: Annotated[int, Field(ge=1, le=1000, description="Rows.")] = 100,
+    columns: Annotated[list[str] | None, Field(description="Only these (default: all).")] = None,
     where: Annotated[
         dict[str, Any] | None,
-        Field(description='Exact matches, all must hold; a list means any of: {"runStatus": ["success", "error"]}.'),
+        Field(description='Exact values, all hold; a list: any of {"runStatus": ["success", "error"]}.'),
     ] = None,
     order_by: Annotated[
         str | None,
-        Field(description="Sort by this column (numerically when all its values are numbers); '-' for descending."),
+        Field(description="Sort column ('-' first: descending)."),
     ] = None,
 ) -> Annotated[CallToolResult, ResultPage]:
-    """Page through a stored result without calling Cargo: choose columns, filter rows by exact values, sort
-    by a column. The whole result is also the CSV resource cargo://results/<result_id>."""
+    """Page a stored result locally: columns, exact-value filters, sort. Also the CSV resource
+    cargo://results/<result_id>."""
     s = services(ctx)
     desc = bool(order_by and order_by.startswith("-"))
     key = order_by.lstrip("-") if order_by else None
@@ -103,12 +103,12 @@ class SavedFile(BaseModel):
 async def save_result(
     ctx: Context[Any, Any],
     result_id: ResultId,
-    path: Annotated[str, Field(description="File name, inside CARGO_MCP_EXPORT_DIR or a folder the client shares.")],
+    path: Annotated[str, Field(description="File name in CARGO_MCP_EXPORT_DIR or a client root.")],
     format: Annotated[Literal["csv", "json"], Field(description="File format.")] = "csv",
     overwrite: Annotated[bool, Field(description="Replace an existing file (ask the user first).")] = False,
 ) -> Annotated[CallToolResult, SavedFile]:
-    """Write a stored result (every row) to a local CSV or JSON file. Writes nothing in Cargo; it writes a
-    file, atomically, and only with overwrite=true replaces one."""
+    """Write a stored result (all rows) to a local CSV or JSON file, atomically; nothing in Cargo.
+    Replaces an existing file only with overwrite=true."""
     s = services(ctx)
     rows = (await anyio.to_thread.run_sync(s.store.meta, result_id)).rows
     target = export.target(path, await _roots(ctx, s), overwrite)
