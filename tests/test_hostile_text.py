@@ -159,6 +159,13 @@ async def test_workflow_names_and_batch_errors(mcp_client: Client, shared_sandbo
     assert not unsafe(text) and not any(line.startswith(FORGED) for line in text.splitlines()), text
 
 
+async def test_errors_quoting_hostile_input(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    for args in ({PAYLOAD: 1}, {"run_uuid": PAYLOAD}, {"run_uuid": "x", "context_nodes": PAYLOAD}):
+        r = await mcp_client.call_tool("get_run", args)
+        text = r.content[0].text  # type: ignore[union-attr]
+        assert r.is_error and "\n" not in text and not unsafe(text), text
+
+
 async def test_failure_report(mcp_client: Client, shared_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     """The sweep's SQL answers cannot be planted one by one: its report is, through the tool."""
     group = ErrorGroup(

@@ -132,12 +132,6 @@ def table(
     return "\n".join(lines), markers
 
 
-def data_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], **how: Any) -> str:
-    """:func:`table` of record data: between the untrusted-data markers, followed by what it left out."""
-    body, markers = table(rows, columns, **how)
-    return "\n".join([untrusted(body), *markers])
-
-
 class Text:
     """An answer's text as it is built: its lines, then the markers of everything they left out.
 

@@ -94,8 +94,8 @@ class StrictTool(Tool):
         try:
             self._check(arguments)
             return await super().run(arguments, context, convert_result=convert_result)
-        except ToolError as e:
-            raise type(e)(neutral(str(e))) from e.__cause__
+        except ToolError as e:  # one line, whatever a message quotes
+            raise type(e)(neutral(str(e)).replace("\n", "\\n")) from e.__cause__
 
     def _check(self, arguments: dict[str, Any]) -> None:
         known = [f.alias or name for name, f in self.fn_metadata.arg_model.model_fields.items()]

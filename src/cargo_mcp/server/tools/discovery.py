@@ -136,11 +136,13 @@ async def get_workflow_nodes(
     release = f"release {rel.uuid} v{rel.version} ({rel.status})" if rel else "no release (ad-hoc)"
     node_rows = [{"slug": n.slug, "uuid": n.uuid, "name": n.name, "tool": n.tool} for n in result.nodes]
     columns = ["slug", "uuid", "name"] + (["tool"] if any(n.tool for n in result.nodes) else [])
-    text = Text(f"{name} — {release}; {len(nodes)} nodes ({how})")
+    candidates = ", ".join(result.output_candidates) or "none"
+    text = Text(
+        f"{name} — {release}; {len(nodes)} nodes ({how})",
+        f"Output node candidates: {candidates} (the terminal nodes, likeliest first)",
+    )
     text.block(result.drawing)
     text.table(node_rows, columns, data=False, path="nodes", width=80)
-    candidates = ", ".join(result.output_candidates) or "none"
-    text.add(f"Terminal nodes, likeliest output first (output_node_slug candidates): {candidates}")
     text.add(*(f"Warning: {w}" for w in result.warnings))
     return answer(result, str(text))
 
