@@ -252,7 +252,7 @@ async def test_shares_and_left_out_groups_count_every_group(mcp_client: Client) 
     groups = full["error_groups"]
     assert len(groups) >= 2 and full["more_groups"] == 0
     one, text = await ok(mcp_client, "inspect_failures", {**args, "max_groups": 1})
-    assert one["more_groups"] == len(groups) - 1 and "[left out: error_groups (1 smaller group(s)" in text
+    assert one["more_groups"] == len(groups) - 1 and "[left out: error_groups[1:] (1 smaller group(s)" in text
     total = sum(g["count"] for g in groups)
     assert one["error_groups"][0]["share"] == pytest.approx(groups[0]["count"] / total, abs=1e-4)
 

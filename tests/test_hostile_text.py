@@ -159,6 +159,20 @@ async def test_workflow_names_and_batch_errors(mcp_client: Client, shared_sandbo
     assert not unsafe(text) and not any(line.startswith(FORGED) for line in text.splitlines()), text
 
 
+async def test_node_graph(mcp_client: Client, shared_sandbox: Sandbox, faults: Faults) -> None:
+    wf = next(w for w in shared_sandbox.workspaces[0].workflows if w.spec.key == "company_enrichment")
+    got = api(shared_sandbox, "GET", "/releases/deployed", params={"workflowUuid": wf.uuid})
+    for node in got["release"]["nodes"]:
+        node["slug"] += PAYLOAD
+    faults(path="/v1/orchestration/releases/deployed", kind="body", body=hostile(got))
+    text = await text_of(mcp_client, "get_workflow_nodes", {"workflow": wf.uuid})
+    assert not unsafe(text) and not any(line.startswith(FORGED) for line in text.splitlines()), text
+    lines = text.splitlines()
+    header = lines.index("slug | uuid | name")
+    rows = lines[header + 1 : header + 1 + len(got["release"]["nodes"])]
+    assert all(line.count(" | ") == 2 and PAYLOAD[:1] in line for line in rows), text  # one row per node
+
+
 async def test_errors_quoting_hostile_input(mcp_client: Client, shared_sandbox: Sandbox) -> None:
     for args in ({PAYLOAD: 1}, {"run_uuid": PAYLOAD}, {"run_uuid": "x", "context_nodes": PAYLOAD}):
         r = await mcp_client.call_tool("get_run", args)

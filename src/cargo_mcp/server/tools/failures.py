@@ -112,7 +112,8 @@ def failure_text(r: FailureReport, again: Callable[[int], str]) -> str:
         data.append(f"group {i} example: {text.excerpt(g.example, 1000, f'error_groups[{i - 1}].example')}")
     if r.more_groups:
         more = again(min(MAX_GROUPS, len(r.error_groups) + r.more_groups))
-        text.leave_out(["error_groups"], f"{r.more_groups:,} smaller group(s) past max_groups", f"call {more}")
+        past = f"error_groups[{len(r.error_groups)}:]"
+        text.leave_out([past], f"{r.more_groups:,} smaller group(s) past max_groups", f"call {more}")
     for i, g in enumerate(r.absorbed_by_fallback):
         text.add(*_group("Absorbed by fallback (not failures):", g))
         data.append(f"absorbed {i + 1} example: {text.excerpt(g.example, 1000, f'absorbed_by_fallback[{i}].example')}")
@@ -146,7 +147,7 @@ def _group(head: str, g: ErrorGroup) -> list[str]:
 
 
 UNFINISHED = ("idle", "pending", "running", "cancelling")
-LEGEND = "✔ success, ✖ FAILED (error), ↪ error handled by a fallback edge, ⏹ filter stop (success), · never ran"
+LEGEND = "Marks: ✔ success, ✖ FAILED (error), ↪ error handled by a fallback edge, ⏹ filter stop (success), · never ran"
 
 
 class RunTrace(RunDetail):
