@@ -11,6 +11,7 @@ import anyio
 from cargo_mcp.api.client import CargoClient
 from cargo_mcp.api.models import Batch, Node
 from cargo_mcp.api.requests import RunMetrics
+from cargo_mcp.api.sql import MAX_RESULT_ROWS
 from cargo_mcp.failures import queries as q
 from cargo_mcp.failures.classify import BATCH_FIX_DEFAULT, BATCH_FIXES, classify
 from cargo_mcp.failures.report import (
@@ -23,7 +24,6 @@ from cargo_mcp.failures.report import (
     Rerun,
     Totals,
 )
-from cargo_mcp.guard.caps import MAX_ROWS
 
 BUCKETS = 24
 # "Clustered": 80% of the errors fall within a quarter of the time span (10 uniform errors do so 0.5% of the time).
@@ -34,9 +34,9 @@ _BARS = "▁▂▃▄▅▆▇█"
 
 async def sql(client: CargoClient, text: str) -> list[dict[str, Any]]:
     """Send one sweep query through the same guard as execute_query."""
-    from cargo_mcp.guard.sql import check
+    from cargo_mcp.guard.async_check import check_async
 
-    verdict = check(text, MAX_ROWS)
+    verdict = await check_async(text, MAX_RESULT_ROWS)
     if not verdict.allowed:  # a bug in our own SQL, not the user's: reported as an internal error
         raise RuntimeError(f"internal sweep query rejected by the SQL guard: {verdict.reason}")
     return await client.query(verdict.sql)

@@ -20,6 +20,7 @@ from pydantic_core import ErrorDetails
 from cargo_mcp.api.errors import CargoError
 from cargo_mcp.api.vocabulary import InputError
 from cargo_mcp.clip import ECHO_MAX, echo
+from cargo_mcp.results.store import ResultStoreUnavailable
 from cargo_mcp.server.manual import lean
 from cargo_mcp.server.render import neutral
 from cargo_mcp.server.services import Services
@@ -35,7 +36,8 @@ Uuid = Annotated[str, Field(json_schema_extra={"format": "uuid"})]
 log = logging.getLogger("cargo_mcp")
 P = ParamSpec("P")
 R = TypeVar("R")
-KNOWN = (InputError, CargoError)
+F = TypeVar("F", bound=Callable[..., Any])
+KNOWN = (InputError, CargoError, ResultStoreUnavailable)
 
 
 def services(ctx: Context[Any, Any]) -> Services:
@@ -84,6 +86,16 @@ def answer(model: BaseModel, text: str) -> CallToolResult:
         content=[TextContent(type="text", text=neutral(text))],
         structured_content=model.model_dump(mode="json"),
     )
+
+
+def doc(**fields: object) -> Callable[[F], F]:
+    """Fill the ``{name}`` fields of a tool's docstring with contract constants (apply below ``tool_errors``)."""
+
+    def fill(fn: F) -> F:
+        fn.__doc__ = (fn.__doc__ or "").format(**fields)
+        return fn
+
+    return fill
 
 
 class StrictTool(Tool):

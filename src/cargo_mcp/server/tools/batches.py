@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from cargo_mcp.api.models import TERMINAL_BATCH_STATUSES
+from cargo_mcp.api.models import TERMINAL_STATUSES
 from cargo_mcp.api.vocabulary import uuid_arg
 from cargo_mcp.server.render import Text, clip, duration, num, pct, when
 from cargo_mcp.server.tooling import Uuid, add_tool, answer, services, tool_errors
@@ -49,7 +49,7 @@ async def get_batch(
     s = services(ctx)
     batch = await (await s.cargo()).get_batch(uuid_arg(batch_uuid, "batch_uuid"))
     entry = await s.catalog.resolve(batch.workflow_uuid)
-    done = batch.status in TERMINAL_BATCH_STATUSES
+    done = batch.status in TERMINAL_STATUSES
     total, executed, failed = batch.runs_count, batch.executed_runs_count, batch.failed_runs_count
     with_failures = done and failed > 0
     if batch.status == "success" and failed:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from cargo_mcp.api import requests as rq
 from cargo_mcp.api.models import Batch
+from cargo_mcp.api.sql import EXPORT_CAP
 from cargo_mcp.api.vocabulary import InputError
 from cargo_mcp.clip import echo
 from cargo_mcp.results.download import download_outputs as fetch_all
@@ -22,7 +23,7 @@ from cargo_mcp.server import graph
 from cargo_mcp.server.render import Text, call, page_range
 from cargo_mcp.server.scope import DOWNLOADS, ScopeArgs, resolve, scoped
 from cargo_mcp.server.services import Services
-from cargo_mcp.server.tooling import add_tool, answer, services, tool_errors
+from cargo_mcp.server.tooling import add_tool, answer, doc, services, tool_errors
 from cargo_mcp.server.tools.results import result_calls
 
 
@@ -42,6 +43,7 @@ class OutputPage(BaseModel):
 
 
 @tool_errors
+@doc(export_cap=f"{EXPORT_CAP:,}")
 @scoped(DOWNLOADS)
 async def download_outputs(
     ctx: Context[Any, Any],
@@ -55,7 +57,7 @@ async def download_outputs(
     ] = None,
 ) -> Annotated[CallToolResult, OutputPage]:
     """The output node's records, a row per run (recordId, recordTitle, runUuid, runStatus, input.*,
-    the node's fields), all fetched (past the 10,000-run export cap) as result_id for read_result and
+    the node's fields), all fetched (past the {export_cap}-run export cap) as result_id for read_result and
     save_result; one page answered. Runs that never reached the node have empty outputs (counted)."""
     s = services(ctx)
     scope = await resolve(s, args)
@@ -86,8 +88,9 @@ async def download_outputs(
         description=f"outputs of node {slug} for {filters}",
         progress=progress,
     ) as meta:
-        if total > 10_000:
-            notes.append(f"{total:,} runs exceed the 10,000-run export cap: fetched in {-(-total // 10_000)} pages")
+        if total > EXPORT_CAP:
+            pages = -(-total // EXPORT_CAP)
+            notes.append(f"{total:,} runs exceed the {EXPORT_CAP:,}-run export cap: fetched in {pages} pages")
         if total == 0:
             notes.append("no run matches these filters (count_runs gives 0)")
         empty = await anyio.to_thread.run_sync(_empty_rows, s.store, meta)

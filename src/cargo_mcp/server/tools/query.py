@@ -1,4 +1,4 @@
-"""Journey 3 — read-only analytics SQL over runs, batches, spans and records, and the schema resource."""
+"""Journey 3 — read-only analytics SQL over Cargo's four tables, and the schema resource."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
+from cargo_mcp import metrics
 from cargo_mcp.api.errors import CargoApiError
+from cargo_mcp.api.sql import CAPS_SUMMARY, MAX_COLUMNS_READ, MAX_RESULT_ROWS, MAX_SUBQUERY_DEPTH, TABLES
 from cargo_mcp.api.vocabulary import InputError
-from cargo_mcp.guard.caps import MAX_ROWS
 from cargo_mcp.server.render import Text
-from cargo_mcp.server.tooling import add_tool, answer, services, tool_errors
+from cargo_mcp.server.tooling import add_tool, answer, doc, services, tool_errors
 from cargo_mcp.server.tools.results import result_calls
 
 SCHEMA_URI = "cargo://sql/schema"
@@ -31,23 +32,25 @@ class QueryResult(BaseModel):
 
 
 @tool_errors
+@doc(caps=CAPS_SUMMARY, columns=MAX_COLUMNS_READ, depth=MAX_SUBQUERY_DEPTH, width=len(TABLES["runs"]))
 async def execute_query(
     ctx: Context[Any, Any],
     sql: Annotated[str, Field(description="One ClickHouse SELECT (or WITH … SELECT).", min_length=1)],
-    max_rows: Annotated[int, Field(ge=1, le=MAX_ROWS, description="Most rows.")] = 1000,
+    max_rows: Annotated[int, Field(ge=1, le=MAX_RESULT_ROWS, description="Most rows.")] = 1000,
 ) -> Annotated[CallToolResult, QueryResult]:
     """One read-only ClickHouse SELECT over runs (uuid, workflow_uuid, batch_uuid, release_uuid,
-    record_id, record_title, status, error_message, credits_used_count, created_at, finished_at, … 50+ columns:
-    never SELECT *), batches (uuid, workflow_uuid, status, runs_count, failed_runs_count, created_at, …), spans
-    (node executions: run_uuid, workflow_uuid, node_slug, node_uuid, execution_status, execution_error_message,
-    execution_started_at, …), records (id, title, run_uuid, status, …); all columns: cargo://sql/schema. Caps:
-    30 s, 10,000 rows back, 10M read (filter on time). A guard refuses writes and system tables, saying what
-    to send, and sets the LIMIT."""
+    record_id, record_title, status, error_message, credits_used_count, created_at, finished_at, … {width}
+    columns: never SELECT *), batches (uuid, workflow_uuid, status, runs_count, failed_runs_count, created_at, …),
+    spans (node executions: run_uuid, workflow_uuid, node_slug, node_uuid, execution_status, execution_error_message,
+    execution_started_at, …), records (id, title, run_uuid, status, …); all columns: cargo://sql/schema.
+    Caps: {caps} (filter on time), {columns} columns read, subquery depth {depth}.
+    A guard refuses writes and system tables, saying what to send, and sets the LIMIT."""
+    from cargo_mcp.guard.async_check import check_async
     from cargo_mcp.guard.explain import next_step  # lazy: the guard imports sqlglot (slow)
-    from cargo_mcp.guard.sql import check
 
-    verdict = check(sql, min(max_rows + 1, MAX_ROWS))
+    verdict = await check_async(sql, min(max_rows + 1, MAX_RESULT_ROWS))
     if not verdict.allowed:
+        metrics.GUARD_REFUSALS.inc()
         raise InputError(f"SQL refused before sending: {verdict.reason}")
     try:
         rows = await (await services(ctx).cargo()).query(verdict.sql)
@@ -55,12 +58,13 @@ async def execute_query(
         if e.status is None or e.status >= 500 or e.status in (401, 403, 429):
             raise
         raise CargoApiError(e.message, status=e.status, reason=e.reason, hint=next_step(e.message, sql)) from None
-    truncated = len(rows) > max_rows or len(rows) >= MAX_ROWS
+    truncated = len(rows) > max_rows or len(rows) >= MAX_RESULT_ROWS
     rows = rows[:max_rows]
     columns = list(rows[0]) if rows else []
     head = f"{len(rows):,} row(s)"
     if truncated:
-        more = "raise max_rows (at most 10,000) or aggregate" if max_rows < MAX_ROWS else "aggregate or filter more"
+        more = f"raise max_rows (at most {MAX_RESULT_ROWS:,}) or aggregate"
+        more = more if max_rows < MAX_RESULT_ROWS else "aggregate or filter more"
         head += f" (truncated at {max_rows:,}: more rows exist; {more})"
     applied = max_rows if verdict.limit_applied is not None else None
     limit = f"; row limit {applied:,} applied by the guard" if applied is not None else ""

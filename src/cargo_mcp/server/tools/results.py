@@ -111,7 +111,8 @@ async def save_result(
     Replaces an existing file only with overwrite=true."""
     s = services(ctx)
     rows = (await anyio.to_thread.run_sync(s.store.meta, result_id)).rows
-    target = export.target(path, await _roots(ctx, s), overwrite)
+    shared = ctx.request_context.request is not None  # HTTP: the client's roots are paths on its own machine
+    target = export.target(path, await _roots(ctx, s, shared), overwrite, shared=shared)
     existed = target.exists()
     size = await anyio.to_thread.run_sync(
         lambda: export.write(
@@ -123,21 +124,22 @@ async def save_result(
     return answer(saved, f"{verb} {target} ({format}): {rows:,} row(s) of {result_id.strip()}, {size:,} bytes")
 
 
-async def _roots(ctx: Context[Any, Any], s: Services) -> list[Path]:
-    """Folders files may be saved in: CARGO_MCP_EXPORT_DIR and the client's file:// roots, if it shares them."""
-    roots = [s.settings.export_dir] if s.settings.export_dir else []
+async def _roots(ctx: Context[Any, Any], s: Services, shared: bool) -> list[Path]:
+    """Folders files may be saved in: CARGO_MCP_EXPORT_DIR and the client's file:// roots (over HTTP only
+    narrowing it), if it shares them."""
+    roots: list[Path] = []
     try:
         with warnings.catch_warnings():  # roots are deprecated in the 2026 protocol but still what IDEs send
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", UserWarning)
             listed = await ctx.session.list_roots()
     except Exception:  # clients without roots support, or the 2026 protocol without a back channel
-        return roots
-    for root in listed.roots:
+        listed = None
+    for root in listed.roots if listed else []:
         uri = str(root.uri)
         if uri.startswith("file://"):
             roots.append(Path(uri.removeprefix("file://")))
-    return roots
+    return export.allowed_folders(s.settings.export_dir, roots, narrow_only=shared)
 
 
 def register(mcp: MCPServer[Any]) -> None:
