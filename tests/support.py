@@ -22,4 +22,5 @@ TOOLS = {
     "inspect_failures",
     "trace_run",
     "read_result",
+    "save_result",
 }

@@ -21,6 +21,7 @@ from cargo_mcp.failures import inputs, rerun, sweep
 from cargo_mcp.sandbox import fakes
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.sandbox.workspace import RunRec
+from cargo_mcp.server.render import num
 from tests.npm_tools import ensure_node_packages, node_executable
 from tests.support import CARGO_CLIENT
 
@@ -296,9 +297,9 @@ async def test_without_a_workflow_every_workflow_is_swept(mcp_client: Client, sh
     assert report["error_groups"] and all(g["workflow_uuid"] for g in report["error_groups"])
     for g in report["error_groups"]:
         name = ws.workflows_by_uuid[g["workflow_uuid"]].spec.name
-        assert f"{name} / {g['node_slug']}: {g['count']:,} errors" in text
+        assert f"{name} / {g['node_slug']} (" in text and f"{g['count']:,} errors" in text
     assert text.index(report["workflows"][0]["name"]) < text.index(report["workflows"][1]["name"])
-    assert len(text) <= 6000
+    assert len(text) <= 8000  # bounded by max_groups; no hard cut (cuts carry markers)
     # each workflow's next call gives that workflow's own sweep, with the same counts
     worst = report["workflows"][0]
     one, _ = await ok(mcp_client, {"workflow": worst["name"], "created_after": iso(since)})
@@ -370,8 +371,9 @@ async def test_filter_stops_name_their_condition_inputs_and_cost(mcp_client: Cli
     assert stop["condition"] == node.config["condition"] == "{{nodes.start.domain != ''}}"
     assert stop["exemplar_run"] in {r.uuid for r in stopped}
     assert stop["seen"] == {"nodes.start.domain": "", "computed condition": False}  # why it stopped
-    assert f"stopped {len(stopped):,} run(s), which had spent {stop['credits']:g} credits; condition: {{{{nodes" in text
-    assert 'read (untrusted data): nodes.start.domain = ""; computed condition = false' in text
+    assert f"stopped {len(stopped):,} run(s), which had spent {num(stop['credits'])} credits" in text
+    assert "condition: {{nodes.start.domain != ''}}" in text
+    assert 'it read: nodes.start.domain = ""; computed condition = false' in text
     for tool in ("get_run", "trace_run"):
         out, shown = await ok(mcp_client, {"run_uuid": stop["exemplar_run"]}, tool)
         detail = out.get("run", out)

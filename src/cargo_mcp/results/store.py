@@ -276,7 +276,7 @@ class ResultStore:
                 if out.tell() > max_bytes:
                     raise InputError(
                         f"result {result_id} is larger than {max_bytes:,} bytes as CSV; page it with read_result "
-                        "or save it with download_outputs(save_to=…)."
+                        "or save it with save_result(result_id, path)."
                     )
         return out.getvalue()
 

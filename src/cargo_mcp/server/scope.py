@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Annotated, Any, TypeVar, cast
 
 from pydantic import Field
@@ -40,56 +40,29 @@ class Arg:
         return self.fills or self.name
 
 
-DateArg = Annotated[
-    str | None,
-    Field(
-        description="UTC. ISO-8601 (2026-11-24T08:00:00Z, 2026-11-24) or relative: 30m, 24h, 7d, today, "
-        "yesterday. A whole day as created_before includes that day."
-    ),
-]
+def _arg(name: str, annotation: Any, description: str, fills: str | None = None) -> Arg:
+    return Arg(name, Annotated[annotation, Field(description=description)], fills)
 
-WORKFLOW_UUID = Arg(
-    "workflow_uuid",
-    Annotated[
-        str | None,
-        Field(description="Workflow UUID (or a tool/play name or UUID). Optional when batch_uuid is given."),
-    ],
-    fills="workflow",
-)
-WORKFLOW = Arg(
-    "workflow",
-    Annotated[str | None, Field(description="Tool/play name or workflow UUID.")],
-)
-STATUSES = Arg(
+
+WORKFLOW_UUID = _arg("workflow_uuid", str | None, "Tool/play name or workflow UUID (or give batch_uuid).", "workflow")
+WORKFLOW = _arg("workflow", str | None, "Tool/play name or workflow UUID.")
+STATUSES = _arg(
     "statuses",
-    Annotated[
-        list[str] | None,
-        Field(
-            description="Run statuses: idle, pending, running, success, error, cancelling, cancelled, skipped. "
-            "Synonyms accepted: failed→error, finished/completed→success."
-        ),
-    ],
+    list[str] | None,
+    "idle pending running success error cancelling cancelled skipped; failed→error, finished→success.",
 )
-BATCH = Arg("batch_uuid", Annotated[Uuid | None, Field(description="Only runs of this batch (UUID).")])
-RELEASE = Arg("release_uuid", Annotated[Uuid | None, Field(description="Only runs of this release (UUID).")])
-FINISHED = Arg(
-    "is_finished", Annotated[bool | None, Field(description="true: only finished runs; false: only unfinished.")]
-)
-CREATED_AFTER = Arg("created_after", DateArg)
-CREATED_BEFORE = Arg("created_before", DateArg)
-RECORD_ID = Arg("record_id", Annotated[str | None, Field(description="Exact record id.")])
-RECORD_TITLE = Arg("record_title", Annotated[str | None, Field(description="Record title.")])
-NODE_STATUS = Arg(
+BATCH = _arg("batch_uuid", Uuid | None, "Only this batch's runs.")
+RELEASE = _arg("release_uuid", Uuid | None, "Only this release's runs.")
+FINISHED = _arg("is_finished", bool | None, "Only finished (true) or unfinished (false) runs.")
+CREATED_AFTER = _arg("created_after", str | None, "UTC ISO-8601, or 30m, 24h, 7d, today, yesterday.")
+CREATED_BEFORE = _arg("created_before", str | None, "Same forms; a date includes its whole day.")
+RECORD_ID = _arg("record_id", str | None, "Exact record id.")
+RECORD_TITLE = _arg("record_title", str | None, "Record title.")
+NODE_STATUS = _arg(
     "node_status",
-    Annotated[
-        dict[str, Any] | None,
-        Field(
-            description='Per-node execution status, all must hold: {"enrich": "error", "score": "absent"}. '
-            "Statuses: success, error, pending, absent (never ran). A value may be "
-            '{"status": "error", "contains": "429"} to match the error message (or the title on success). '
-            'Cargo\'s own executionsFilter ({"conjonction", "groups"}) is also accepted as is.'
-        ),
-    ],
+    dict[str, Any] | None,
+    '{"<slug>": status}, all hold: success, error, pending, absent, or {"status": "error", "contains": "429"} '
+    "(message; title on success); or Cargo's executionsFilter.",
 )
 
 # What each kind of tool takes, in the order the tool lists them.
@@ -126,6 +99,12 @@ class ScopeArgs:
     record_id: str | None = None
     record_title: str | None = None
     node_status: dict[str, Any] | None = None
+
+    def given(self) -> dict[str, Any]:
+        """The arguments as given, by their tool argument names (to write a follow-up call)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "workflow_arg"}
+        named = {self.workflow_arg if k == "workflow" else k: x for k, x in values.items()}
+        return {k: x for k, x in named.items() if x is not None}
 
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])

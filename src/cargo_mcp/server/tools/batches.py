@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from cargo_mcp.api.models import TERMINAL_STATUSES
 from cargo_mcp.api.vocabulary import uuid_arg
-from cargo_mcp.server.render import duration, pct
+from cargo_mcp.server.render import Text, clip, duration, num, pct, when
 from cargo_mcp.server.tooling import Uuid, add_tool, answer, services, tool_errors
 
 
@@ -44,9 +44,8 @@ async def get_batch(
     ctx: Context[Any, Any],
     batch_uuid: Annotated[Uuid, Field(description="The batch's UUID.")],
 ) -> Annotated[CallToolResult, BatchSummary]:
-    """One batch with derived facts: workflow name, release, progress (executed / total), failure rate,
-    credits, duration, and a headline that says "finished with N failed runs" even when the status is
-    success (a batch's status does not reflect run failures). Also lists the next useful calls."""
+    """A batch: workflow, release, status, progress, failure rate, credits, duration; its headline
+    says "finished with N failed runs" even when the status is success. Next calls."""
     s = services(ctx)
     batch = await (await s.cargo()).get_batch(uuid_arg(batch_uuid, "batch_uuid"))
     entry = await s.catalog.resolve(batch.workflow_uuid)
@@ -58,7 +57,7 @@ async def get_batch(
     elif done:
         headline = f"{batch.status} — {executed:,}/{total:,} runs executed, {failed:,} failed"
         if batch.error_message:
-            headline += f"; batch error: {batch.error_message}"
+            headline += f"; batch error: {clip(batch.error_message, 300)}"  # longer: whole on its own line
     else:
         so_far = f"{executed:,}/{total:,} runs executed so far ({pct(executed, total)})"
         headline = f"{batch.status} — {so_far}, {failed:,} failed"
@@ -96,14 +95,21 @@ async def get_batch(
         duration_s=took,
         next_calls=calls,
     )
-    text = "\n".join(
-        [
-            f"Batch {batch.uuid} of {summary.workflow_name or wf}: {headline}",
-            f"Credits {summary.credits_used:g}; created {summary.created_at}; took {duration(took)}",
-            "Next: " + "; ".join(calls),
-        ]
+    of = f"{summary.workflow_name} ({summary.workflow_kind}, workflow {wf})" if entry else f"workflow {wf}"
+    state = f"status {batch.status} ({'finished' if done else 'not finished'}"
+    state += f"; runs {batch.runs_status})" if batch.runs_status else ")"
+    rates = f"progress {pct(executed, total)}, failure rate {pct(failed, executed)}"
+    text = Text(
+        f"Batch {batch.uuid} of {of}, release {batch.release_uuid or 'none'}: {headline}",
+        f"{state}; data kind {summary.data_kind or 'unknown'}; {executed:,}/{total:,} executed, {failed:,} failed "
+        f"({rates})" + ("; finished with failures" if with_failures else ""),
+        f"Credits {num(summary.credits_used)}; created {when(batch.created_at)}, finished {when(batch.finished_at)}; "
+        f"took {duration(took)}",
     )
-    return answer(summary, text)
+    if batch.error_message and batch.error_message not in headline:
+        text.add(f"Batch error: {text.excerpt(batch.error_message, 2000, 'error_message')}")
+    text.add("Next: " + "; ".join(calls))
+    return answer(summary, str(text))
 
 
 def register(mcp: MCPServer[Any]) -> None:
