@@ -84,7 +84,9 @@ def bench(shared_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> 
     run = next(r for r in ws.runs if r.batch is batch and r.status == "error")
     results = tmp_path_factory.mktemp("matrix-results")  # shared by the cells' servers, so read_result finds one
     stored = ResultStore(results).create(["recordId", "score"], iter([{"recordId": "a", "score": 1}]), "matrix")
-    settings = Settings(token=ws.token, base_url=shared_sandbox.base_url, results_dir=results)
+    exports = tmp_path_factory.mktemp("matrix-exports")
+    (exports / "matrix.csv").write_text("old\n")  # every save_result call replaces it: one answer for all cells
+    settings = Settings(token=ws.token, base_url=shared_sandbox.base_url, results_dir=results, export_dir=exports)
     args: dict[str, dict[str, Any]] = {
         "list_workflows": {},
         "get_workflow_nodes": {"batch_uuid": batch.uuid},
@@ -104,6 +106,7 @@ def bench(shared_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> 
         "inspect_failures": {"batch_uuid": batch.uuid},
         "trace_run": {"run_uuid": run.uuid},
         "read_result": {"result_id": stored.result_id, "limit": 5},
+        "save_result": {"result_id": stored.result_id, "path": "matrix.csv", "overwrite": True},
     }
     assert set(args) == TOOLS
     with httpx.Client(base_url=shared_sandbox.base_url) as http:
