@@ -16,7 +16,7 @@ from cargo_mcp.api import requests as rq
 from cargo_mcp.api.models import Batch
 from cargo_mcp.api.sql import EXPORT_CAP
 from cargo_mcp.api.vocabulary import InputError, text_arg
-from cargo_mcp.clip import echo
+from cargo_mcp.clip import listing
 from cargo_mcp.results.download import download_outputs as fetch_all
 from cargo_mcp.results.store import ResultMeta, ResultStore
 from cargo_mcp.server import graph
@@ -158,8 +158,8 @@ def _shown(result_id: str, columns: list[str], asked: list[str] | None) -> list[
         unknown = [c for c in asked if c not in columns]
         if unknown:
             raise InputError(
-                f"unknown column(s) {', '.join(echo(c) for c in unknown)}; the columns of result {result_id} "
-                f"(downloaded) are {columns}: read_result(result_id={result_id!r}, columns=[…]) shows them."
+                f"unknown column(s) {listing(unknown)} in columns; the columns of result {result_id} (downloaded) "
+                f"are {listing(columns, 60)}: read_result(result_id={result_id!r}, columns=[…]) shows them."
             )
         return list(dict.fromkeys(asked))
     identity = [c for c in ("recordTitle", "runStatus") if c in columns]
