@@ -250,11 +250,13 @@ async def test_get_run_metrics_names_nodes_worst_first(mcp_client: Client, share
     r = await mcp_client.call_tool("get_run_metrics", {"workflow_uuid": company.uuid, "created_after": "30d"})
     text = r.content[0].text  # type: ignore[union-attr]
     assert "may have been absorbed" in text and any(n["has_fallback"] for n in (r.structured_content or {})["nodes"])
-    assert "(release " in text  # a slug of two releases is told apart
+    v1, v2 = company.releases
+    assert f"v1 = {v1.uuid}" in text and f"v2 = {v2.uuid}" in text  # a slug of two releases is told apart
+    assert "enrich_company (Enrich company) | v1 |" in text and "enrich_company (Enrich company (Clearbit)) | v2 |" in text
     scorer = workflow(shared_sandbox, "lead_scorer")  # its deployed release uses the slug 'variables' twice
     r = await mcp_client.call_tool("get_run_metrics", {"workflow_uuid": scorer.uuid, "created_after": "30d"})
     text = r.content[0].text  # type: ignore[union-attr]
-    assert "variables (Prepare inputs)" in text and "variables (Format score)" in text
+    assert "variables (Prepare inputs) | v2 |" in text and "variables (Format score) | v2 |" in text
 
 
 async def test_download_outputs_pages_and_picks_the_output_node(mcp_client: Client, shared_sandbox: Sandbox) -> None:

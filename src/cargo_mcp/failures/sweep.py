@@ -8,6 +8,7 @@ from typing import Any
 
 import anyio
 
+from cargo_mcp.analytics.sql import sql
 from cargo_mcp.api.client import CargoClient
 from cargo_mcp.api.models import Batch, Node
 from cargo_mcp.api.requests import RunMetrics
@@ -23,23 +24,12 @@ from cargo_mcp.failures.report import (
     Rerun,
     Totals,
 )
-from cargo_mcp.guard.caps import MAX_ROWS
 
 BUCKETS = 24
 # "Clustered": 80% of the errors fall within a quarter of the time span (10 uniform errors do so 0.5% of the time).
 CLUSTER_SPAN = 0.25
 RERUN_IDS_CAP = 1000
 _BARS = "▁▂▃▄▅▆▇█"
-
-
-async def sql(client: CargoClient, text: str) -> list[dict[str, Any]]:
-    """Send one sweep query through the same guard as execute_query."""
-    from cargo_mcp.guard.sql import check
-
-    verdict = check(text, MAX_ROWS)
-    if not verdict.allowed:  # a bug in our own SQL, not the user's: reported as an internal error
-        raise RuntimeError(f"internal sweep query rejected by the SQL guard: {verdict.reason}")
-    return await client.query(verdict.sql)
 
 
 async def sweep(

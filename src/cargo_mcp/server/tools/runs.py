@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections.abc import Awaitable
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
+from cargo_mcp.analytics.durations import Durations, node_durations
 from cargo_mcp.api import requests as rq
+from cargo_mcp.api.errors import CargoApiError
 from cargo_mcp.api.models import Run
+from cargo_mcp.server.releases import label
 from cargo_mcp.server.render import clip, page_range, pct, table
 from cargo_mcp.server.runview import RunDetail, run_detail, run_text
-from cargo_mcp.server.scope import METRICS, RUNS, ScopeArgs, resolve, scoped
+from cargo_mcp.server.scope import METRICS, RUNS, Scope, ScopeArgs, resolve, scoped
+from cargo_mcp.server.services import Services
 from cargo_mcp.server.tooling import Uuid, add_tool, answer, services, tool_errors
 
 
@@ -58,6 +64,9 @@ class NodeMetric(BaseModel):
     error_rate: float = Field(description="errors / executions, 0..1.")
     credits: float
     has_fallback: bool = Field(False, description="A fallback edge may have absorbed these errors (runs went on).")
+    p50_ms: int | None = Field(None, description="Duration of finished executions: median, 95th percentile, max.")
+    p95_ms: int | None = None
+    max_ms: int | None = None
 
 
 class RunMetrics(BaseModel):
@@ -66,6 +75,7 @@ class RunMetrics(BaseModel):
     nodes: list[NodeMetric] = Field(description="Sorted worst first (most errors, then error rate).")
     total_errors: int
     total_credits: float
+    durations_note: str | None = Field(None, description="Why durations are missing, when they are.")
 
 
 @tool_errors
@@ -144,21 +154,38 @@ async def get_run(
     return answer(detail, run_text(detail))
 
 
+METRIC_COLUMNS = (
+    *("node", "release", "kind", "executions", "success", "errors", "pending", "error_rate", "credits"),
+    *("p50_ms", "p95_ms", "max_ms", "node_uuid"),
+)
+
+
 @tool_errors
 @scoped(METRICS)
 async def get_run_metrics(ctx: Context[Any, Any], args: ScopeArgs) -> Annotated[CallToolResult, RunMetrics]:
-    """Per-node execution metrics of a workflow (optionally one batch, release or time window), with node
-    slugs and names, executions, errors, error rate and credits — sorted worst first. The fastest way to
-    see which node fails. Next: list_runs(node_status={"<slug>": "error"}) for that node's failed runs."""
+    """Per-node execution metrics of a workflow (optionally one batch, release or time window): executions,
+    errors, error rate, credits and p50/p95/max duration per node (by node UUID: nodes sharing a slug stay
+    apart), worst first. Next: list_runs(node_status={"<slug>": "error"}) for a node's failed runs."""
     s = services(ctx)
     scope = await resolve(s, args)
     wf = scope.workflow_uuid
-    metrics = await (await s.cargo()).run_metrics(scope.request(rq.RunMetrics))
-    nodes = await s.releases.nodes_of_workflow(wf)
+    client = await s.cargo()
+    got: dict[str, Any] = {}
+
+    async def fetch(key: str, coro: Awaitable[Any]) -> None:
+        got[key] = await coro
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(fetch, "metrics", client.run_metrics(scope.request(rq.RunMetrics)))
+        tg.start_soon(fetch, "durations", _durations(s, scope))
+        tg.start_soon(fetch, "nodes", s.releases.nodes_of_workflow(wf))
+    durations, durations_note = got["durations"]
+    nodes = got["nodes"]
     rows = []
-    for m in metrics:
+    for m in got["metrics"]:
         node, rel = nodes.get(m.node_uuid, (None, None))
         total = m.total_executions_count
+        took = durations.get(m.node_uuid) if durations is not None else None
         rows.append(
             NodeMetric(
                 slug=node.slug if node else "?",
@@ -173,11 +200,12 @@ async def get_run_metrics(ctx: Context[Any, Any], args: ScopeArgs) -> Annotated[
                 error_rate=round(m.error_executions_count / total, 4) if total else 0.0,
                 credits=round(m.credits_used_count, 4),
                 has_fallback=bool(node and node.fallback_child_uuid),
+                p50_ms=took.p50_ms if took else None,
+                p95_ms=took.p95_ms if took else None,
+                max_ms=took.max_ms if took else None,
             )
         )
     rows.sort(key=lambda r: (-r.errors, -r.error_rate, r.slug))
-    repeats = Counter(r.slug for r in rows)
-    same_release = Counter((r.slug, r.release_uuid) for r in rows)
     entry = await s.catalog.resolve(wf)
     result = RunMetrics(
         workflow_uuid=wf,
@@ -185,11 +213,15 @@ async def get_run_metrics(ctx: Context[Any, Any], args: ScopeArgs) -> Annotated[
         nodes=rows,
         total_errors=sum(r.errors for r in rows),
         total_credits=round(sum(r.credits for r in rows), 4),
+        durations_note=durations_note,
     )
+    rels, _ = await s.releases.of_workflow(wf)
+    labels = {r.uuid: label(r) for r in rels}
     view = [
         {
             **r.model_dump(),
-            "slug": r.slug + _which(r, repeats[r.slug] > 1, same_release[(r.slug, r.release_uuid)] > 1),
+            "node": f"{r.slug} ({r.name})" if r.name else r.slug,
+            "release": labels.get(r.release_uuid or "", r.release_uuid or "?"),
             "errors": f"{r.errors:,}" + (" ↪" if r.has_fallback and r.errors else ""),
             "error_rate": pct(r.errors, r.executions),
         }
@@ -197,8 +229,23 @@ async def get_run_metrics(ctx: Context[Any, Any], args: ScopeArgs) -> Annotated[
     ]
     f = scope.filters
     window = "" if f.batch_uuid or f.created_after or f.created_before else " (all runs: no batch or window)"
-    lines = [f"{result.workflow_name or result.workflow_uuid}: {result.total_errors:,} node errors{window}"]
-    lines.append(table(view, ["slug", "kind", "executions", "errors", "error_rate", "credits"]))
+    name = f"{result.workflow_name} (workflow {wf})" if result.workflow_name else f"workflow {wf}"
+    lines = [f"{name}: {result.total_errors:,} node errors, {result.total_credits:g} credits{window}"]
+    named = [f"{labels[u]} = {u}" for u in dict.fromkeys(r.release_uuid for r in rows) if labels.get(u or "", u) != u]
+    if named:
+        lines.append("Releases: " + "; ".join(named))
+    lines.append(
+        table(
+            view,
+            METRIC_COLUMNS,
+            max_chars=8000,
+            more="they are in the structured nodes",
+        )
+    )
+    if durations_note:
+        lines.append(f"Durations: {durations_note}")
+    else:
+        lines.append("p50/p95/max_ms: duration of the node's finished executions.")
     if any(r.has_fallback and r.errors for r in rows):
         lines.append(
             "↪ the node has a fallback edge: its errors may have been absorbed (the run went on). "
@@ -207,11 +254,26 @@ async def get_run_metrics(ctx: Context[Any, Any], args: ScopeArgs) -> Annotated[
     return answer(result, "\n".join(lines))
 
 
-def _which(m: NodeMetric, repeated: bool, twice_in_release: bool) -> str:
-    """What tells apart nodes sharing a slug: their name within one release, else the release."""
-    if twice_in_release:
-        return f" ({m.name or m.node_uuid[:8]})"
-    return f" (release {(m.release_uuid or '?')[:8]})" if repeated else ""
+async def _durations(s: Services, scope: Scope) -> tuple[dict[str, Durations] | None, str | None]:
+    """Durations by node UUID, or None and why (Cargo may refuse a scan too large for its SQL caps)."""
+    try:
+        return await node_durations(await s.cargo(), scope.filters, await _runs_since(s, scope)), None
+    except CargoApiError as e:
+        return None, f"not available ({e}); narrow the scope (created_after, batch_uuid) and call again."
+
+
+async def _runs_since(s: Services, scope: Scope) -> datetime | None:
+    """A lower bound of the creation time of the scope's runs: the window's start, the batch's or the release's
+    creation, else the workflow's oldest release (runs need a release; ad-hoc workflows have none listed)."""
+    f = scope.filters
+    if f.created_after is not None:
+        return f.created_after
+    if scope.batch is not None:
+        return scope.batch.created_at
+    rels, complete = await s.releases.of_workflow(scope.workflow_uuid)
+    if f.release_uuid is not None:
+        return next((r.created_at for r in rels if r.uuid == f.release_uuid), None)
+    return min((r.created_at for r in rels), default=None) if complete else None
 
 
 def _notes(notes: list[str]) -> str:
