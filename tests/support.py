@@ -19,4 +19,5 @@ TOOLS = {
     "inspect_failures",
     "trace_run",
     "read_result",
+    "list_releases",
 }

@@ -3,6 +3,7 @@ against the sandbox's generated data (its ground truth), not against the SQL or 
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from cargo_mcp.sandbox import outputs
 from cargo_mcp.sandbox.catalog import DAY
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.sandbox.workspace import RunRec
@@ -58,7 +60,10 @@ async def test_node_durations_match_the_generated_executions(mcp_client: Client,
     v1, v2 = scorer.releases
     cases = [
         ({"workflow_uuid": "Lead scorer"}, runs),
-        ({"workflow_uuid": scorer.uuid, "created_after": iso(since)}, [r for r in runs if ms(r.created_at) >= ms(since)]),
+        (
+            {"workflow_uuid": scorer.uuid, "created_after": iso(since)},
+            [r for r in runs if ms(r.created_at) >= ms(since)],
+        ),
         ({"batch_uuid": batch.uuid}, ws.runs_of_batch[batch.uuid]),
         ({"workflow_uuid": scorer.uuid, "release_uuid": v1.uuid}, [r for r in runs if r.release is v1]),
     ]
@@ -69,13 +74,19 @@ async def test_node_durations_match_the_generated_executions(mcp_client: Client,
         assert got == durations(scope), args
         for n in out["nodes"]:
             assert f"| {n['p50_ms']} | {n['p95_ms']} | {n['max_ms']} | {n['node_uuid']}" in text
-    out = await ok(mcp_client, "get_run_metrics", {"workflow_uuid": scorer.uuid, "release_uuid": v2.uuid})
-    twins = [n for n in out["nodes"] if n["slug"] == "variables"]
-    assert {n["name"] for n in twins} == {"Prepare inputs", "Format score"}
-    assert {n["node_uuid"] for n in twins} == {x.uuid for x in v2.nodes if x.slug == "variables"}
-    truth = durations([r for r in runs if r.release is v2])
-    assert all((n["p50_ms"], n["p95_ms"], n["max_ms"]) == truth[n["node_uuid"]] for n in twins)
-    assert truth[twins[0]["node_uuid"]] != truth[twins[1]["node_uuid"]]  # merged by slug, one would be wrong
+    twins = [x.uuid for x in v2.nodes if x.slug == "variables"]
+    # a batch whose two 'variables' nodes have different durations: merged by slug, both would be wrong
+    truth, b = next(
+        (t, b)
+        for b in scorer.batches
+        if b.release is v2
+        for t in [durations(ws.runs_of_batch[b.uuid])]
+        if twins[0] in t and twins[1] in t and t[twins[0]] != t[twins[1]]
+    )
+    out = await ok(mcp_client, "get_run_metrics", {"batch_uuid": b.uuid})
+    got = {n["node_uuid"]: n for n in out["nodes"] if n["slug"] == "variables"}
+    assert {n["name"] for n in got.values()} == {"Prepare inputs", "Format score"} and set(got) == set(twins)
+    assert all((n["p50_ms"], n["p95_ms"], n["max_ms"]) == truth[u] for u, n in got.items())
 
 
 async def test_node_durations_missing_say_why(mcp_client: Client, shared_sandbox: Sandbox, faults: Any) -> None:
@@ -84,3 +95,84 @@ async def test_node_durations_missing_say_why(mcp_client: Client, shared_sandbox
     text, out = text_of(r), r.structured_content or {}
     assert out["nodes"] and all(n["p50_ms"] is None for n in out["nodes"])  # the metrics still come
     assert out["durations_note"].startswith("not available (") and f"Durations: {out['durations_note']}" in text
+
+
+# --- releases --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["lead_scorer", "company_enrichment", "inbound_routing"])
+async def test_release_windows_match_the_runs(mcp_client: Client, shared_sandbox: Sandbox, key: str) -> None:
+    wf = workflow(shared_sandbox, key)
+    r = await mcp_client.call_tool("list_releases", {"workflow": wf.spec.name})
+    text, out = text_of(r), r.structured_content or {}
+    assert out["workflow_uuid"] == wf.uuid and out["complete"] and out["unlisted_runs"] == {}
+    order = sorted(wf.releases, key=lambda x: x.deployed_at or 0)
+    assert [x["release_uuid"] for x in out["releases"]] == [x.uuid for x in order]
+    for got, rel, prev in zip(out["releases"], order, [None, *order[:-1]], strict=True):
+        runs = [x for x in shared_sandbox.workspaces[0].runs_of_workflow[wf.uuid] if x.release is rel]
+        assert runs and got["runs"] == len(runs) and got["failed_runs"] == sum(x.status == "error" for x in runs)
+        first, last = min(x.created_at for x in runs), max(x.created_at for x in runs)
+        assert (got["first_run_at"], got["last_run_at"]) == (iso(first), iso(last))
+        assert (got["status"], got["version"], got["nodes"]) == (rel.status, rel.version, len(rel.nodes))
+        assert got["deployed_at"] == iso(rel.deployed_at or 0)
+        slugs = {s.slug for s in rel.specs}
+        before = {s.slug for s in prev.specs} if prev else slugs
+        assert (set(got["slugs_added"]), set(got["slugs_removed"])) == (slugs - before, before - slugs)
+        assert f"{rel.uuid} | {rel.version} | {rel.status} |" in text
+        assert f"| {len(runs)} | {got['failed_runs']} | {iso(first)} | {iso(last)} |" in text
+    assert out["columns_call"] and f"{out['columns_call']} names them" in text
+    added = " ".join(f"+{s}" for s in out["releases"][1]["slugs_added"])
+    assert added in text
+
+
+async def test_list_releases_refuses_an_unknown_workflow(mcp_client: Client) -> None:
+    assert "no tool or play is named 'Nope'" in await fails(mcp_client, "list_releases", {"workflow": "Nope"})
+
+
+@pytest.mark.parametrize("key", ["contact_finder", "inbound_routing", "lead_scorer"])
+async def test_an_export_across_a_deploy_names_the_columns_that_differ(
+    mcp_client: Client, shared_sandbox: Sandbox, key: str
+) -> None:
+    wf = workflow(shared_sandbox, key)
+    call = (await ok(mcp_client, "list_releases", {"workflow": wf.uuid}))["columns_call"]
+    args: dict[str, Any] = dict(re.findall(r"(\w+)='([^']*)'", call))
+    out = await ok(mcp_client, "download_outputs", {**args, "limit": 0})
+    after, before = (datetime.fromisoformat(args[k].replace("Z", "+00:00")).timestamp() for k in args if "created" in k)
+    runs = [r for r in ws0(shared_sandbox).runs_of_workflow[wf.uuid] if after <= r.created_at < before]
+    runs.sort(key=lambda r: r.created_at)
+    columns, rows = outputs.rows(runs, out["output_node_slug"])
+    assert set(columns) == set(out["columns"])
+    produced = [c for c in out["columns"] if c not in outputs.IDENTITY and not c.startswith("input.")]
+    order = [rel for rel in wf.releases if any(r.release is rel for r in runs)]
+    assert len(order) == 2 and out["total"] == len(runs)
+    filled = {
+        rel.uuid: {
+            c
+            for r, row in zip(runs, rows, strict=True)
+            if r.release is rel
+            for c in produced
+            if row.get(c) not in (None, "")
+        }
+        for rel in order
+    }
+    counts = ", ".join(f"v{rel.version} (release {rel.uuid}) {sum(r.release is rel for r in runs):,}" for rel in order)
+    expected = f"the rows come from 2 releases: {counts} row(s)"
+    differ: dict[str, list[str]] = {}
+    for c in produced:
+        where = [f"v{rel.version}" for rel in order if c in filled[rel.uuid]]
+        if len(where) == 1:
+            differ.setdefault(where[0], []).append(c)
+    if differ:
+        expected += ". Output columns filled in only some releases: " + "; ".join(
+            f"{v} only: {', '.join(differ[v])}" for v in sorted(differ)
+        )
+    else:
+        expected += ". Every release fills the same output columns"
+    assert f"{expected}." in out["notes"]
+    assert key == "lead_scorer" or differ  # the sandbox's finder and routing change their outputs in v2
+
+
+async def test_an_export_of_one_release_has_no_split(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    batch = next(b for b in ws0(shared_sandbox).batches if b.workflow.spec.key == "contact_finder" and b.runs_count)
+    out = await ok(mcp_client, "download_outputs", {"batch_uuid": batch.uuid, "limit": 0})
+    assert out["total"] == batch.runs_count and not any("releases:" in n for n in out["notes"])

@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,6 +188,22 @@ class ResultStore:
             key = index.get(by or "", "NULL")
             rows = db.execute(f"SELECT {key}, count(*) FROM rows WHERE {empty} GROUP BY 1 ORDER BY 2 DESC").fetchall()
         return {_value(k): int(n) for k, n in rows}
+
+    def filled_by_group(
+        self, result_id: str, key: str, groups: Mapping[Any, Any], default: Any, columns: list[str]
+    ) -> dict[Any, tuple[int, set[str]]]:
+        """Rows grouped by ``groups[<the row's key value>]`` (``default`` when absent): each group's row count and
+        which of ``columns`` are non-empty (not NULL nor '') in at least one of its rows."""
+        out: dict[Any, tuple[int, set[str]]] = {}
+        with self._open(result_id) as db:
+            index = _index(_meta(db))
+            select = ", ".join(index[c] for c in [key, *columns])
+            for row in db.execute(f"SELECT {select} FROM rows"):
+                group = groups.get(_value(row[0]), default)
+                count, filled = out.get(group, (0, set()))
+                filled.update(c for c, v in zip(columns, row[1:], strict=True) if v is not None and v != "")
+                out[group] = (count + 1, filled)
+        return out
 
     @contextmanager
     def rows_of(self, result_id: str) -> Iterator[tuple[list[str], Iterator[list[Any]]]]:

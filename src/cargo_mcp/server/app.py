@@ -12,7 +12,7 @@ from mcp.server.mcpserver import MCPServer
 from cargo_mcp import __version__
 from cargo_mcp.server import prompts
 from cargo_mcp.server.services import Services
-from cargo_mcp.server.tools import batches, discovery, failures, outputs, query, results, runs
+from cargo_mcp.server.tools import batches, discovery, failures, outputs, query, releases, results, runs
 from cargo_mcp.settings import Settings
 
 INSTRUCTIONS = """\
@@ -66,6 +66,7 @@ def build_server(settings: Settings, services_factory: Callable[[], Services] | 
         discovery.register,
         batches.register,
         runs.register,
+        releases.register,
         outputs.register,
         results.register,
         query.register,

@@ -21,6 +21,7 @@ from cargo_mcp.results import export
 from cargo_mcp.results.download import download_outputs as fetch_all
 from cargo_mcp.results.store import ResultMeta, ResultStore
 from cargo_mcp.server import graph
+from cargo_mcp.server.release_split import release_note
 from cargo_mcp.server.render import UNTRUSTED, page_range, table
 from cargo_mcp.server.scope import DOWNLOADS, ScopeArgs, resolve, scoped
 from cargo_mcp.server.services import Services
@@ -118,6 +119,9 @@ async def download_outputs(
                 + (f"; or output_node_slug= one of the other end nodes: {', '.join(other_ends)}" if other_ends else "")
                 + "."
             )
+        split = await release_note(s, meta, scope.filters, _output_columns(meta.columns))
+        if split:
+            notes.append(split)
         _, rows, _ = await anyio.to_thread.run_sync(lambda: s.store.read(meta.result_id, offset=offset, limit=limit))
         saved = None
         if path is not None:

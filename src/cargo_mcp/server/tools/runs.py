@@ -231,7 +231,8 @@ async def get_run_metrics(ctx: Context[Any, Any], args: ScopeArgs) -> Annotated[
     window = "" if f.batch_uuid or f.created_after or f.created_before else " (all runs: no batch or window)"
     name = f"{result.workflow_name} (workflow {wf})" if result.workflow_name else f"workflow {wf}"
     lines = [f"{name}: {result.total_errors:,} node errors, {result.total_credits:g} credits{window}"]
-    named = [f"{labels[u]} = {u}" for u in dict.fromkeys(r.release_uuid for r in rows) if labels.get(u or "", u) != u]
+    used = dict.fromkeys(r.release_uuid for r in rows if r.release_uuid)
+    named = [f"{labels[u]} = {u}" for u in used if labels.get(u, u) != u]
     if named:
         lines.append("Releases: " + "; ".join(named))
     lines.append(
