@@ -4,13 +4,16 @@ against the sandbox's generated data (its ground truth), not against the SQL or 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp import Client
 
+from cargo_mcp.api.vocabulary import InputError
+from cargo_mcp.results.store import ResultStore
 from cargo_mcp.sandbox import outputs
 from cargo_mcp.sandbox.catalog import DAY
 from cargo_mcp.sandbox.server import Sandbox
@@ -176,3 +179,104 @@ async def test_an_export_of_one_release_has_no_split(mcp_client: Client, shared_
     batch = next(b for b in ws0(shared_sandbox).batches if b.workflow.spec.key == "contact_finder" and b.runs_count)
     out = await ok(mcp_client, "download_outputs", {"batch_uuid": batch.uuid, "limit": 0})
     assert out["total"] == batch.runs_count and not any("releases:" in n for n in out["notes"])
+
+
+# --- counts over a stored result -----------------------------------------------------------------------
+
+
+def empty(v: Any) -> bool:
+    return v is None or v == ""
+
+
+async def test_read_result_counts_empty_cells_and_groups(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    ws = ws0(shared_sandbox)
+    batch = next(  # v2 (its runs may end invalid or fail): some rows lack an email, a status
+        b
+        for b in ws.batches
+        if b.workflow.spec.key == "contact_finder" and b.release.status == "deployed" and b.failed_runs_count
+    )
+    out = await ok(mcp_client, "download_outputs", {"batch_uuid": batch.uuid, "limit": 0})
+    rid, columns = out["result_id"], out["columns"]
+    _, truth = outputs.rows(ws.runs_of_batch[batch.uuid], out["output_node_slug"])
+    assert len(truth) == out["total"] == batch.runs_count
+
+    # "How many rows of this result have an empty email?" — one call, whichever way empty is written
+    blank = sum(empty(row.get("email")) for row in truth)
+    assert 0 < blank < len(truth)
+    for spelled in ("", None):
+        r = await mcp_client.call_tool("read_result", {"result_id": rid, "where": {"email": spelled}, "limit": 1})
+        assert (r.structured_content or {})["matching"] == blank
+        assert text_of(r).startswith(f"{blank:,} matching row(s)")
+
+    # every answer counts the empty cells of each column among the matching rows
+    r = await mcp_client.call_tool("read_result", {"result_id": rid, "where": {"runStatus": "success"}, "limit": 1})
+    text, page = text_of(r), r.structured_content or {}
+    ok_rows = [row for row in truth if row["runStatus"] == "success"]
+    expected = {c: n for c in columns if (n := sum(empty(row.get(c)) for row in ok_rows))}
+    assert page["empty"] == expected and page["matching"] == len(ok_rows)
+    assert all(f"{c} {n:,}" in text for c, n in expected.items())
+    assert f"the others ({', '.join(columns[8:])})" in text  # columns left out of the table are named
+
+    # distinct values with counts, most frequent first, paged
+    values = Counter(None if empty(row.get("status")) else row["status"] for row in truth)
+    first = await ok(mcp_client, "read_result", {"result_id": rid, "group_by": ["status"], "limit": 1})
+    assert first["group_count"] == len(values) > 1 and first["matching"] == len(truth) and first["next_offset"] == 1
+    top, n = values.most_common(1)[0]
+    assert first["groups"] == [{"values": {"status": top}, "count": n}]
+    r = await mcp_client.call_tool("read_result", {"result_id": rid, "group_by": ["status"], "offset": 1})
+    rest = (r.structured_content or {})["groups"]
+    assert {g["values"]["status"]: g["count"] for g in rest} == {v: c for v, c in values.items() if v != top}
+    assert all(
+        f"{'(empty)' if g['values']['status'] is None else g['values']['status']} | {g['count']}" in text_of(r)
+        for g in rest
+    )
+
+    # group-by counts over two columns, filtered
+    pairs = Counter((row["runStatus"], None if empty(row.get("free_email")) else row["free_email"]) for row in truth)
+    out = await ok(
+        mcp_client, "read_result", {"result_id": rid, "group_by": ["runStatus", "free_email"], "limit": 1000}
+    )
+    got = {(g["values"]["runStatus"], g["values"]["free_email"]): g["count"] for g in out["groups"]}
+    assert got == dict(pairs) and out["group_count"] == len(pairs)
+    counts = [g["count"] for g in out["groups"]]
+    assert counts == sorted(counts, reverse=True)
+    failed = await ok(
+        mcp_client, "read_result", {"result_id": rid, "group_by": ["runStatus"], "where": {"runStatus": "error"}}
+    )
+    assert failed["groups"] == [{"values": {"runStatus": "error"}, "count": batch.failed_runs_count}]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ({"group_by": []}, "group_by is empty"),
+        ({"group_by": ["status"], "columns": ["email"]}, "drop columns and order_by"),
+        ({"group_by": ["no_such"]}, "unknown column(s) ['no_such']"),
+        ({"where": {"no_such": ""}}, "unknown column(s) ['no_such']"),
+    ],
+)
+async def test_read_result_refuses_bad_aggregations(
+    mcp_client: Client, shared_sandbox: Sandbox, args: dict[str, Any], expected: str
+) -> None:
+    batch = next(b for b in ws0(shared_sandbox).batches if b.workflow.spec.key == "contact_finder" and b.runs_count)
+    rid = (await ok(mcp_client, "download_outputs", {"batch_uuid": batch.uuid, "limit": 0}))["result_id"]
+    assert expected in await fails(mcp_client, "read_result", {"result_id": rid, **args})
+
+
+def test_the_store_counts_null_and_blank_as_one_empty_value(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    values = [None, "", "a", "a", 1, "1", True, {"k": 1}, None, "b"]
+    rid = store.create(["v", "w"], ({"v": v, "w": i % 2} for i, v in enumerate(values)), "t").result_id
+    assert store.read(rid, where={"v": None})[2] == store.read(rid, where={"v": ""})[2] == 3
+    assert store.read(rid, where={"v": ["", "b"]})[2] == 4 and store.read(rid, where={"v": []})[2] == 0
+    assert store.empty_cells(rid, ["v", "w"], None) == {"v": 3}
+    assert store.empty_cells(rid, ["v"], {"w": 1}) == {"v": 1}
+    assert store.empty_cells(rid, ["w"], None) == {}  # kept counts, another column
+    with pytest.raises(InputError, match=r"unknown column\(s\) \['zz'\]"):
+        store.empty_cells(rid, ["zz"], None)
+    groups, count, matching = store.groups(rid, ["v"], None)
+    assert (count, matching) == (7, 10) and groups[0] == ({"v": None}, 3) and groups[1] == ({"v": "a"}, 2)
+    assert sorted(n for _, n in groups) == [1, 1, 1, 1, 1, 2, 3]
+    assert ({"v": True}, 1) in groups and ({"v": {"k": 1}}, 1) in groups and ({"v": 1}, 1) in groups
+    page, _, _ = store.groups(rid, ["w", "v"], {"v": "a"}, offset=0, limit=1)
+    assert page == [({"w": 0, "v": "a"}, 1)]
