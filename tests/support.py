@@ -20,4 +20,5 @@ TOOLS = {
     "trace_run",
     "read_result",
     "list_releases",
+    "list_batches",
 }

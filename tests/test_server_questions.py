@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from cargo_mcp.api.vocabulary import InputError
+from cargo_mcp.api.vocabulary import InputError, when
 from cargo_mcp.results.store import ResultStore
 from cargo_mcp.sandbox import outputs
 from cargo_mcp.sandbox.catalog import DAY
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.sandbox.workspace import RunRec
+from cargo_mcp.server.tools import batches
 from tests.test_server_tools import fails, ok, workflow, ws0
 
 pytestmark = pytest.mark.anyio
@@ -108,7 +109,7 @@ async def test_release_windows_match_the_runs(mcp_client: Client, shared_sandbox
     wf = workflow(shared_sandbox, key)
     r = await mcp_client.call_tool("list_releases", {"workflow": wf.spec.name})
     text, out = text_of(r), r.structured_content or {}
-    assert out["workflow_uuid"] == wf.uuid and out["complete"] and out["unlisted_runs"] == {}
+    assert out["workflow_uuid"] == wf.uuid and out["notes"] == []
     order = sorted(wf.releases, key=lambda x: x.deployed_at or 0)
     assert [x["release_uuid"] for x in out["releases"]] == [x.uuid for x in order]
     for got, rel, prev in zip(out["releases"], order, [None, *order[:-1]], strict=True):
@@ -280,3 +281,77 @@ def test_the_store_counts_null_and_blank_as_one_empty_value(tmp_path: Path) -> N
     assert ({"v": True}, 1) in groups and ({"v": {"k": 1}}, 1) in groups and ({"v": 1}, 1) in groups
     page, _, _ = store.groups(rid, ["w", "v"], {"v": "a"}, offset=0, limit=1)
     assert page == [({"w": 0, "v": "a"}, 1)]
+
+
+# --- batches ---------------------------------------------------------------------------------------
+
+
+def batch_truth(sb: Sandbox, *, after: float | None = None, key: str | None = None) -> list[Any]:
+    """The sandbox's batches, newest first, created since ``after`` (of workflow ``key``)."""
+    found = [
+        b
+        for b in ws0(sb).batches
+        if (after is None or ms(b.created_at) >= ms(after)) and (key is None or b.workflow.spec.key == key)
+    ]
+    return sorted(found, key=lambda b: -b.created_at)
+
+
+async def test_last_nights_batches(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    start = datetime.fromisoformat(when("yesterday", "created_after")).timestamp()
+    truth = batch_truth(shared_sandbox, after=start)
+    r = await mcp_client.call_tool("list_batches", {"created_after": "yesterday", "limit": 100})
+    text, out = text_of(r), r.structured_content or {}
+    assert truth and out["total"] == len(truth) and out["next_offset"] is None
+    assert [b["batch_uuid"] for b in out["batches"]] == [b.uuid for b in truth]
+    for got, b in zip(out["batches"], truth, strict=True):
+        assert got["workflow_name"] == b.workflow.spec.name and got["workflow_uuid"] == b.workflow.uuid
+        assert (got["status"], got["created_at"]) == (b.status, iso(b.created_at))
+        assert got["finished_at"] == (iso(b.finished_at) if b.finished_at else None)
+        counts = (b.runs_count, b.executed_runs_count, b.failed_runs_count)
+        assert (got["runs_count"], got["executed_runs_count"], got["failed_runs_count"]) == counts
+        assert got["progress"] == (round(b.executed_runs_count / b.runs_count, 4) if b.runs_count else None)
+        line = f"{b.uuid} | {b.workflow.spec.name} | {b.status} | {iso(b.created_at)} | {got['finished_at'] or ''} |"
+        assert line in text and f"{b.workflow.spec.name} = {b.workflow.uuid}" in text
+
+
+async def test_list_batches_filters_and_pages(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    truth = [b for b in batch_truth(shared_sandbox, key="lead_scorer") if b.status in ("error", "cancelled", "success")]
+    args = {"workflow": "lead scorer", "statuses": ["failed", "canceled", "finished"], "limit": 2}
+    first = await ok(mcp_client, "list_batches", args)
+    assert first["total"] == len(truth) > 2 and first["next_offset"] == 2
+    assert any("'failed' was read as 'error'" in n for n in first["notes"])
+    rest = await ok(mcp_client, "list_batches", {**args, "offset": 2, "limit": 100})
+    assert [b["batch_uuid"] for b in first["batches"] + rest["batches"]] == [b.uuid for b in truth]
+    everything = await ok(mcp_client, "list_batches", {"limit": 100})
+    assert everything["total"] == len(ws0(shared_sandbox).batches) and everything["next_offset"] is None
+
+
+async def test_list_batches_reads_pages_until_the_window_ends(
+    mcp_client: Client, shared_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(batches, "BATCH_PAGE", 4)
+    after = ws0(shared_sandbox).now - 9 * DAY
+    truth = batch_truth(shared_sandbox, after=after)
+    out = await ok(mcp_client, "list_batches", {"created_after": iso(after), "limit": 100})
+    assert out["total"] == len(truth) > 4 and [b["batch_uuid"] for b in out["batches"]] == [b.uuid for b in truth]
+    monkeypatch.setattr(batches, "BATCH_PAGES_MOST", 2)  # 8 batches read at most
+    r = await mcp_client.call_tool("list_batches", {"limit": 3})
+    out = r.structured_content or {}
+    assert out["total"] is None and out["next_offset"] == 3 and "at least" in text_of(r)
+    out = await ok(mcp_client, "list_batches", {"limit": 3, "offset": 6})
+    assert out["total"] is None and out["next_offset"] is None and "only the newest 8 batches" in out["notes"][-1]
+    newest = [b.uuid for b in batch_truth(shared_sandbox)]
+    assert [b["batch_uuid"] for b in out["batches"]] == newest[6:8]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ({"statuses": ["broken"]}, "unknown batch status 'broken'"),
+        ({"created_after": "today", "created_before": "yesterday"}, "is not before created_before"),
+        ({"created_after": "last week"}, "created_after = 'last week' is not a date"),
+        ({"workflow": "Nope"}, "no tool or play is named 'Nope'"),
+    ],
+)
+async def test_list_batches_refuses_bad_input(mcp_client: Client, args: dict[str, Any], expected: str) -> None:
+    assert expected in await fails(mcp_client, "list_batches", args)

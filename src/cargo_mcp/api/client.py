@@ -22,6 +22,7 @@ from cargo_mcp.api.models import Batch, GetRunResult, Play, Release, Run, RunMet
 from cargo_mcp.api.requests import (
     DeployedRelease,
     DownloadRunOutputs,
+    ListBatches,
     ListReleases,
     ListRuns,
     Query,
@@ -156,6 +157,10 @@ class CargoClient:
     async def get_batch(self, uuid: str) -> Batch:
         return (await self.request("GET", f"{ORCH}/batches/{uuid}")).get("batch", _BATCH)
 
+    async def list_batches(self, query: ListBatches) -> list[Batch]:
+        """One page of batches (Cargo gives no total)."""
+        return (await self.request("GET", f"{ORCH}/batches/list", params=query)).get("batches", _BATCHES)
+
     async def get_release(self, uuid: str) -> Release:
         return (await self.request("GET", f"{ORCH}/releases/{uuid}")).get("release", _RELEASE)
 
@@ -187,6 +192,7 @@ _INT = TypeAdapter(int)
 _STR = TypeAdapter(str)
 _METRICS = TypeAdapter(list[RunMetric])
 _BATCH = TypeAdapter(Batch)
+_BATCHES = TypeAdapter(list[Batch])
 _RELEASE = TypeAdapter(Release)
 _RELEASES = TypeAdapter(list[Release])
 _WORKFLOWS = TypeAdapter(list[Workflow])

@@ -14,7 +14,6 @@ from cargo_mcp.analytics.releases import Window, windows
 from cargo_mcp.api.models import Release
 from cargo_mcp.api.requests import RunFilters, iso
 from cargo_mcp.server.render import table
-from cargo_mcp.server.scope import WORKFLOW
 from cargo_mcp.server.tooling import add_tool, answer, services, tool_errors
 
 
@@ -29,30 +28,24 @@ class ReleaseWindow(BaseModel):
     failed_runs: int
     first_run_at: str | None = None
     last_run_at: str | None = None
-    slugs_added: list[str] = Field(description="Node slugs the previous release (deploy order) did not have.")
+    slugs_added: list[str] = Field(description="vs the previous release")
     slugs_removed: list[str]
 
 
 class ReleaseList(BaseModel):
     workflow_uuid: str
     workflow_name: str | None = None
-    releases: list[ReleaseWindow] = Field(description="Deploy order, oldest first; never-deployed drafts last.")
-    complete: bool = Field(description="False when the workflow has more releases than were read.")
-    unlisted_runs: dict[str, int] = Field(
-        description='Runs of releases not listed, by release UUID ("none": runs without a release).'
-    )
-    columns_call: str | None = Field(
-        None, description="The call that names the output columns the last deploy changed."
-    )
+    releases: list[ReleaseWindow] = Field(description="Deploy order (drafts last).")
+    columns_call: str | None = Field(None, description="Names the output columns the last deploy changed.")
+    notes: list[str] = Field(default_factory=list)
 
 
 @tool_errors
 async def list_releases(
-    ctx: Context[Any, Any], workflow: Annotated[str, WORKFLOW.annotation]
+    ctx: Context[Any, Any], workflow: Annotated[str, Field(description="Tool/play name or workflow UUID.")]
 ) -> Annotated[CallToolResult, ReleaseList]:
-    """A workflow's releases in deploy order: status, deployed time, node count, the runs each served (count,
-    failed, first and last run) and the node slugs added/removed since the previous release — to see whether a
-    failure or a change follows a deploy."""
+    """A workflow's releases in deploy order: status, deploy time, nodes, the runs each served (count, failed,
+    first/last) and node slugs added/removed — does a failure or a change follow a deploy?"""
     s = services(ctx)
     wf, entry = await s.catalog.workflow_uuid(workflow)
     rels, complete = await s.releases.of_workflow(wf)
@@ -79,14 +72,17 @@ async def list_releases(
                 slugs_removed=sorted(before - now) if before is not None else [],
             )
         )
+    notes = [] if complete else [f"only the first {len(rels)} releases were read: the workflow has more"]
     listed = {r.uuid for r in rels}
+    unlisted = [f"{u or 'no release'} {w.runs:,}" for u, w in served.items() if u not in listed]
+    if unlisted:
+        notes.append("runs of releases not listed: " + ", ".join(unlisted))
     result = ReleaseList(
         workflow_uuid=wf,
         workflow_name=entry.name if entry else None,
         releases=rows,
-        complete=complete,
-        unlisted_runs={(u or "none"): w.runs for u, w in served.items() if u not in listed},
         columns_call=_columns_call(wf, [(r, served[r.uuid]) for r in ordered if r.uuid in served]),
+        notes=notes,
     )
     return answer(result, _text(result))
 
@@ -113,8 +109,7 @@ def _columns_call(wf: str, served: Sequence[tuple[Release, Window]]) -> str | No
 def _text(r: ReleaseList) -> str:
     name = f"{r.workflow_name} (workflow {r.workflow_uuid})" if r.workflow_name else f"workflow {r.workflow_uuid}"
     lines = [f"{name}: {len(r.releases)} release(s), in deploy order (oldest first)"]
-    if not r.complete:
-        lines[0] += f"; only the first {len(r.releases)} were read: the workflow has more"
+    lines += [f"Note: {n}" for n in r.notes]
     view = [
         {
             **x.model_dump(),
@@ -127,8 +122,6 @@ def _text(r: ReleaseList) -> str:
     columns = ["release_uuid", "version", "status", "created_at", "deployed_at", "nodes", "runs", "failed_runs"]
     columns += ["first_run_at", "last_run_at", "changes"]
     lines.append(table(view, columns, max_chars=8000, cell=1000, more="they are in the structured releases"))
-    if r.unlisted_runs:
-        lines.append("Runs of releases not listed: " + ", ".join(f"{u} {n:,}" for u, n in r.unlisted_runs.items()))
     if r.columns_call:
         lines.append(f"Output columns the last deploy changed: {r.columns_call} names them.")
     return "\n".join(lines)

@@ -19,11 +19,6 @@ from cargo_mcp.server.tooling import add_tool, answer, services, tool_errors
 RESOURCE_MAX_BYTES = 25 * 1024 * 1024
 
 
-class Group(BaseModel):
-    values: dict[str, Any] = Field(description="The group's value per group_by column (null: empty).")
-    count: int
-
-
 class ResultPage(BaseModel):
     result_id: str
     columns: list[str]
@@ -32,11 +27,9 @@ class ResultPage(BaseModel):
     offset: int
     next_offset: int | None = None
     resource_uri: str
-    empty: dict[str, int] = Field(
-        default_factory=dict, description='Matching rows whose cell is empty (null or ""), per column; 0s left out.'
-    )
-    groups: list[Group] | None = Field(default=None, description="With group_by: a page of groups, largest first.")
-    group_count: int | None = Field(default=None, description="With group_by: how many groups in all.")
+    empty: dict[str, int] = Field(default_factory=dict, description='Empty (null or "") cells per column.')
+    groups: list[dict[str, Any]] | None = Field(default=None, description='[{"values": {…}, "count": n}]')
+    group_count: int | None = None
 
 
 PREVIEW_COLUMNS = 8
@@ -53,8 +46,8 @@ async def read_result(
     where: Annotated[
         dict[str, Any] | None,
         Field(
-            description='Exact matches, all must hold; a list means any of: {"runStatus": ["success", "error"]}. '
-            '"" or null matches an empty cell (null or "").'
+            description='Exact matches, all must hold; a list means any of: {"runStatus": ["success", "error"]}; '
+            '"" matches empty (null or "").'
         ),
     ] = None,
     order_by: Annotated[
@@ -63,13 +56,12 @@ async def read_result(
     ] = None,
     group_by: Annotated[
         list[str] | None,
-        Field(description="Count rows per distinct value of these columns instead of listing rows."),
+        Field(description="Count rows per distinct value(s) of these columns instead."),
     ] = None,
 ) -> Annotated[CallToolResult, ResultPage]:
     """Page through a stored download (from download_outputs) without calling Cargo again: choose columns,
-    filter rows by exact values, sort by a column. Every answer counts the matching rows and their empty cells
-    per column; group_by counts rows per value (distinct values, group-by counts). The whole result is also
-    readable as the CSV resource cargo://results/<result_id>."""
+    filter rows by exact values, sort by a column; counts matching rows and empty cells per column; group_by
+    counts rows per value. Also the CSV resource cargo://results/<result_id>."""
     s = services(ctx)
     if group_by is not None:
         if columns is not None or order_by is not None:
@@ -136,7 +128,7 @@ async def _groups(
         offset=offset,
         next_offset=nxt,
         resource_uri=f"cargo://results/{result_id}",
-        groups=[Group(values=values, count=n) for values, n in found],
+        groups=[{"values": values, "count": n} for values, n in found],
         group_count=count,
     )
     head = f"{matching:,} matching row(s) in {result_id} form {count:,} group(s) by {', '.join(by)}"

@@ -64,7 +64,7 @@ class NodeMetric(BaseModel):
     error_rate: float = Field(description="errors / executions, 0..1.")
     credits: float
     has_fallback: bool = Field(False, description="A fallback edge may have absorbed these errors (runs went on).")
-    p50_ms: int | None = Field(None, description="Duration of finished executions: median, 95th percentile, max.")
+    p50_ms: int | None = Field(None, description="Finished executions' duration (also p95_ms, max_ms).")
     p95_ms: int | None = None
     max_ms: int | None = None
 
@@ -75,7 +75,7 @@ class RunMetrics(BaseModel):
     nodes: list[NodeMetric] = Field(description="Sorted worst first (most errors, then error rate).")
     total_errors: int
     total_credits: float
-    durations_note: str | None = Field(None, description="Why durations are missing, when they are.")
+    durations_note: str | None = None
 
 
 @tool_errors
