@@ -237,7 +237,7 @@ class ResultStore:
             index = _index(meta)
             db.execute("CREATE TEMP TABLE grp (k PRIMARY KEY, g)")  # the result itself stays read-only
             db.executemany("INSERT INTO grp VALUES (?, ?)", groups.items())
-            filled = "".join(f", max(NOT {_empty(index[c])})" for c in columns)
+            filled = "".join(f", max({index[c]} != '')" for c in columns)  # NULL and '' are not filled
             found = db.execute(
                 f"SELECT grp.k IS NULL, grp.g, count(*){filled} FROM rows LEFT JOIN grp ON grp.k = rows.{index[key]} "
                 "GROUP BY 1, 2"

@@ -24,8 +24,8 @@ Three journeys:
    Its output_candidates give the output node slug.
 2. Inspect failures: inspect_failures(batch_uuid or workflow) groups the causes per node with a
    classification, the fix and exemplar runs → trace_run(run_uuid) shows one failure end to end.
-   Step by step: get_batch → get_run_metrics → list_runs(statuses=["error"], node_status={"<slug>": "error"})
-   → get_run.
+   Step by step: list_batches → get_batch → get_run_metrics (also durations) → list_runs(statuses=["error"],
+   node_status={"<slug>": "error"}) → get_run. list_releases: which release ran when.
 3. Retrieve results: download_outputs(workflow_uuid or batch_uuid) fetches the output node's records (any
    size) into a result_id, shows a page, and can save_to a file; read_result pages/filters/sorts it;
    execute_query runs ClickHouse SQL over the tables runs, batches, spans, records (one SELECT, at most

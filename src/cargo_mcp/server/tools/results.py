@@ -90,7 +90,9 @@ async def read_result(
         resource_uri=f"cargo://results/{result_id}",
         empty=empty,
     )
-    lines = [f"{matching:,} matching row(s) in {result_id}; {page_range(offset, len(rows), matching)}"]
+    lines = [
+        f"{matching:,} matching row(s) in {result_id} ({page.resource_uri}); {page_range(offset, len(rows), matching)}"
+    ]
     lines[0] += f" (next_offset={nxt})" if nxt is not None else ""
     if empty:
         cells = ", ".join(f"{c} {n:,}" for c, n in empty.items())
@@ -131,7 +133,9 @@ async def _groups(
         groups=[{"values": values, "count": n} for values, n in found],
         group_count=count,
     )
-    head = f"{matching:,} matching row(s) in {result_id} form {count:,} group(s) by {', '.join(by)}"
+    head = (
+        f"{matching:,} matching row(s) in {result_id} ({page.resource_uri}) form {count:,} group(s) by {', '.join(by)}"
+    )
     head += f"; {page_range(offset, len(found), count)}" + (f" (next_offset={nxt})" if nxt is not None else "")
     lines = [head, f'{EMPTY} = null or "".']
     if found:

@@ -17,7 +17,7 @@ from cargo_mcp.api import requests as rq
 from cargo_mcp.api.errors import CargoApiError
 from cargo_mcp.api.models import Run
 from cargo_mcp.server.releases import label
-from cargo_mcp.server.render import clip, page_range, pct, table
+from cargo_mcp.server.render import clip, page_range, table
 from cargo_mcp.server.runview import RunDetail, run_detail, run_text
 from cargo_mcp.server.scope import METRICS, RUNS, Scope, ScopeArgs, resolve, scoped
 from cargo_mcp.server.services import Services
@@ -222,15 +222,15 @@ async def get_run_metrics(ctx: Context[Any, Any], args: ScopeArgs) -> Annotated[
             **r.model_dump(),
             "node": f"{r.slug} ({r.name})" if r.name else r.slug,
             "release": labels.get(r.release_uuid or "", r.release_uuid or "?"),
-            "errors": f"{r.errors:,}" + (" ↪" if r.has_fallback and r.errors else ""),
-            "error_rate": pct(r.errors, r.executions),
+            "errors": f"{r.errors:,}" + (" ↪" if r.has_fallback else ""),
+            "error_rate": f"{r.error_rate:.2%}",
         }
         for r in rows
     ]
     f = scope.filters
     window = "" if f.batch_uuid or f.created_after or f.created_before else " (all runs: no batch or window)"
     name = f"{result.workflow_name} (workflow {wf})" if result.workflow_name else f"workflow {wf}"
-    lines = [f"{name}: {result.total_errors:,} node errors, {result.total_credits:g} credits{window}"]
+    lines = [f"{name}: {result.total_errors:,} node errors, {result.total_credits:,} credits{window}"]
     used = dict.fromkeys(r.release_uuid for r in rows if r.release_uuid)
     named = [f"{labels[u]} = {u}" for u in used if labels.get(u, u) != u]
     if named:
@@ -247,7 +247,7 @@ async def get_run_metrics(ctx: Context[Any, Any], args: ScopeArgs) -> Annotated[
         lines.append(f"Durations: {durations_note}")
     else:
         lines.append("p50/p95/max_ms: duration of the node's finished executions.")
-    if any(r.has_fallback and r.errors for r in rows):
+    if any(r.has_fallback for r in rows):
         lines.append(
             "↪ the node has a fallback edge: its errors may have been absorbed (the run went on). "
             "inspect_failures tells real failures from absorbed errors."
