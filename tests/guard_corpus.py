@@ -248,6 +248,38 @@ ADVERSARIAL: list[tuple[str, str]] = [
     ("SELECT length(repeat('x', 1000000000))", "repeat("),
     ("SELECT randomString(10000000000)", "randomString(10000000000)"),
     ("SELECT arrayWithConstant(1e10, 1)", "arrayWithConstant(1e10)"),
+    # generator sizes the guard cannot prove small (names it cannot bind, casts that wrap, modulo of a huge divisor)
+    ("SELECT length(range(executions_count % 100000000)) FROM runs WHERE created_at > now() - INTERVAL 1 DAY", "range(executions_count % 100000000)"),
+    ("SELECT arrayJoin(range(executions_count)) FROM runs WHERE created_at > now() - INTERVAL 1 DAY", "cannot prove"),
+    ("SELECT length(range(toUInt32(least(executions_count - 10, 20)))) FROM runs WHERE created_at > now() - INTERVAL 1 DAY", "cannot prove"),
+    ("SELECT length(range(1, 1000002))", "range(1, 1000002)"),
+    ("SELECT arrayResize([1], if(rand() > 0, 1000000000, 1))", "arrayResize("),
+    ("SELECT count() FROM runs WHERE created_at > now() - INTERVAL 1 DAY AND length(repeat(uuid, executions_count)) > 0", "repeat("),
+    ("SELECT repeat('abcdefghij', 200000)", "builds a value larger"),
+    ("SELECT count() FROM numbers(executions_count)", "numbers()"),
+    ("SELECT count() FROM runs WHERE uuid IN (SELECT toString(number) FROM numbers(toUInt64(rand())))", "numbers()"),
+    ("SELECT length(timeSlots(now(), toUInt32(4000000000), 1))", "timeSlots("),
+    ("SELECT length(timeSlots(now(), 86400, 0))", "cannot prove"),
+    ("SELECT length(timeSlots(created_at, toUInt32(dateDiff('second', created_at, finished_at)))) FROM runs WHERE created_at > now() - INTERVAL 1 DAY", "cannot prove"),
+    ("WITH 5 AS n SELECT arrayMap(n -> length(range(n)), [100000000000])", "range(n)"),
+    ("WITH c AS (SELECT 100000000000 AS is_finished) SELECT length(range(is_finished)) FROM c", "range(is_finished)"),
+    ("WITH 5 AS n SELECT length(range(n)) FROM runs ARRAY JOIN [100000000000] AS n", "range(n)"),
+    ("SELECT mapPopulateSeries([1, 1000000000000], [1, 1])", "mapPopulateSeries("),
+    ("SELECT h3kRing(644325524701193974, 1000)", "h3kRing(1000)"),
+    # fills the guard cannot prove small: a bound that does not fold, no FROM/TO over a wide type, products of fills
+    ("SELECT count() FROM (SELECT 1 AS n ORDER BY n WITH FILL FROM 0 TO if(rand() > 0, 50000000, 0))", "WITH FILL"),
+    ("SELECT count() FROM (SELECT 1 AS n ORDER BY n WITH FILL FROM 0 TO executions_count)", "TO executions_count"),
+    ("SELECT n FROM (SELECT 1 AS n) ORDER BY n WITH FILL FROM 0 TO 10 STEP rand()", "STEP"),
+    ("SELECT count() FROM (SELECT 1 AS n ORDER BY n WITH FILL FROM 0 TO 10 STEP 0.000001)", "10,000,001 rows"),
+    ("SELECT a, b FROM (SELECT 1 AS a, 2 AS b) ORDER BY a WITH FILL FROM 0 TO 2000, b WITH FILL FROM 0 TO 2000", "4,004,001 rows"),
+    ("SELECT created_at FROM runs WHERE created_at > now() - INTERVAL 1 DAY ORDER BY created_at WITH FILL", "without FROM and TO"),
+    ("SELECT k FROM (SELECT arrayJoin([0, 1000000000000]) AS k) ORDER BY k WITH FILL", "without FROM"),
+    ("SELECT toDate(created_at) + INTERVAL 1 HOUR AS d FROM runs GROUP BY d ORDER BY d WITH FILL", "WITH FILL"),
+    ("SELECT toStartOfInterval(created_at, INTERVAL 15 MINUTE) AS t, count() FROM runs WHERE created_at > now() - INTERVAL 6 HOUR GROUP BY t ORDER BY t WITH FILL STEP INTERVAL 15 MINUTE", "without FROM and TO"),
+    ("SELECT count() FROM (SELECT toDateTime('2024-01-01 00:00:00') AS t ORDER BY t WITH FILL FROM toDateTime('2024-01-01 00:00:00') TO toDateTime('2024-02-01 00:00:00'))", "WITH FILL"),
+    # hex strings and byte escapes that are malformed
+    ("SELECT x'4G'", "hex string"),
+    ("SELECT 'a\\xZZ'", "escape"),
     # parameters, look-alikes, odd characters
     ("SELECT {p:String}", "parameters"),
     ("SELECT uuid FROM runs WHERE uuid = {id:UUID}", "parameters"),
@@ -264,7 +296,7 @@ ADVERSARIAL: list[tuple[str, str]] = [
     (";;", "empty"),
 ]
 
-# cargo-api.md §7.4, verbatim ({…} placeholders are filled with sandbox ids)
+# Cargo's official examples (docs/cargo-contract.md §7.4), verbatim ({…} placeholders are filled with sandbox ids)
 DOCUMENTED: list[str] = [
     "SELECT status, count() FROM runs GROUP BY status",
     "SELECT count() FROM runs WHERE status = 'error'",
@@ -341,7 +373,7 @@ LEGIT: list[str] = [
     "SELECT uuid FROM runs AS r WHERE created_at > now() - INTERVAL 1 DAY AND EXISTS (SELECT 1 FROM spans AS s WHERE s.run_uuid = r.uuid AND s.execution_status = 'error') LIMIT 5",
     # time bucketing, strings, JSON, conditionals
     "SELECT toStartOfHour(execution_started_at) AS h, countIf(execution_status = 'error') AS errors FROM spans WHERE execution_started_at > now() - INTERVAL 1 DAY GROUP BY h ORDER BY h",
-    "SELECT toStartOfInterval(created_at, INTERVAL 15 MINUTE) AS t, count() FROM runs WHERE created_at > now() - INTERVAL 6 HOUR GROUP BY t ORDER BY t WITH FILL STEP INTERVAL 15 MINUTE",
+    "SELECT toStartOfInterval(created_at, INTERVAL 15 MINUTE) AS t, count() FROM runs WHERE created_at > now() - INTERVAL 6 HOUR GROUP BY t ORDER BY t WITH FILL FROM toStartOfInterval(now() - INTERVAL 6 HOUR, INTERVAL 15 MINUTE) TO now() STEP INTERVAL 15 MINUTE",
     "SELECT formatDateTime(created_at, '%Y-%m-%d') AS day, count() FROM runs WHERE created_at > now() - INTERVAL 7 DAY GROUP BY day ORDER BY day",
     "SELECT replaceRegexpAll(execution_error_message, '[0-9]+', '<n>') AS msg, count() FROM spans WHERE execution_status = 'error' AND execution_started_at > now() - INTERVAL 7 DAY GROUP BY msg ORDER BY count() DESC LIMIT 10",
     "SELECT multiIf(credits_used_count = 0, 'free', credits_used_count < 1, 'cheap', 'costly') AS band, count() FROM runs WHERE created_at > now() - INTERVAL 7 DAY GROUP BY band",
@@ -362,4 +394,70 @@ LEGIT: list[str] = [
     "SELECT count() FROM batches;",
     "(SELECT count() FROM batches)",
     "SELECT count() FROM runs WHERE created_at > now() - INTERVAL 1 DAY AND uuid IN (SELECT run_uuid FROM records)",
+    # hex string literals and byte escapes keep their bytes
+    "SELECT x'414243' AS s, X'E282AC' AS euro, hex(x'0A0D') AS h, length(x'C3A9') AS n",
+    "SELECT 'caf\\xC3\\xA9' = 'café' AS same, hex('\\x0a') AS h, length('a\\x00b') AS n",
+    # generators and fills whose size folds to at most 1,000,000 (literals, modulo, if branches, dates, now())
+    "SELECT sum(i) AS total, count() AS n FROM (SELECT arrayJoin(range(1, 1000001)) AS i)",
+    "SELECT i FROM (SELECT 1 AS one) ARRAY JOIN range(1, 1000001) AS i WHERE i % 250000 = 0",
+    "SELECT length(range(executions_count % 1000)) AS n, count() FROM runs WHERE created_at > now() - INTERVAL 1 DAY GROUP BY n",
+    "SELECT mapPopulateSeries([1, 2, 5], [10, 20, 50]) AS m, length(h3kRing(644325524701193974, 10)) AS cells",
+    "SELECT n FROM (SELECT 1 AS n) ORDER BY n WITH FILL FROM 0 TO if(1 > 0, 500, 0)",
+    "SELECT toDate(created_at) AS d, count() FROM runs WHERE created_at > now() - INTERVAL 30 DAY GROUP BY d ORDER BY d WITH FILL FROM today() - 30 TO today() + 1",
+    "SELECT toStartOfHour(execution_started_at) AS h, count() AS n FROM spans WHERE execution_started_at > now() - INTERVAL 1 DAY GROUP BY h ORDER BY h WITH FILL FROM toStartOfHour(now() - INTERVAL 1 DAY) TO now() STEP INTERVAL 1 HOUR",
+    "SELECT length(timeSlots(toDateTime('2024-01-01 00:00:00'), toUInt32(3600), 60)) AS slots",
+    "SELECT uuid, length(timeSlots(toDateTime(created_at), toUInt32(least(greatest(dateDiff('second', created_at, coalesce(finished_at, created_at)), 0), 86400)))) AS slots FROM runs WHERE created_at > now() - INTERVAL 1 DAY ORDER BY created_at LIMIT 5",
+    # cross joins pass (with advice), and one-row derived tables need no ON
+    "SELECT r.uuid, b.uuid FROM runs AS r CROSS JOIN batches AS b WHERE r.created_at > now() - INTERVAL 1 HOUR LIMIT 5",
+    "SELECT count() FROM runs AS r, (SELECT max(created_at) AS latest FROM runs) AS m WHERE r.created_at > m.latest - INTERVAL 1 HOUR",
 ]
+
+# Statements at the guard's size limits, made here rather than written out: (statement, construct) refused before
+# parsing, and legitimate ones just under the limits that must still be checked in full and run.
+LARGE_ADVERSARIAL: list[tuple[str, str]] = [
+    ("SELECT '" + "x" * 262_200 + "'", "256 KiB"),
+    ("SELECT '" + "é" * 131_100 + "'", "262,209 bytes"),
+    ("SELECT count() FROM runs WHERE " + " OR ".join(["uuid IN ('a')"] * 9_000), "25,000"),
+]
+LARGE_LEGIT: list[str] = [
+    "SELECT length('" + "ab" * 100_000 + "') AS n",
+    "SELECT count() FROM runs WHERE created_at > now() - INTERVAL 1 DAY AND uuid IN ("
+    + ", ".join(f"'{i:08x}-0000-4000-8000-000000000000'" for i in range(6_000))
+    + ")",
+]
+
+# Worst-case shapes for the guard's time (bench/guard.py, and the test that the event loop stays responsive):
+# name → (head, repeated unit, separator, tail).
+SHAPES: dict[str, tuple[str, str, str, str]] = {
+    "OR-ed IN terms": (
+        "SELECT count() FROM runs WHERE created_at > now() - INTERVAL 1 DAY AND (",
+        "uuid IN (SELECT run_uuid FROM spans WHERE execution_status = 'error' AND record_id IN (record_title))",
+        " OR ",
+        ")",
+    ),
+    "deep nesting": ("SELECT ", "(", "", "1"),
+    "long IN list": (
+        "SELECT count() FROM runs WHERE created_at > now() - INTERVAL 1 DAY AND uuid IN (",
+        "'0123abcd-0000-4000-8000-000000000000'",
+        ", ",
+        ")",
+    ),
+    "many UNION ALLs": ("", "SELECT uuid FROM runs WHERE created_at > now() - INTERVAL 1 DAY", " UNION ALL ", ""),
+    "huge string literal": ("SELECT length('", "x", "", "') AS n"),
+}
+
+
+def shape(name: str, *, max_bytes: int = 262_144, max_tokens: int | None = None) -> str:
+    """The statement of shape ``name`` with as many units as fit in ``max_bytes`` (and ``max_tokens``)."""
+    from cargo_mcp.guard.dialect import DIALECT  # lazy: the corpus lists are plain data
+
+    head, unit, sep, tail = SHAPES[name]
+    fixed = len((head + tail).encode()) + (len(tail) if name == "deep nesting" else 0)
+    per_unit = len((unit + sep).encode()) + (1 if name == "deep nesting" else 0)  # "(" is closed by a ")"
+    count = max(1, (max_bytes - fixed) // per_unit)
+    if max_tokens is not None:
+        fixed_tokens = len(DIALECT.tokenize(head + tail)) if name != "huge string literal" else 0
+        unit_tokens = len(DIALECT.tokenize(unit + sep)) + (1 if name == "deep nesting" else 0)
+        count = min(count, max(1, (max_tokens - fixed_tokens) // max(1, unit_tokens)))
+    body = sep.join([unit] * count)
+    return head + body + tail + (")" * count if name == "deep nesting" else "")

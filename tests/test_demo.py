@@ -1,4 +1,4 @@
-"""The README's main job, `cargo-mcp demo`, as a user runs it: a fresh process, no token, the embedded sandbox."""
+"""The README's main job, `cargo-ai-mcp demo`, as a user runs it: a fresh process, no token, the embedded sandbox."""
 
 from __future__ import annotations
 

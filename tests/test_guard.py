@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
 from cargo_mcp.cli import main
 from cargo_mcp.guard.explain import next_step
 from cargo_mcp.guard.sql import check
-from tests.guard_corpus import ADVERSARIAL, LEGIT
+from tests.guard_corpus import ADVERSARIAL, LARGE_ADVERSARIAL, LARGE_LEGIT, LEGIT
 
 
 def fill(sql: str) -> str:
@@ -41,6 +42,64 @@ def test_legitimate_query_is_accepted(sql: str) -> None:
     verdict = check(fill(sql))
     assert verdict.allowed, verdict.reason
     assert verdict.reason is None
+
+
+@pytest.mark.parametrize(("sql", "construct"), LARGE_ADVERSARIAL, ids=[c for _, c in LARGE_ADVERSARIAL])
+def test_statements_over_the_size_limits_are_refused_before_parsing(sql: str, construct: str) -> None:
+    verdict = check(sql)
+    assert not verdict.allowed and verdict.reason is not None
+    assert construct in verdict.reason and "Instead" in verdict.reason and "subquery" in verdict.reason
+
+
+@pytest.mark.parametrize("sql", LARGE_LEGIT, ids=["long string literal", "6,000 uuids in IN"])
+def test_statements_just_under_the_limits_are_checked_in_full(sql: str) -> None:
+    verdict = check(sql)
+    assert verdict.allowed, verdict.reason
+    assert len(verdict.sql.encode()) <= 262_144
+
+
+def test_a_check_past_its_deadline_is_a_refusal() -> None:
+    v = check("SELECT count() FROM runs WHERE created_at > now() - INTERVAL 1 DAY", deadline=time.monotonic() - 1)
+    assert not v.allowed and v.reason is not None
+    assert "could not check this statement within 5 s" in v.reason and "simplify" in v.reason
+
+
+def test_hex_strings_and_byte_escapes_are_sent_as_the_same_bytes() -> None:
+    assert check("SELECT x'41FF' AS b, X'e282ac' AS euro").sql == "SELECT 'A\\xFF' AS b, '€' AS euro LIMIT 1000"
+    assert check("SELECT 'caf\\xC3\\xA9', '\\xff', 'ÿ', x''").sql == "SELECT 'café', '\\xFF', 'ÿ', '' LIMIT 1000"
+
+
+def test_generator_sizes_fold_through_bounds_not_only_constants() -> None:
+    assert check("SELECT length(range(toUInt64(least(executions_count, 20)))) FROM runs").allowed
+    assert check("SELECT length(range(executions_count % 1000)) FROM runs").allowed
+    v = check("SELECT length(range(executions_count)) FROM runs")
+    assert not v.allowed and "it can reach 4,294,967,295" in (v.reason or "")
+    v = check("SELECT arrayJoin(range(if(rand() > 0, 2000000, 1)))")
+    assert not v.allowed and "it can reach 2,000,000" in (v.reason or "")
+
+
+def test_fill_rows_are_bounded_by_from_to_or_the_key_type() -> None:
+    date_fill = "SELECT toDate(created_at) AS d FROM runs GROUP BY d ORDER BY d WITH FILL"
+    assert check(date_fill).allowed  # a Date spans 65,536 days at most
+    v = check(date_fill.replace("toDate(created_at)", "toStartOfHour(created_at)"))
+    assert not v.allowed and "without FROM and TO" in (v.reason or "")
+    now_fill = "SELECT h FROM (SELECT 1 AS h) ORDER BY h WITH FILL FROM now() - INTERVAL 2 HOUR TO now() STEP {}"
+    assert check(now_fill.format("INTERVAL 1 MINUTE")).allowed
+    v = check(now_fill.format("INTERVAL 1 MILLISECOND"))
+    assert not v.allowed and "WITH FILL would generate up to" in (v.reason or "")
+
+
+def test_advice_for_unfiltered_cross_joins() -> None:
+    def cross(sql: str) -> list[str]:
+        return [a for a in check(sql).advice if "rows times rows" in a]
+
+    time_bound = " r.created_at > now() - INTERVAL 1 DAY AND s.execution_started_at > now() - INTERVAL 1 DAY"
+    assert len(cross("SELECT count() FROM runs AS r, spans AS s WHERE" + time_bound)) == 1
+    assert "r and s are joined" in cross("SELECT count() FROM runs AS r CROSS JOIN spans AS s WHERE" + time_bound)[0]
+    assert cross("SELECT count() FROM runs AS r, spans AS s WHERE s.run_uuid = r.uuid AND" + time_bound) == []
+    assert cross("SELECT count() FROM runs AS r JOIN spans AS s ON s.run_uuid = r.uuid WHERE" + time_bound) == []
+    assert cross("SELECT count() FROM runs AS r, (SELECT max(created_at) AS m FROM runs) AS x WHERE r.created_at > x.m") == []
+    assert cross("SELECT count() FROM runs AS r ARRAY JOIN r.executions_status AS st WHERE r.created_at > now()") == []
 
 
 def test_a_table_alias_may_be_called_system() -> None:
@@ -211,3 +270,9 @@ def test_check_sql_cli_exits_1_on_refusal() -> None:
     assert proc.returncode == 1
     out = json.loads(proc.stdout)
     assert out["allowed"] is False and "system.tables" in out["reason"] and out["limit_applied"] is None
+
+
+def test_refusals_quote_at_most_a_clipped_piece_of_a_huge_input() -> None:
+    for sql in ("SELECT * FROM " + "t" * 100_000, "SELECT dict" + "x" * 100_000 + "(1)", "Z" * 100_000 + " 1"):
+        reason = check(sql).reason
+        assert reason is not None and len(reason) < 600 and "…" in reason

@@ -13,7 +13,7 @@ from mcp import Client
 
 from cargo_mcp.guard.sql import check
 from cargo_mcp.sandbox.server import Sandbox
-from tests.guard_corpus import DOCUMENTED, LEGIT
+from tests.guard_corpus import DOCUMENTED, LARGE_LEGIT, LEGIT
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +56,16 @@ def test_legitimate_query_runs_on_the_sandbox_unchanged_in_meaning(
     original = run_sql(api, sql)
     assert len(guarded) == len(original)
     if template in DOCUMENTED:
-        assert original, "a cargo-api.md §7.4 example returned no rows"
+        assert original, "an official example (docs/cargo-contract.md §7.4) returned no rows"
     if "LIMIT" not in sql.upper():  # a LIMIT without a total order may pick different rows per run
         assert canonical(guarded) == canonical(original)
+
+
+@pytest.mark.parametrize("sql", LARGE_LEGIT, ids=["long string literal", "6,000 uuids in IN"])
+def test_legitimate_statements_near_the_size_limits_run_on_the_sandbox(api: httpx.Client, sql: str) -> None:
+    verdict = check(sql, max_rows=10_000)
+    assert verdict.allowed, verdict.reason
+    assert canonical(run_sql(api, verdict.sql)) == canonical(run_sql(api, sql))
 
 
 async def ok(client: Client, sql: str) -> dict[str, Any]:
@@ -82,6 +89,10 @@ async def test_refusals_reach_the_client_before_any_request(mcp_client: Client, 
     assert "SQL refused before sending" in text and "url()" in text and "Instead" in text
     text = await refusal(mcp_client, "SELECT count() FROM runs SETTINGS max_rows_to_read = 0")
     assert "SETTINGS" in text
+    text = await refusal(mcp_client, "SELECT '" + "x" * 300_000 + "'")
+    assert "300,009 characters" in text and "256 KiB" in text and "Instead" in text and len(text) < 1_000
+    text = await refusal(mcp_client, "SELECT arrayJoin(range(executions_count)) FROM runs")
+    assert "range(executions_count)" in text and "cannot prove" in text
 
 
 @pytest.mark.anyio

@@ -1,12 +1,11 @@
-"""A third-party MCP client — the MCP Inspector CLI from npm — over stdio and streamable HTTP."""
+"""A third-party MCP client — the MCP Inspector CLI from npm — over stdio and streamable HTTP, talking to the
+package as users install it: the wheel built from this checkout in a fresh venv without extras or dev tools."""
 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +15,15 @@ import httpx
 import pytest
 
 from cargo_mcp.sandbox.server import Sandbox
+from tests.installed import LeanInstall, clean_env
 from tests.npm_tools import ensure_node_packages, node_executable
 
 INSPECTOR = {"@modelcontextprotocol/inspector": "2.12.0"}
-CARGO_MCP = [sys.executable, "-m", "cargo_mcp.cli", "serve"]
+
+
+@pytest.fixture(scope="module")
+def serve(lean_install: LeanInstall) -> list[str]:
+    return [str(lean_install.script("cargo-ai-mcp")), "serve"]
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +35,7 @@ def inspector() -> list[str]:
 @pytest.fixture
 def home(tmp_path: Path) -> dict[str, str]:
     """The Inspector writes ~/.mcp-inspector; keep it out of the real home."""
-    return {**os.environ, "HOME": str(tmp_path)}
+    return clean_env(HOME=str(tmp_path))
 
 
 def run(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
@@ -56,24 +60,20 @@ def check_answers(sb: Sandbox, call: Any) -> None:
     assert out["structuredContent"]["rows"] == [{"n": len(sb.workspaces[0].batches)}]
 
 
-def test_stdio(inspector: list[str], home: dict[str, str], shared_sandbox: Sandbox) -> None:
+def test_stdio(inspector: list[str], serve: list[str], home: dict[str, str], shared_sandbox: Sandbox) -> None:
     def call(*args: str) -> dict[str, Any]:
-        return run([*inspector, *cargo_env(shared_sandbox), *CARGO_MCP, *args], home)
+        return run([*inspector, *cargo_env(shared_sandbox), *serve, *args], home)
 
     check_answers(shared_sandbox, call)
 
 
 @pytest.fixture
-def http_server(shared_sandbox: Sandbox) -> Iterator[str]:
+def http_server(serve: list[str], shared_sandbox: Sandbox) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "CARGO_API_TOKEN": shared_sandbox.workspaces[0].token,
-        "CARGO_API_BASE_URL": shared_sandbox.base_url,
-    }
-    proc = subprocess.Popen([*CARGO_MCP, "--http", "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True)
+    env = clean_env(CARGO_API_TOKEN=shared_sandbox.workspaces[0].token, CARGO_API_BASE_URL=shared_sandbox.base_url)
+    proc = subprocess.Popen([*serve, "--http", "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}/mcp"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

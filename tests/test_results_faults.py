@@ -186,7 +186,7 @@ async def test_an_expired_url_is_replaced_by_a_fresh_one(
 ) -> None:
     client, _, _ = env
     batch, runs = batch_of(shared_sandbox)
-    faults(path=FILES, kind="status", status=403, count=2)
+    faults(path=FILES, kind="expired_url", count=2)
     failed, text, out, messages = await download(client, {"batch_uuid": batch, "limit": 1})
     assert not failed and out["total"] == runs, text
     assert sum("retrying with a fresh download URL" in m for m in messages) == 2

@@ -66,7 +66,7 @@ def test_invalid_body_names_the_field(api: httpx.Client, sandbox: Sandbox) -> No
     assert r.status_code == 400 and "statuses" in r.json()["errorMessage"]
     r = api.get("/orchestration/runs/not-a-uuid")
     assert r.status_code == 400 and "UUID" in r.json()["errorMessage"]
-    cond = {"kind": "node", "nodeSlug": "enrich", "operator": "error"}  # the docs' shape (cargo-api.md §13 #5)
+    cond = {"kind": "node", "nodeSlug": "enrich", "operator": "error"}  # the docs' shape (docs/cargo-contract.md §10)
     r = api.post("/orchestration/runs/count", json={"executionsFilter": {"groups": [{"conditions": [cond]}]}})
     assert r.status_code == 400 and "operator" in r.json()["errorMessage"]
     done = next(b for b in sandbox.workspaces[0].batches if b.status == "success")

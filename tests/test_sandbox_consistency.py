@@ -9,9 +9,19 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import chdb
 import httpx
 import pytest
 
+from cargo_mcp.api.sql import (
+    MAX_COLUMNS_READ,
+    MAX_EXECUTION_SECONDS,
+    MAX_RESULT_ROWS,
+    MAX_ROWS_READ,
+    MAX_SUBQUERY_DEPTH,
+    TABLES,
+)
+from cargo_mcp.sandbox.engine import CAPS
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.sandbox.workspace import SandboxWorkspace, build_sandbox
 
@@ -129,6 +139,46 @@ def test_too_many_and_no_runs(api: httpx.Client, ws: SandboxWorkspace) -> None:
 
 
 # --- spans, executions, batch counters ---------------------------------------------------------
+
+
+def test_sql_tables_and_caps_are_the_contracts(
+    api: httpx.Client, shared_sandbox: Sandbox, ws: SandboxWorkspace
+) -> None:
+    """The ClickHouse tables the sandbox serves (columns in order, types) and its query caps are api/sql.py's."""
+    engine = shared_sandbox.engine
+    rows = engine.internal_query(
+        ws.uuid,
+        "SELECT table, name, type FROM system.columns WHERE database = currentDatabase() ORDER BY table, position",
+    )
+    served: dict[str, list[tuple[str, str]]] = {}
+    for row in rows:
+        served.setdefault(row["table"], []).append((row["name"], row["type"]))
+    assert served == TABLES
+    conn = chdb.connect(f"{engine._path}?{CAPS}")
+    try:
+        names = "'max_execution_time', 'max_rows_to_read', 'max_columns_to_read', 'max_subquery_depth', 'readonly'"
+        result = conn.query(f"SELECT name, value FROM system.settings WHERE name IN ({names})", "JSONEachRow")
+        settings = {r["name"]: r["value"] for r in map(json.loads, result.bytes().decode().splitlines())}
+    finally:
+        conn.close()
+    assert settings == {
+        "max_execution_time": str(MAX_EXECUTION_SECONDS),
+        "max_rows_to_read": str(MAX_ROWS_READ),
+        "max_columns_to_read": str(MAX_COLUMNS_READ),
+        "max_subquery_depth": str(MAX_SUBQUERY_DEPTH + 1),  # the engine's LIMIT wrapper costs one level
+        "readonly": "1",
+    }
+
+    def refused(query: str) -> str:
+        r = api.post(f"{ORCH}/query", json={"query": query})
+        assert r.status_code == 400, r.text
+        message: str = r.json()["errorMessage"]
+        return message
+
+    assert f"Requested: {len(TABLES['runs'])}, maximum: {MAX_COLUMNS_READ}." in refused("SELECT * FROM runs")
+    deep = "SELECT * FROM (" * (MAX_SUBQUERY_DEPTH + 1) + "SELECT 1" + ")" * (MAX_SUBQUERY_DEPTH + 1)
+    assert f"Maximum: {MAX_SUBQUERY_DEPTH}." in refused(deep)
+    assert len(sql(api, f"SELECT arrayJoin(range({MAX_RESULT_ROWS + 5})) AS n")) == MAX_RESULT_ROWS
 
 
 def test_spans_equal_executions(api: httpx.Client, ws: SandboxWorkspace) -> None:
@@ -269,15 +319,16 @@ def test_hang_drop_and_malformed_faults(api: httpx.Client, faults: Callable[...,
     assert api.get(f"{ORCH}/tools/list").json()["tools"]
 
 
-def test_expire_urls_fault(api: httpx.Client, ws: SandboxWorkspace, faults: Callable[..., None]) -> None:
+def test_expired_url_fault(api: httpx.Client, ws: SandboxWorkspace, faults: Callable[..., None]) -> None:
     body, _ = filter_cases(ws)[1]
     url = api.post(f"{ORCH}/runs/download-outputs", json=body).json()["url"]
     assert httpx.get(url, timeout=60).status_code == 200
     assert httpx.get(url.replace("signature=", "signature=0"), timeout=60).status_code == 403
-    faults(kind="expire_urls")
-    expired = api.post(f"{ORCH}/runs/download-outputs", json=body).json()["url"]
-    r = httpx.get(expired, timeout=60)
-    assert r.status_code == 403 and "expired" in r.text
+    faults(path="/files/", kind="expired_url", count=1)
+    r = httpx.get(url, timeout=60)
+    assert r.status_code == 403 and "<Code>AccessDenied</Code><Message>Request has expired." in r.text
+    assert r.headers["content-type"] == "application/xml"
+    assert httpx.get(url, timeout=60).status_code == 200  # an ordinary fault: it hits `count` requests, no more
 
 
 def test_no_run_is_created_after_now(ws: SandboxWorkspace) -> None:

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
+from cargo_mcp.api.sql import TABLES
 from cargo_mcp.sandbox.engine import Engine, QueryError, QueryResult
-from cargo_mcp.sandbox.schema import TABLES, arrow_schema
+from cargo_mcp.sandbox.schema import arrow_schema
 
 WS_A = "aaaaaaaa-0000-4000-8000-00000000000a"
 WS_B = "bbbbbbbb-0000-4000-8000-00000000000b"

@@ -112,7 +112,7 @@ async def test_an_answer_of_unexpected_shape_is_a_clear_error(
 async def test_expired_download_url_is_requested_again_then_reported(
     mcp_client: Client, shared_sandbox: Sandbox, faults: Faults
 ) -> None:
-    shared_sandbox.files.expire_now = True
+    faults(path="/files/", kind="expired_url", count=100)  # every URL this call fetches, fresh ones included
     failed, text = await call(mcp_client, "download_outputs", {"batch_uuid": batch_of(shared_sandbox), "limit": 2})
     assert (
         failed and "expired" in text and "signature=" not in text and "expires=" not in text and "/files/" not in text

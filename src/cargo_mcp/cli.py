@@ -1,14 +1,41 @@
-"""`cargo-mcp` entry point: serve (stdio | streamable HTTP), demo, sandbox, check-sql."""
+"""`cargo-ai-mcp` (alias `cargo-mcp`) entry point: serve (stdio | streamable HTTP), demo, sandbox, check-sql."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from typing import TYPE_CHECKING
+
+from cargo_mcp import __version__
+from cargo_mcp.extras import sandbox_unavailable
+
+if TYPE_CHECKING:
+    from cargo_mcp.http_settings import HttpSettings
+
+from cargo_mcp.api.sql import MAX_RESULT_ROWS
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="cargo-mcp", description="Read-only MCP server for Cargo.")
+    args = build_parser().parse_args(argv)
+    if args.command == "check-sql":
+        return _check_sql(args)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command in ("demo", "sandbox") and (missing := sandbox_unavailable(args.command)):
+        print(f"cargo-mcp: {missing}", file=sys.stderr)
+        return 2
+    if args.command == "demo":
+        from cargo_mcp.demo import run_demo
+
+        return run_demo()
+    return _sandbox(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: serve, demo, sandbox, check-sql."""
+    parser = argparse.ArgumentParser(prog="cargo-ai-mcp", description="Read-only MCP server for Cargo.")
+    parser.add_argument("--version", action="version", version=f"cargo-ai-mcp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the MCP server (stdio by default)")
@@ -16,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
     serve.add_argument("--sandbox", action="store_true", help="use the embedded sandbox even if a token is set")
+    _http_flags(serve)
 
     sub.add_parser("demo", help="walk the three journeys with an MCP client against the sandbox")
 
@@ -28,32 +56,82 @@ def main(argv: list[str] | None = None) -> int:
 
     check = sub.add_parser("check-sql", help="print the SQL guard's verdict as JSON; exit 0 if allowed, 1 if not")
     check.add_argument("sql", help="the SQL to check ('-' reads it from standard input)")
-    check.add_argument("--max-rows", type=int, default=1000, help="row limit to apply (default 1000, at most 10000)")
+    check.add_argument(
+        "--max-rows", type=int, default=1000, help=f"row limit to apply (default 1000, at most {MAX_RESULT_ROWS})"
+    )
 
-    args = parser.parse_args(argv)
-    if args.command == "check-sql":
-        return _check_sql(args)
-    if args.command == "serve":
-        return _serve(args)
-    if args.command == "demo":
-        from cargo_mcp.demo import run_demo
+    return parser
 
-        return run_demo()
-    return _sandbox(args)
+
+def _http_flags(serve: argparse.ArgumentParser) -> None:
+    from cargo_mcp.http_settings import CALLER_TOKEN_MODES, OPT_OUT_FLAG
+
+    g = serve.add_argument_group("HTTP deployments (docs/deploy.md lists the matching environment variables)")
+    g.add_argument("--stateless", action="store_true", help="no sessions, JSON answers: any replica answers any call")
+    g.add_argument(
+        "--auth-token",
+        dest="tokens",
+        action="append",
+        metavar="TOKEN",
+        help="a bearer token callers must send (repeat to rotate; prefer CARGO_MCP_HTTP_TOKENS: flags show in ps)",
+    )
+    g.add_argument(
+        "--caller-tokens",
+        choices=CALLER_TOKEN_MODES,
+        help="each caller acts with its own Cargo API token: in X-Cargo-Api-Token ('header') or as the bearer token",
+    )
+    g.add_argument("--oauth-issuer", help="OAuth 2.1 authorization server that issues access tokens for this server")
+    g.add_argument("--oauth-resource", help="this server's public MCP URL, the tokens' audience (https://…/mcp)")
+    g.add_argument("--oauth-jwks-url", help="where the issuer publishes its signing keys (JWKS)")
+    g.add_argument("--oauth-scopes", help="scopes every access token must carry (comma-separated)")
+    g.add_argument("--allowed-hosts", help="Host header values to accept besides the bind address (comma-separated)")
+    g.add_argument("--allowed-origins", help="Origin header values to accept besides the allowed hosts' own")
+    g.add_argument(
+        "--forwarded-allow-ips",
+        help="proxies whose X-Forwarded-For/-Proto are trusted for client address and scheme (default: none)",
+    )
+    g.add_argument("--metrics-port", type=int, help="serve Prometheus metrics at /metrics on this port")
+    g.add_argument("--metrics-host", help="bind address of the metrics port (default 127.0.0.1)")
+    g.add_argument("--log-format", choices=("text", "json"), help="log lines as text (default) or one JSON object each")
+    g.add_argument(
+        "--allow-caller-file-writes",
+        dest="caller_file_writes",
+        action="store_true",
+        help="let callers with their own Cargo tokens use save_to (each in its own folder of CARGO_MCP_EXPORT_DIR)",
+    )
+    g.add_argument(
+        OPT_OUT_FLAG,
+        dest="allow_unauthenticated",
+        action="store_true",
+        help="serve beyond loopback WITHOUT authentication (only behind a proxy that authenticates every request)",
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
     from cargo_mcp.settings import ConfigError, Settings
 
     try:
-        settings = Settings.from_env(force_sandbox=args.sandbox)
+        http = http_settings_from_args(args) if args.http else None
+        settings = Settings.from_env(force_sandbox=args.sandbox, token_optional=bool(http and http.caller_tokens))
+        if http is not None and http.caller_tokens and settings.sandbox:
+            raise ConfigError(
+                "per-caller Cargo tokens need a Cargo API, not the embedded sandbox: set CARGO_API_BASE_URL "
+                "(for a demo, run `cargo-mcp sandbox` and use the URL it prints)."
+            )
     except ConfigError as e:
         print(f"cargo-mcp: configuration error: {e}", file=sys.stderr)
+        return 2
+    refusal = http.refusal() if http is not None else None
+    if refusal is not None:
+        print(f"cargo-mcp: {refusal}", file=sys.stderr)
+        return 2
+    why = "--sandbox given" if args.sandbox else "no CARGO_API_TOKEN set"
+    if settings.sandbox and (missing := sandbox_unavailable("serve --sandbox" if args.sandbox else "serve")):
+        print(f"cargo-mcp: {why}: {missing} Set CARGO_API_TOKEN to use Cargo.", file=sys.stderr)
         return 2
     from cargo_mcp.server.app import build_server
 
     if settings.sandbox:
-        why = "--sandbox given" if args.sandbox else "no CARGO_API_TOKEN set"
         print(
             f"cargo-mcp: {why}: using the embedded SANDBOX (synthetic demo data, not your Cargo workspace). "
             "Set CARGO_API_TOKEN to use Cargo.",
@@ -61,28 +139,34 @@ def _serve(args: argparse.Namespace) -> int:
         )
     else:
         print(f"cargo-mcp: using Cargo at {settings.base_url}", file=sys.stderr)
-    mcp = build_server(settings)
-    if args.http:
-        print(f"cargo-mcp: streamable HTTP on http://{args.host}:{args.port}/mcp", file=sys.stderr)
-        if args.host not in ("127.0.0.1", "localhost", "::1"):
-            print(
-                "cargo-mcp: warning: listening beyond loopback without authentication; anyone who can reach this "
-                "port uses your Cargo token. Put it behind an authenticating proxy.",
-                file=sys.stderr,
-            )
-        mcp.run(transport="streamable-http", host=args.host, port=args.port)
-    else:
-        mcp.run()
+    if http is not None:
+        from cargo_mcp.server.http import serve_http
+
+        serve_http(settings, http)
+        return 0
+    build_server(settings).run()
     return 0
+
+
+def http_settings_from_args(args: argparse.Namespace) -> HttpSettings:
+    """The HTTP settings of a parsed `serve` command line (environment variables beneath its flags)."""
+    from cargo_mcp.http_settings import HttpSettings
+
+    names: tuple[str, ...] = ("host", "port", "stateless", "tokens", "caller_tokens", "oauth_issuer", "oauth_resource")
+    names += ("oauth_jwks_url", "oauth_scopes", "allowed_hosts", "allowed_origins", "forwarded_allow_ips")
+    names += ("metrics_port", "metrics_host", "log_format", "caller_file_writes", "allow_unauthenticated")
+    return HttpSettings.from_env(**{n: getattr(args, n) for n in names})
 
 
 def _check_sql(args: argparse.Namespace) -> int:
     import json
 
-    from cargo_mcp.guard.sql import check
+    import anyio
+
+    from cargo_mcp.guard.async_check import check_async
 
     sql = sys.stdin.read() if args.sql == "-" else args.sql
-    verdict = check(sql, args.max_rows)
+    verdict = anyio.run(check_async, sql, args.max_rows)
     print(json.dumps(verdict.as_dict(), ensure_ascii=False, indent=2))
     return 0 if verdict.allowed else 1
 

@@ -1,4 +1,4 @@
-"""`cargo-mcp demo`: an MCP client drives the server (over stdio, on the sandbox) through the journeys."""
+"""`cargo-ai-mcp demo`: an MCP client drives the server (over stdio, on the sandbox) through the journeys."""
 
 from __future__ import annotations
 

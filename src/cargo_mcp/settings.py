@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 from cargo_mcp.api.vocabulary import is_uuid
 from cargo_mcp.results.fetch import DEFAULT_HOSTS
 from cargo_mcp.results.fetch import DEFAULT_MAX_BYTES as DEFAULT_DOWNLOAD_BYTES
+from cargo_mcp.results.s3 import S3Location
+from cargo_mcp.results.store import DEFAULT_MAX_AGE as DEFAULT_RESULTS_AGE
 from cargo_mcp.results.store import DEFAULT_MAX_BYTES as DEFAULT_RESULTS_BYTES
 
 DEFAULT_BASE_URL = "https://api.getcargo.io"
@@ -34,13 +36,20 @@ class Settings:
     export_dir: Path | None = None
     results_dir: Path | None = None
     results_max_bytes: int = DEFAULT_RESULTS_BYTES
+    results_max_age: float = DEFAULT_RESULTS_AGE
+    results_s3: S3Location | None = None
     download_hosts: tuple[str, ...] = DEFAULT_HOSTS
     max_download_bytes: int = DEFAULT_DOWNLOAD_BYTES
     max_runs: int = DEFAULT_MAX_RUNS
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, *, force_sandbox: bool = False) -> Settings:
-        """Read ``CARGO_API_TOKEN``, ``CARGO_WORKSPACE_UUID`` and ``CARGO_API_BASE_URL``."""
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, force_sandbox: bool = False, token_optional: bool = False
+    ) -> Settings:
+        """Read ``CARGO_API_TOKEN``, ``CARGO_WORKSPACE_UUID`` and ``CARGO_API_BASE_URL``.
+
+        Without a token the embedded sandbox is used, unless ``token_optional`` (callers bring their own
+        tokens) and ``CARGO_API_BASE_URL`` names a Cargo API."""
         env = {k: v for k, v in (os.environ if env is None else env).items() if not _UNFILLED.fullmatch(v.strip())}
         token = (env.get("CARGO_API_TOKEN") or "").strip() or None
         workspace = (env.get("CARGO_WORKSPACE_UUID") or "").strip().lower() or None
@@ -62,7 +71,7 @@ class Settings:
         hosts = tuple(
             h.strip().lower().lstrip(".") for h in env.get("CARGO_MCP_DOWNLOAD_HOSTS", "").split(",") if h.strip()
         )
-        sandbox = force_sandbox or token is None
+        sandbox = force_sandbox or (token is None and not (token_optional and env.get("CARGO_API_BASE_URL")))
         return cls(
             token=None if sandbox else token,
             workspace_uuid=None if sandbox else workspace,
@@ -71,6 +80,8 @@ class Settings:
             export_dir=export_dir,
             results_dir=_folder(env, "CARGO_MCP_RESULTS_DIR", must_exist=False),
             results_max_bytes=_int(env, "CARGO_MCP_RESULTS_MAX_BYTES", DEFAULT_RESULTS_BYTES),
+            results_max_age=_seconds(env, "CARGO_MCP_RESULTS_MAX_AGE", DEFAULT_RESULTS_AGE),
+            results_s3=_s3(env),
             download_hosts=hosts or DEFAULT_HOSTS,
             max_download_bytes=_int(env, "CARGO_MCP_MAX_DOWNLOAD_BYTES", DEFAULT_DOWNLOAD_BYTES),
             max_runs=_int(env, "CARGO_MCP_MAX_RUNS", DEFAULT_MAX_RUNS),
@@ -88,6 +99,37 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     if not raw.isdigit() or int(raw) <= 0:
         raise ConfigError(f"{name} must be a positive whole number, got {env[name]!r}.")
     return int(raw)
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """A duration: seconds, or a number with s, m, h or d (``90m``, ``24h``, ``7d``)."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    match = _DURATION.fullmatch(raw)
+    if match is None or float(match[1]) <= 0:
+        raise ConfigError(f"{name} must be a positive duration such as 3600, 90m, 24h or 7d, got {env[name]!r}.")
+    return float(match[1]) * _UNIT[match[2]]
+
+
+def _s3(env: Mapping[str, str]) -> S3Location | None:
+    bucket = (env.get("CARGO_MCP_RESULTS_S3_BUCKET") or "").strip()
+    if not bucket:
+        return None
+    endpoint = (env.get("CARGO_MCP_RESULTS_S3_ENDPOINT_URL") or "").strip() or None
+    if endpoint is not None and urlsplit(endpoint).scheme not in ("http", "https"):
+        raise ConfigError(f"CARGO_MCP_RESULTS_S3_ENDPOINT_URL must be an http(s) URL, got {endpoint!r}.")
+    prefix = (env.get("CARGO_MCP_RESULTS_S3_PREFIX") or "").strip().strip("/")
+    return S3Location(
+        bucket=bucket,
+        prefix=f"{prefix}/" if prefix else S3Location.prefix,
+        endpoint_url=endpoint,
+        region=(env.get("CARGO_MCP_RESULTS_S3_REGION") or "").strip() or None,
+    )
 
 
 def _folder(env: Mapping[str, str], name: str, must_exist: bool = True) -> Path | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from cargo_mcp.analytics.sql import lit, runs_where, sql
 from cargo_mcp.api.client import CargoClient
 from cargo_mcp.api.requests import RunFilters
-from cargo_mcp.guard.caps import MAX_ROWS
+from cargo_mcp.api.sql import MAX_RESULT_ROWS
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,9 @@ async def release_of_runs(
         page = await sql(
             client,
             f"SELECT uuid, ifNull(release_uuid, '') AS release FROM runs WHERE {where} "
-            f"ORDER BY uuid LIMIT {MAX_ROWS} OFFSET {len(out)}",
+            f"ORDER BY uuid LIMIT {MAX_RESULT_ROWS} OFFSET {len(out)}",
         )
         out.update((str(r["uuid"]), r["release"] or None) for r in page)
-        if len(page) < MAX_ROWS:
+        if len(page) < MAX_RESULT_ROWS:
             return out if len(out) <= most else None
     return None

@@ -7,7 +7,7 @@ from typing import Any
 
 from cargo_mcp.api.client import CargoClient
 from cargo_mcp.api.requests import RunFilters
-from cargo_mcp.guard.caps import MAX_ROWS
+from cargo_mcp.api.sql import MAX_RESULT_ROWS
 
 
 def lit(value: str) -> str:
@@ -22,9 +22,9 @@ def ts(d: datetime) -> str:
 
 async def sql(client: CargoClient, text: str) -> list[dict[str, Any]]:
     """Send one of our queries through the same guard as execute_query."""
-    from cargo_mcp.guard.sql import check
+    from cargo_mcp.guard.async_check import check_async
 
-    verdict = check(text, MAX_ROWS)
+    verdict = await check_async(text, MAX_RESULT_ROWS)
     if not verdict.allowed:  # a bug in our own SQL, not the user's: reported as an internal error
         raise RuntimeError(f"internal query rejected by the SQL guard: {verdict.reason}")
     return await client.query(verdict.sql)

@@ -1,9 +1,9 @@
 """The Cargo API client: one pooled ``httpx.AsyncClient``, auth and workspace headers, retries.
 
-It speaks Cargo's wire format exactly (cargo-api.md §1 and §6) and knows nothing about MCP: requests are the
-models of :mod:`cargo_mcp.api.requests`, answers are read into :mod:`cargo_mcp.api.models`. Errors are
-:class:`~cargo_mcp.api.errors.CargoError`; an answer the models cannot read is a ``CargoShapeError``. The token
-never appears in an error.
+It speaks Cargo's wire format exactly (docs/cargo-contract.md §1 and §6) and knows nothing about MCP:
+requests are the models of :mod:`cargo_mcp.api.requests`, answers are read into :mod:`cargo_mcp.api.models`.
+Errors are :class:`~cargo_mcp.api.errors.CargoError`; an answer the models cannot read is a
+``CargoShapeError``. The token never appears in an error.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import anyio
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from cargo_mcp import __version__
+from cargo_mcp import __version__, metrics
 from cargo_mcp.api.errors import CargoApiError, CargoError, CargoNetworkError, CargoShapeError
-from cargo_mcp.api.models import Batch, GetRunResult, Play, Release, Run, RunMetric, Tool, Workflow
+from cargo_mcp.api.models import Batch, GetRunResult, Play, Release, Run, RunMetric, Tool, Workflow, Workspace
 from cargo_mcp.api.requests import (
     DeployedRelease,
     DownloadRunOutputs,
@@ -108,6 +108,7 @@ class CargoClient:
             try:
                 resp = await self._http.request(method, path, json=json_body, params=query or None)
             except httpx.TransportError as e:
+                metrics.CARGO_RESPONSES.labels("network").inc()
                 wait = self._next_wait(attempt, started, None)
                 if wait is None:
                     raise CargoNetworkError(
@@ -115,13 +116,16 @@ class CargoClient:
                         f"{_transport_reason(e)} (after {attempt} attempt{'s' * (attempt > 1)}).",
                         hint="Check the network and CARGO_API_BASE_URL, then retry.",
                     ) from None
+                metrics.CARGO_RETRIES.inc()
                 await anyio.sleep(wait)
                 continue
+            metrics.CARGO_RESPONSES.labels(str(resp.status_code)).inc()
             asked = None
             if resp.status_code in RETRY_STATUSES:
                 asked = parse_retry_after(resp.headers.get("retry-after"))
                 wait = self._next_wait(attempt, started, asked)
                 if wait is not None:
+                    metrics.CARGO_RETRIES.inc()
                     await anyio.sleep(wait)
                     continue
             return Answer(_parse(resp, method, path, asked), f"{method} {path}")
@@ -148,7 +152,7 @@ class CargoClient:
         return (await self.request("POST", f"{ORCH}/runs/count", body=filters)).get("count", _INT)
 
     async def download_run_outputs(self, payload: DownloadRunOutputs) -> str:
-        """The signed URL of one node's output file (at most 10,000 runs a call)."""
+        """The signed URL of one node's output file (at most ``EXPORT_CAP`` runs a call)."""
         return (await self.request("POST", f"{ORCH}/runs/download-outputs", body=payload)).get("url", _STR)
 
     async def run_metrics(self, filters: RunMetrics) -> list[RunMetric]:
@@ -184,6 +188,10 @@ class CargoClient:
         """The rows of one SQL query (checked by the guard before)."""
         return (await self.request("POST", f"{ORCH}/query", body=Query(query=sql))).get("rows", _ROWS)
 
+    async def current_workspace(self) -> Workspace:
+        """The workspace of this client's token: how the HTTP server checks a caller's own token."""
+        return (await self.request("GET", "/workspaceManagement/workspaces/current")).get("workspace", _WORKSPACE)
+
 
 T = TypeVar("T")
 _GET_RUN = TypeAdapter(GetRunResult)
@@ -198,6 +206,7 @@ _RELEASES = TypeAdapter(list[Release])
 _WORKFLOWS = TypeAdapter(list[Workflow])
 _TOOLS = TypeAdapter(list[Tool])
 _PLAYS = TypeAdapter(list[Play])
+_WORKSPACE = TypeAdapter(Workspace)
 _ROWS = TypeAdapter(list[dict[str, Any]])
 
 

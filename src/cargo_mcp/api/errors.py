@@ -13,7 +13,9 @@ The tree (the server reports each as a tool error with ``str(e)``; anything else
 
 from __future__ import annotations
 
-# What to do next, by Cargo reason (cargo-api.md §6) — written for the model reading a tool error.
+from cargo_mcp.api.sql import EXPORT_CAP
+
+# What to do next, by Cargo reason (docs/cargo-contract.md §2.3) — written for the model reading a tool error.
 HINTS: dict[str, str] = {
     "runNotFound": "Check the run UUID; list_runs(workflow_uuid=…) lists the runs of a workflow.",
     "batchNotFound": "Check the batch UUID; list_workflows shows each workflow's last batch.",
@@ -24,9 +26,9 @@ HINTS: dict[str, str] = {
     "nodeNotFound": "Use a slug from get_workflow_nodes; its output_candidates are valid output slugs.",
     "noRunsFound": "No run matches these filters; loosen them (count_runs shows how many match).",
     "noRecordsFound": "No record matches these filters; loosen them.",
-    "tooManyRuns": "More than 10,000 runs match; narrow the filters (a batch or a time window) or page "
+    "tooManyRuns": f"More than {EXPORT_CAP:,} runs match; narrow the filters (a batch or a time window) or page "
     "with limit/offset.",
-    "tooManyRecords": "More than 10,000 records match; narrow the filters.",
+    "tooManyRecords": f"More than {EXPORT_CAP:,} records match; narrow the filters.",
     "batchNotFinished": "The batch is still running; wait for it (get_batch shows progress) or download "
     "the runs finished so far with download_outputs(batch_uuid=…).",
     "invalidPayload": "Fix the argument named in the message and call again.",

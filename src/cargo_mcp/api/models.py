@@ -1,4 +1,4 @@
-"""Pydantic models of the Cargo orchestration wire types (cargo-api.md §3 to §4).
+"""Pydantic models of the Cargo orchestration wire types (docs/cargo-contract.md §3 to §5).
 
 One source of truth: the client parses responses with these models and the sandbox serializes
 its data through them. Python attributes are snake_case; the wire is camelCase. Nullable wire
@@ -30,11 +30,9 @@ RUN_STATUSES: tuple[str, ...] = RunStatus.__args__  # type: ignore[attr-defined]
 BATCH_STATUSES: tuple[str, ...] = BatchStatus.__args__  # type: ignore[attr-defined]
 RECORD_STATUSES: tuple[str, ...] = RecordStatus.__args__  # type: ignore[attr-defined]
 EXECUTION_STATUSES: tuple[str, ...] = ExecutionStatus.__args__  # type: ignore[attr-defined]
-RELEASE_STATUSES: tuple[str, ...] = ReleaseStatus.__args__  # type: ignore[attr-defined]
-NODE_KINDS: tuple[str, ...] = NodeKind.__args__  # type: ignore[attr-defined]
 NODE_FILTER_STATUSES: tuple[str, ...] = NodeFilterStatus.__args__  # type: ignore[attr-defined]
-TERMINAL_RUN_STATUSES = frozenset({"success", "error", "cancelled", "skipped"})
-TERMINAL_BATCH_STATUSES = frozenset({"success", "error", "cancelled", "skipped"})
+# The statuses a run or a batch ends in (both enums have them; ``cancelling`` is transitional).
+TERMINAL_STATUSES = frozenset({"success", "error", "cancelled", "skipped"})
 
 
 class Wire(BaseModel):
@@ -47,7 +45,7 @@ class Wire(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
 
-# Fields that exist only for some node kinds (cargo-api.md §4.1 and §4.2).
+# Fields that exist only for some node kinds (docs/cargo-contract.md §4.1 and §4.2).
 _NODE_KIND_FIELDS: dict[str, frozenset[str]] = {
     "native": frozenset({"actionSlug"}),
     "connector": frozenset({"integrationSlug", "actionSlug", "connectorUuid"}),
@@ -110,8 +108,19 @@ class Node(Wire):
         }
 
 
-class Execution(Wire):
-    """One node execution inside a run (``run.executions[]``)."""
+class _Parents(Wire):
+    """The lineage links a run-like row carries after its own parent field (``parentUuid``/``parentRunUuid``)."""
+
+    parent_node_uuid: str | None = None
+    parent_batch_uuid: str | None = None
+    parent_agent_uuid: str | None = None
+    parent_chat_uuid: str | None = None
+    parent_message_uuid: str | None = None
+    is_group_parent: bool | None = None
+
+
+class NodeRef(Wire):
+    """The executed node, as an execution and a span name it."""
 
     node_uuid: str
     node_slug: str
@@ -120,6 +129,18 @@ class Execution(Wire):
     node_run_uuid: str | None = None
     node_message_uuid: str | None = None
     node_child_index: int | None = None
+    node_wait_until_finished: bool = False
+    node_action_slug: str | None = None
+    node_connector_uuid: str | None = None
+    node_integration_slug: str | None = None
+    node_tool_uuid: str | None = None
+    node_agent_uuid: str | None = None
+    node_release_uuid: str | None = None
+
+
+class Execution(NodeRef):
+    """One node execution inside a run (``run.executions[]``)."""
+
     next_node_uuid: str | None = None
     status: ExecutionStatus
     error_message: str | None = None
@@ -129,13 +150,6 @@ class Execution(Wire):
     started_at: datetime | None = None
     updated_at: datetime | None = None
     finished_at: datetime | None = None
-    node_wait_until_finished: bool = False
-    node_action_slug: str | None = None
-    node_connector_uuid: str | None = None
-    node_integration_slug: str | None = None
-    node_tool_uuid: str | None = None
-    node_agent_uuid: str | None = None
-    node_release_uuid: str | None = None
 
     @model_serializer(mode="wrap")
     def _drop_foreign_kind_fields(self, handler: Any) -> dict[str, Any]:
@@ -144,8 +158,9 @@ class Execution(Wire):
         return {k: v for k, v in data.items() if k not in _EXEC_ALL_KIND_FIELDS or k in own}
 
 
-class Run(Wire):
-    uuid: str
+class Executed(_Parents):
+    """What a run and a record share (a record is the latest run of a record id)."""
+
     workspace_uuid: str
     workflow_uuid: str
     user_uuid: str | None = None
@@ -154,23 +169,21 @@ class Run(Wire):
     batch_uuid: str | None = None
     trace_uuid: str
     temporal_workflow_id: str
-    record_id: str
-    record_title: str
     context_s3_filename: str
     computed_configs_s3_filename: str
-    parent_uuid: str | None = None
-    parent_node_uuid: str | None = None
-    parent_batch_uuid: str | None = None
-    parent_agent_uuid: str | None = None
-    parent_chat_uuid: str | None = None
-    parent_message_uuid: str | None = None
-    is_group_parent: bool | None = None
-    status: RunStatus
     error_message: str | None = None
     executions: list[Execution] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None = None
+
+
+class Run(Executed):
+    uuid: str
+    record_id: str
+    record_title: str
+    parent_uuid: str | None = None
+    status: RunStatus
     deleted_at: datetime | None = None
 
 
@@ -180,8 +193,18 @@ class GetRunResult(Wire):
     run_context: dict[str, Any]
 
 
-class Batch(Wire):
+class BatchBrief(Wire):
+    """A batch as ``workflow.lastBatch`` carries it."""
+
     uuid: str
+    status: BatchStatus
+    runs_status: BatchRunsStatus | None = None
+    error_message: str | None = None
+    created_at: datetime
+    finished_at: datetime | None = None
+
+
+class Batch(BatchBrief):
     workspace_uuid: str
     workflow_uuid: str
     user_uuid: str | None = None
@@ -190,48 +213,24 @@ class Batch(Wire):
     temporal_workflow_id: str
     trace_uuid: str | None = None
     data: dict[str, Any]
-    error_message: str | None = None
-    status: BatchStatus
-    runs_status: BatchRunsStatus | None = None
     runs_count: int
     executed_runs_count: int
     failed_runs_count: int
     credits_used_count: float
-    created_at: datetime
     updated_at: datetime
-    finished_at: datetime | None = None
 
 
-class Record(Wire):
-    workspace_uuid: str
-    workflow_uuid: str
-    user_uuid: str | None = None
+class Record(Executed):
     id: str
     title: str
     run_uuid: str
-    trace_uuid: str
-    release_uuid: str | None = None
-    nodes: list[Node] | None = None
-    batch_uuid: str | None = None
-    temporal_workflow_id: str
-    context_s3_filename: str
-    computed_configs_s3_filename: str
     parent_run_uuid: str | None = None
-    parent_node_uuid: str | None = None
-    parent_batch_uuid: str | None = None
-    parent_agent_uuid: str | None = None
-    parent_chat_uuid: str | None = None
-    parent_message_uuid: str | None = None
-    is_group_parent: bool | None = None
     status: RecordStatus
-    error_message: str | None = None
-    executions: list[Execution] = Field(default_factory=list)
-    created_at: datetime
-    updated_at: datetime
-    finished_at: datetime | None = None
 
 
-class Span(Wire):
+class Span(_Parents, NodeRef):
+    """One row per node execution: the run's identity, the node and the execution, flattened."""
+
     workspace_uuid: str
     workflow_uuid: str
     user_uuid: str | None = None
@@ -243,26 +242,6 @@ class Span(Wire):
     run_context_s3_filename: str
     run_computed_configs_s3_filename: str
     parent_run_uuid: str | None = None
-    parent_node_uuid: str | None = None
-    parent_batch_uuid: str | None = None
-    parent_agent_uuid: str | None = None
-    parent_chat_uuid: str | None = None
-    parent_message_uuid: str | None = None
-    is_group_parent: bool | None = None
-    node_uuid: str
-    node_kind: NodeKind
-    node_slug: str
-    node_action_slug: str | None = None
-    node_connector_uuid: str | None = None
-    node_integration_slug: str | None = None
-    node_tool_uuid: str | None = None
-    node_agent_uuid: str | None = None
-    node_release_uuid: str | None = None
-    node_batch_uuid: str | None = None
-    node_run_uuid: str | None = None
-    node_message_uuid: str | None = None
-    node_child_index: int | None = None
-    node_wait_until_finished: bool = False
     node_next_uuid: str | None = None
     execution_index: int
     execution_status: ExecutionStatus
@@ -295,44 +274,28 @@ class FormField(Wire):
     name: str | None = None
 
 
-class Release(Wire):
+class ReleaseBrief(Wire):
+    """A release as ``workflow.deployedRelease`` carries it."""
+
     uuid: str
+    user_uuid: str
+    description: str | None = None
+    version: str | None = None
+    nodes: list[Node]
+    form_fields: list[FormField] | None = None
+    template_slug: str | None = None
+    deployed_at: datetime | None = None
+    created_at: datetime
+
+
+class Release(ReleaseBrief):
     parent_uuid: str | None = None
     workspace_uuid: str
-    user_uuid: str
     workflow_uuid: str
-    description: str | None = None
-    version: str | None = None
     status: ReleaseStatus
-    template_slug: str | None = None
-    nodes: list[Node]
-    form_fields: list[FormField] | None = None
     test_records: list[dict[str, Any]] = Field(default_factory=list)
-    deployed_at: datetime | None = None
-    created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None = None
-
-
-class LastBatch(Wire):
-    uuid: str
-    status: BatchStatus
-    runs_status: BatchRunsStatus | None = None
-    error_message: str | None = None
-    created_at: datetime
-    finished_at: datetime | None = None
-
-
-class DeployedRelease(Wire):
-    uuid: str
-    user_uuid: str
-    description: str | None = None
-    version: str | None = None
-    nodes: list[Node]
-    form_fields: list[FormField] | None = None
-    template_slug: str | None = None
-    deployed_at: datetime | None = None
-    created_at: datetime
 
 
 class WorkflowNode(Wire):
@@ -357,8 +320,8 @@ class Workflow(Wire):
     tool_uuid: str | None = None
     folder_uuid: str | None = None
     template: dict[str, Any] | None = None
-    last_batch: LastBatch | None = None
-    deployed_release: DeployedRelease | None = None
+    last_batch: BatchBrief | None = None
+    deployed_release: ReleaseBrief | None = None
 
 
 class Tool(Wire):

@@ -3,7 +3,7 @@
 The client takes these models as arguments and sends :meth:`Request.wire` (camelCase keys, ISO-8601 dates as the
 official client writes them, no nulls); the sandbox validates what it receives with the same classes, so an unknown
 key, a bad UUID, enum or date is refused on both sides (:func:`parse` words the refusal). Field sets follow the
-official client's payload types; endpoints that share filters share a base class.
+official client's payload types (docs/cargo-contract.md §6); endpoints that share filters share a base class.
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ class Page(Request):
 
 
 class OutputNode(Request):
-    """Whose output a file holds (the workflow's output node when absent). Alone: the batch download (CSV)."""
+    """Whose output a file holds (the workflow's output node when absent). Alone: the batch download (CSV,
+    docs/cargo-contract.md §6.5)."""
 
     output_node_slug: str | None = None
 
@@ -121,14 +122,15 @@ class ListRuns(Page, RunFilters):
 
 
 class DownloadRuns(OwnerAndUpdate, RunSelection):
-    """``runs/download``: no ``isFinished`` (production refuses it as an unrecognized key)."""
+    """``runs/download``: no ``isFinished`` (production refuses it as an unrecognized key, docs/cargo-contract.md
+    §6.3)."""
 
     workflow_uuid: Uuid
     uuids: list[Uuid] | None = None
 
 
 class DownloadRunOutputs(Page, OutputFile, RunSelection):
-    """``runs/download-outputs``: one node's output of at most 10,000 runs a call."""
+    """``runs/download-outputs``: one node's output of at most ``EXPORT_CAP`` runs a call."""
 
     workflow_uuid: Uuid
     is_finished: bool | None = None

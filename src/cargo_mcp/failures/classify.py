@@ -1,4 +1,4 @@
-"""Name an error group's cause and the fix (cargo-api.md §9.3), from its node and normalized message."""
+"""Name an error group's cause and the fix (docs/cargo-contract.md §9.3), from its node and normalized message."""
 
 from __future__ import annotations
 

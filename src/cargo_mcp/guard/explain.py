@@ -1,14 +1,21 @@
-"""Turn a ClickHouse error from Cargo's SQL endpoint into the next step for the model (cargo-api.md §7.5)."""
+"""Turn a ClickHouse error from Cargo's SQL endpoint into the next step for the model (docs/cargo-contract.md §7.5)."""
 
 from __future__ import annotations
 
 import difflib
 import re
 
+from cargo_mcp.api.sql import (
+    MAX_COLUMNS_READ,
+    MAX_EXECUTION_SECONDS,
+    MAX_ROWS_READ,
+    MAX_SUBQUERY_DEPTH,
+    TABLES,
+    table_list,
+)
 from cargo_mcp.guard.advice import TIME_COLUMNS
-from cargo_mcp.guard.tables import TABLES
 
-TABLE_LIST = "runs, batches, spans and records (no schema prefix)"
+TABLE_LIST = f"{table_list('and')} (no schema prefix)"
 _CODE = re.compile(r"Code:\s*(\d+)")
 _IDENTIFIER = re.compile(r"(?:[Ii]dentifier|column)\s+[`'\"]?([A-Za-z_][\w.]*)[`'\"]?")
 _TABLE_WORD = re.compile(r"\b(" + "|".join(TABLES) + r")\b")
@@ -25,16 +32,22 @@ def next_step(error_message: str, sql: str) -> str:
         return _unknown_identifier(error_message, sql)
     if code == 161 or "TOO_MANY_COLUMNS" in text or "NUMBER OF COLUMNS TO READ" in text:
         width = len(TABLES["runs"])
-        return f"At most 50 columns may be read: list the columns you need instead of SELECT * (runs has {width})."
+        return (
+            f"At most {MAX_COLUMNS_READ} columns may be read: list the columns you need instead of SELECT * "
+            f"(runs has {width})."
+        )
     if code == 158 or "TOO_MANY_ROWS" in text or "MEMORY_LIMIT" in text or code == 241:
         return (
-            "The query read more than 10,000,000 rows: add a time predicate "
+            f"The query read more than {MAX_ROWS_READ:,} rows: add a time predicate "
             f"({_time_hint(sql)}) or filter by workflow_uuid / batch_uuid."
         )
     if code == 159 or "TIMEOUT" in text:
-        return "The query ran past 30 s: narrow the time window, filter by workflow or batch, and aggregate early."
+        return (
+            f"The query ran past {MAX_EXECUTION_SECONDS} s: narrow the time window, filter by workflow or batch, "
+            "and aggregate early."
+        )
     if code == 167 or "TOO_DEEP_SUBQUERIES" in text:
-        return "Subqueries nest at most 5 deep: flatten them with WITH … AS (…) or joins."
+        return f"Subqueries nest at most {MAX_SUBQUERY_DEPTH} deep: flatten them with WITH … AS (…) or joins."
     if code in (497, 164) or "ACCESS_DENIED" in text or "READONLY" in text:
         return (
             f"Cargo's SQL is read-only and limited to {TABLE_LIST}: no table functions, "

@@ -1,4 +1,4 @@
-"""What the guard refuses, by name: statements, table functions and scalar functions (cargo-api.md §7.2).
+"""What the guard refuses, by name: statements, table functions and scalar functions (docs/cargo-contract.md §7.2).
 
 Function names are compared normalized (lower case, no underscores), so ``dictGet``, ``DICTGET`` and
 ``dict_get`` are one name.
@@ -6,7 +6,7 @@ Function names are compared normalized (lower case, no underscores), so ``dictGe
 
 from __future__ import annotations
 
-from cargo_mcp.guard.tables import TABLES
+from cargo_mcp.api.sql import TABLES, table_list
 
 KNOWN_TABLES = frozenset(TABLES)
 
@@ -23,7 +23,7 @@ VIRTUAL_COLUMNS = frozenset(
 READ_STATEMENTS = frozenset({"SELECT", "WITH"})
 
 # First keyword of a statement → why it is refused and what to do instead.
-_WRITE = "Cargo's SQL is read-only: {kw} statements are refused. Instead, SELECT from runs, batches, spans or records"
+_WRITE = f"Cargo's SQL is read-only: {{kw}} statements are refused. Instead, SELECT from {table_list()}"
 _ADMIN = "{kw} statements change server or session state and are refused. Instead, send one SELECT; the caps are fixed"
 _INTRO = "{kw} statements are not available on Cargo. Instead, read the resource cargo://sql/schema (tables, columns)"
 # fmt: off
@@ -135,14 +135,16 @@ IN_FUNCTIONS = frozenset(
     )
 )
 
-# Functions that build big values in memory from a number: refused when that number exceeds GENERATOR_MAX.
-GENERATORS = frozenset(
-    normalized(n)
-    for n in (
-        "range", "generateSeries", "arrayWithConstant", "arrayResize", "repeat", "space", "randomString",
-        "randomFixedString", "randomPrintableASCII", "randomStringUTF8", "leftPad", "rightPad", "leftPadUTF8",
-        "rightPadUTF8", "pad", "toFixedString", "arrayRandomSample",
+# Functions that build a big value in memory from a number → the position of the argument that sizes it (elements,
+# bytes or slots): refused unless that size is provably at most GENERATOR_MAX. range(), timeSlots(),
+# mapPopulateSeries() and h3kRing() are sized from several arguments or a formula (the position is not used).
+GENERATORS: dict[str, int] = {
+    normalized(n): i
+    for n, i in (
+        ("range", 0), ("timeSlots", 1), ("arrayWithConstant", 0), ("arrayResize", 1), ("repeat", 1), ("space", 0),
+        ("randomString", 0), ("randomFixedString", 0), ("randomPrintableASCII", 0), ("randomStringUTF8", 0),
+        ("leftPad", 1), ("rightPad", 1), ("leftPadUTF8", 1), ("rightPadUTF8", 1), ("toFixedString", 1),
+        ("arrayRandomSample", 1), ("mapPopulateSeries", 0), ("h3kRing", 1),
     )
-)
+}
 # fmt: on
-GENERATOR_MAX = 1_000_000

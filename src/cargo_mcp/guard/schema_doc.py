@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from cargo_mcp.api.models import BATCH_STATUSES, EXECUTION_STATUSES, RECORD_STATUSES, RUN_STATUSES
-from cargo_mcp.guard.tables import TABLES
-
-URI = "cargo://sql/schema"
+from cargo_mcp.api.sql import (
+    MAX_COLUMNS_READ,
+    MAX_EXECUTION_SECONDS,
+    MAX_RESULT_ROWS,
+    MAX_ROWS_READ,
+    MAX_SUBQUERY_DEPTH,
+    TABLES,
+)
 
 PURPOSE = {
     "runs": f"one row per run (a record through a workflow); {len(TABLES['runs'])} columns, so never SELECT *",
@@ -15,11 +20,11 @@ PURPOSE = {
 }
 
 CAPS = [
-    "30 s execution time",
-    "10,000 result rows (more are truncated, not an error)",
-    "10,000,000 rows read: filter runs/records on created_at and spans on execution_started_at",
-    "50 columns read: SELECT * FROM runs fails (Code 161)",
-    "subquery depth 5",
+    f"{MAX_EXECUTION_SECONDS} s execution time",
+    f"{MAX_RESULT_ROWS:,} result rows (more are truncated, not an error)",
+    f"{MAX_ROWS_READ:,} rows read: filter runs/records on created_at and spans on execution_started_at",
+    f"{MAX_COLUMNS_READ} columns read: SELECT * FROM runs fails (Code 161)",
+    f"subquery depth {MAX_SUBQUERY_DEPTH}",
     "read-only: one SELECT (or WITH … SELECT); no table functions, system tables, dictionaries, SETTINGS or FORMAT",
 ]
 

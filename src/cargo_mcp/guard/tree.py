@@ -1,19 +1,25 @@
-"""Rules on the parsed statement: only the four tables (or CTEs), no table functions, no escapes.
+"""Rules on the parsed statement: only the four tables (or CTEs), no table functions, no escapes, bounded sizes.
 
 :func:`rejection` returns the first problem as a sentence that names the construct and says what to
-send instead, or ``None`` when the statement is a plain read of Cargo's tables.
+send instead, or ``None`` when the statement is a plain read of Cargo's tables. It visits every node once;
+questions about a node's surroundings go to :class:`~cargo_mcp.guard.scope.Scopes` (memoised), sizes to
+:class:`~cargo_mcp.guard.bounds.Bounds`, so the check is linear in the statement.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from sqlglot import exp
 
+from cargo_mcp.api.sql import CAPS_SUMMARY, table_list
+from cargo_mcp.guard.bounds import DATE, DAY, NUMBER, SPAN, TIME, Bounds, Range
+from cargo_mcp.guard.limits import GENERATOR_MAX
+from cargo_mcp.guard.render import clip
 from cargo_mcp.guard.rules import (
     DENIED_FUNCTIONS,
     DENIED_PREFIXES,
-    GENERATOR_MAX,
     GENERATORS,
     IN_FUNCTIONS,
     KNOWN_TABLES,
@@ -23,18 +29,25 @@ from cargo_mcp.guard.rules import (
     VIRTUAL_COLUMNS,
     normalized,
 )
-from cargo_mcp.guard.tables import TABLES
+from cargo_mcp.guard.scope import Scopes
 
-TABLE_LIST = "runs, batches, spans or records"
+TABLE_LIST = table_list("or")
+_TICK = 1024  # nodes between two looks at the clock
+_SHOWN = 80  # characters of an expression quoted in a refusal
 
 
-def rejection(tree: exp.Expr) -> str | None:
-    """Why ``tree`` may not be sent to Cargo, or ``None``."""
+def rejection(tree: exp.Expr, scopes: Scopes | None = None, tick: Callable[[], None] | None = None) -> str | None:
+    """Why ``tree`` may not be sent to Cargo, or ``None``; ``tick`` is called every few hundred nodes (it raises
+    to stop the check at its deadline)."""
     if not isinstance(tree, exp.Query):
-        kw = tree.name.upper() if isinstance(tree, exp.Command) else tree.key.upper()
+        kw = clip(tree.name.upper() if isinstance(tree, exp.Command) else tree.key.upper())
         return STATEMENTS.get(kw, "{kw} is not a query. Instead, send one SELECT (or WITH … SELECT)").format(kw=kw)
-    for node in tree.walk():
-        reason = _node_rejection(node)
+    scopes = scopes or Scopes(tree)
+    checker = _Checker(scopes)
+    for count, node in enumerate(scopes.nodes):
+        if tick is not None and count % _TICK == 0:
+            tick()
+        reason = checker.node_rejection(node)
         if reason is not None:
             return reason
     return None
@@ -57,198 +70,261 @@ def _written_name(node: exp.Func) -> str | None:
     return this.name if isinstance(this, exp.Identifier) else None
 
 
-def _aliases_in_scope(node: exp.Expr) -> set[str]:
-    """Aliases of the tables and subqueries in FROM / JOIN of every SELECT enclosing ``node``.
-
-    A qualifier is an alias only where it is in scope: ``system.x`` is not excused by an unrelated
-    ``… FROM runs AS system`` elsewhere in the statement.
-    """
-    return {src.alias for select in _enclosing_selects(node) for src in _sources(select) if src.alias}
-
-
-def _enclosing_selects(node: exp.Expr) -> list[exp.Select]:
-    """The SELECTs whose FROM items ``node`` can see: up the tree, but not past a derived table (a subquery in
-    FROM / JOIN sees none of its siblings)."""
-    found: list[exp.Select] = []
-    child, parent = node, node.parent
-    while parent is not None:
-        if isinstance(child, exp.Subquery) and isinstance(parent, exp.From | exp.Join):
-            break
-        if isinstance(parent, exp.Select):
-            found.append(parent)
-        child, parent = parent, parent.parent
-    return found
+def shown(node: exp.Expr | None) -> str:
+    """An expression as ClickHouse SQL for a message, clipped."""
+    if node is None:
+        return ""
+    if sum(1 for _ in zip(node.walk(), range(200), strict=False)) >= 200:
+        return f"<a {node.key} expression>"
+    text = node.sql(dialect="clickhouse")
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
 
 
-def _sources(select: exp.Select) -> list[exp.Expr]:
-    sources = [select.args["from_"].this] if select.args.get("from_") else []
-    sources += [j.this for j in select.args.get("joins") or []]
-    return [src for src in sources if isinstance(src, exp.Table | exp.Subquery)]
+class _Checker:
+    def __init__(self, scopes: Scopes) -> None:
+        self.scopes = scopes
+        self.bounds = Bounds(scopes)
 
-
-def _names_in_scope(node: exp.Expr) -> set[str]:
-    """Names a bare identifier can mean as a value here: columns of the four tables read in scope, output names
-    of CTEs and subqueries read in scope, projection aliases of the enclosing SELECTs and lambda parameters."""
-    names: set[str] = set()
-    ctes: dict[str, exp.Expr] = {}
-    selects = _enclosing_selects(node)
-    for select in selects:
-        with_ = select.args.get("with_")
-        if isinstance(with_, exp.With):
-            ctes |= {c.alias: c.this for c in with_.expressions if c.alias}
-    for select in selects:
-        names |= {e.alias for e in select.expressions if isinstance(e, exp.Alias) and e.alias}
-        for src in _sources(select):
-            if isinstance(src, exp.Table) and src.name in TABLES and not src.args.get("db"):
-                names |= {c for c, _ in TABLES[src.name]}
-            elif isinstance(src, exp.Table) and src.name in ctes:
-                names |= _output_names(ctes[src.name])
-            else:
-                names |= _output_names(src)
-    parent = node.parent
-    while parent is not None:
-        if isinstance(parent, exp.Lambda):
-            names |= {p.name for p in parent.expressions}
-        parent = parent.parent
-    return names
-
-
-def _output_names(query: exp.Expr) -> set[str]:
-    inner = query.this if isinstance(query, exp.Subquery) else query
-    if isinstance(inner, exp.Select):
-        return {e.alias_or_name for e in inner.expressions if e.alias_or_name}
-    if isinstance(inner, exp.SetOperation):
-        return _output_names(inner.this)
-    return set()
-
-
-def _ctes_in_scope(node: exp.Expr) -> set[str]:
-    """Names of the table CTEs (``WITH t AS (SELECT …)``) of the queries enclosing ``node``; scalar ``WITH x AS
-    expr`` names are values, not tables. A CTE's body does not see its own name, except the recursive step (the
-    branch after the anchor) of a WITH RECURSIVE union."""
-    found: set[str] = set()
-    hidden: set[str] = set()
-    path: list[exp.Expr] = [node]
-    parent = node.parent
-    while parent is not None:
-        if isinstance(parent, exp.CTE) and parent.alias and not _in_recursive_step(parent, path):
-            hidden.add(parent.alias)
-        with_ = None if isinstance(parent, exp.CTE) else parent.args.get("with_")
-        if isinstance(with_, exp.With):
-            found |= {c.alias for c in with_.expressions if c.alias and not c.args.get("scalar")} - hidden
-        path.append(parent)
-        parent = parent.parent
-    return found
-
-
-def _in_recursive_step(cte: exp.CTE, path: list[exp.Expr]) -> bool:
-    """``path`` (from the node up to the CTE's body) runs through the non-anchor branch of WITH RECURSIVE."""
-    with_, body = cte.parent, cte.this
-    if not (isinstance(with_, exp.With) and with_.args.get("recursive") and isinstance(body, exp.Union)):
-        return False
-    return len(path) >= 2 and path[-1] is body and path[-2] is not body.this
-
-
-def _node_rejection(node: exp.Expr) -> str | None:
-    if isinstance(node, exp.Command | exp.DDL | exp.DML | exp.Set | exp.Use):
-        kw = node.name.upper() if isinstance(node, exp.Command) else node.key.upper()
-        return STATEMENTS.get(kw, "{kw} is not allowed inside a query. Instead, use SELECT").format(kw=kw)
-    if isinstance(node, exp.Query | exp.Subquery):
-        return _clause_rejection(node)
-    if isinstance(node, exp.Table):
-        return _table_rejection(node, _ctes_in_scope(node))
-    if isinstance(node, exp.In):
-        return _in_rejection(node)
-    if isinstance(node, exp.Column) and node.table and _is_system(node.table) and not _is_alias(node.table, node):
-        return _name_rejection(node.name, node.table, set(), "column")
-    if isinstance(node, exp.Column) and node.name in VIRTUAL_COLUMNS:
-        return (
-            f"The virtual column {node.name} describes the server's storage and is refused. "
-            f"Instead, select the columns of {TABLE_LIST} (cargo://sql/schema lists them)."
-        )
-    if isinstance(node, exp.Column) and node.args.get("db") is not None:
-        return (
-            f"The three-part name {node.sql()} reaches into another database. "
-            "Instead, write table_or_alias.column with one of the four tables."
-        )
-    if isinstance(node, exp.Placeholder):
-        return (
-            f"Query parameters ({node.sql(dialect='clickhouse')}) are not supported by Cargo's SQL endpoint. "
-            "Instead, write the value inline as a literal."
-        )
-    if isinstance(node, exp.WithFill):
-        return _fill_rejection(node)
-    if isinstance(node, exp.Func):
-        return _function_rejection(node)
-    return None
-
-
-def _fill_rejection(fill: exp.WithFill) -> str | None:
-    """``ORDER BY … WITH FILL FROM a TO b STEP s`` makes (b - a) / s rows without reading any."""
-    start, end = constant(fill.args.get("from_")) or 0.0, constant(fill.args.get("to"))
-    step = constant(fill.args.get("step")) or 1.0
-    if end is None or not step:
+    def node_rejection(self, node: exp.Expr) -> str | None:
+        if isinstance(node, exp.Connector | exp.Identifier | exp.Literal):  # AND / OR chains, names, values
+            return None
+        if isinstance(node, exp.Command | exp.DDL | exp.DML | exp.Set | exp.Use):
+            kw = clip(node.name.upper() if isinstance(node, exp.Command) else node.key.upper())
+            return STATEMENTS.get(kw, "{kw} is not allowed inside a query. Instead, use SELECT").format(kw=kw)
+        if isinstance(node, exp.Query | exp.Subquery):
+            return _clause_rejection(node)
+        if isinstance(node, exp.Table):
+            return self._table_rejection(node)
+        if isinstance(node, exp.In):
+            return self._in_rejection(node)
+        if (
+            isinstance(node, exp.Column)
+            and node.table
+            and _is_system(node.table)
+            and not self.scopes.is_alias(node.table, node)
+        ):
+            return _name_rejection(node.name, node.table, frozenset(), "column")
+        if isinstance(node, exp.Column) and node.name in VIRTUAL_COLUMNS:
+            return (
+                f"The virtual column {node.name} describes the server's storage and is refused. "
+                f"Instead, select the columns of {TABLE_LIST} (cargo://sql/schema lists them)."
+            )
+        if isinstance(node, exp.Column) and node.args.get("db") is not None:
+            return (
+                f"The three-part name {clip(node.sql())} reaches into another database. "
+                "Instead, write table_or_alias.column with one of the four tables."
+            )
+        if isinstance(node, exp.Placeholder):
+            return (
+                f"Query parameters ({node.sql(dialect='clickhouse')}) are not supported by Cargo's SQL endpoint. "
+                "Instead, write the value inline as a literal."
+            )
+        if isinstance(node, exp.Order):
+            return self._fill_rejection(node)
+        if isinstance(node, exp.Func):
+            return self._function_rejection(node)
         return None
-    if abs(end - start) / abs(step) > GENERATOR_MAX:
+
+    def _fill_rejection(self, order: exp.Order) -> str | None:
+        """``ORDER BY k WITH FILL FROM a TO b STEP s`` makes (b - a) / s rows without reading any, for each value of
+        the columns before it: the product over the ORDER BY must be provably at most GENERATOR_MAX."""
+        total = 1.0
+        for ordered in order.expressions:
+            fill = ordered.args.get("with_fill") if isinstance(ordered, exp.Ordered) else None
+            if not isinstance(fill, exp.WithFill):
+                continue
+            rows, problem = self._fill_rows(ordered.this, fill)
+            if problem is not None:
+                return (
+                    f"ORDER BY {shown(ordered.this)} WITH FILL: {problem}, so the guard cannot prove it generates "
+                    f"at most {GENERATOR_MAX:,} rows. Instead, give FROM and TO that fold to constants "
+                    "(e.g. FROM now() - INTERVAL 7 DAY TO now()) and a STEP such that (TO - FROM) / STEP is small."
+                )
+            total *= rows
+            if total > GENERATOR_MAX:
+                data = not (fill.args.get("from_") and fill.args.get("to"))
+                why = " (without FROM and TO it fills between the data's own values, as far as their type allows)"
+                return (
+                    f"ORDER BY … WITH FILL would generate up to {total:,.0f} rows{why if data else ''}, "
+                    f"more than {GENERATOR_MAX:,}. Instead, fill a smaller range (FROM … TO …) or a larger STEP."
+                )
+        return None
+
+    def _fill_rows(self, key: exp.Expr, fill: exp.WithFill) -> tuple[float, str | None]:
+        """(most rows the fill makes, None) or (0, why the guard cannot bound them). A missing FROM or TO is the
+        data's first or last key value: only the key's type bounds it."""
+        bounds = self.bounds
+        start_node, end_node, step_node = (fill.args.get(k) or None for k in ("from_", "to", "step"))
+        values = bounds.of(key)
+        start = bounds.of(start_node) if start_node else values
+        end = bounds.of(end_node) if end_node else values
+        # the key's type decides the STEP's unit (days for a Date); when it is not known, seconds (the smaller)
+        timed = {start.kind, end.kind} & {DATE, TIME}
+        kind = values.kind if values.kind in (DATE, TIME) else (TIME if timed else NUMBER)
+        if kind == DATE:  # a number next to a Date counts days
+            start, end = (_days(r) for r in (start, end))
+        step = bounds.of(step_node) if step_node else Range(1.0, 1.0)
+        if step.kind != SPAN and kind == DATE:
+            step = _days(step)
+        smallest = 0.0 if step.lo <= 0 <= step.hi else min(abs(step.lo), abs(step.hi))
+        span = max(end.hi - start.lo, start.hi - end.lo)
+        for side, node, value in (("FROM", start_node, start), ("TO", end_node, end)):
+            if not value.bounded:
+                if node is None:
+                    return 0, f"without {side} it fills to the data's own {'first' if side == 'FROM' else 'last'} value"
+                return 0, f"{side} {shown(node)} does not fold to a bounded value"
+        if not math.isfinite(smallest) or smallest <= 0:
+            return 0, f"STEP {shown(step_node)} does not fold to a non-zero constant"
+        return max(span, 0.0) / smallest + 1, None
+
+    def _table_rejection(self, table: exp.Table) -> str | None:
+        if isinstance(table.parent, exp.Join) and table.parent.args.get("kind") == "ARRAY":
+            db = table.args["db"].name if table.args.get("db") else ""
+            if db and _is_system(db) and not self.scopes.is_alias(db, table):
+                return _name_rejection(table.name, db, self.scopes.ctes_in_scope(table), "ARRAY JOIN")
+            return None  # ARRAY JOIN unfolds a column, not a table
+        if isinstance(table.this, exp.Func):
+            name = clip(table.this.name or table.this.sql_name())
+            return (
+                f"The table function {name}() is denied by Cargo (table functions read outside the workspace). "
+                f"Instead, select FROM {TABLE_LIST}."
+            )
+        if table.args.get("catalog") is not None:
+            return (
+                f"The name {clip(table.sql())} has too many parts. "
+                f"Instead, select FROM {TABLE_LIST} without a prefix."
+            )
+        db = table.args["db"].name if table.args.get("db") else None
+        ctes = frozenset() if db is not None or table.name in KNOWN_TABLES else self.scopes.ctes_in_scope(table)
+        return _name_rejection(table.name, db, ctes, "FROM")
+
+    def _in_rejection(self, node: exp.In) -> str | None:
+        """``x IN t`` and ``x IN ((db.t))`` read a table in ClickHouse: check those names as tables."""
+        field = _qualified(_unwrapped(node.args.get("field")))
+        if field is not None:
+            db, name = field
+            if db is not None:
+                return _name_rejection(name, db, frozenset(), "IN")
+            return _name_rejection(name, None, self.scopes.ctes_in_scope(node), "IN")
+        for item in node.expressions:
+            reason = self._in_target_rejection(_unwrapped(item), node)
+            if reason is not None:
+                return reason
+        return None
+
+    def _in_target_rejection(self, target: exp.Expr | None, node: exp.Expr) -> str | None:
+        """A name on the right of IN is a table unless it is a value in scope (a column of a table read here, an
+        alias, a lambda parameter); a qualifier must be an alias of a table in scope."""
+        named = _qualified(target)
+        if named is None:
+            return None
+        db, name = named
+        if db is not None:
+            if _is_system(db) or not self.scopes.is_alias(db, node):  # old analyzers read system.x even aliased
+                return _name_rejection(name, db, frozenset(), "IN")
+            return None
+        if self.scopes.is_value_name(name, node):
+            return None
+        return _name_rejection(name, None, self.scopes.ctes_in_scope(node), "IN")
+
+    def _function_rejection(self, node: exp.Func) -> str | None:
+        called = function_names(node)
+        written = _written_name(node)
+        name = clip(written or node.sql_name())
+        spelling, family = next((DENIED_FUNCTIONS[n] for n in called if n in DENIED_FUNCTIONS), (name, None))
+        if family is None and written:
+            family = next((f for prefix, f in DENIED_PREFIXES.items() if written.lower().startswith(prefix)), None)
+        if family is not None:
+            spelling = clip(written or spelling)
+            return (
+                f"{spelling}() is one of the {family} Cargo denies. "
+                f"Instead, compute the value from the columns of {TABLE_LIST}."
+            )
+        if called & (TABLE_FUNCTIONS - SCALAR_TWINS):
+            return (
+                f"{name}() is a table function, denied by Cargo wherever it appears. "
+                f"Instead, read {TABLE_LIST} (use a subquery for IN)."
+            )
+        if called & IN_FUNCTIONS:
+            args = list(node.expressions)
+            return self._in_target_rejection(_unwrapped(args[1]), node) if len(args) > 1 else None
+        return self._size_rejection(node, name, called)
+
+    def _size_rejection(self, node: exp.Func, name: str, called: set[str]) -> str | None:
+        """A generator's size (elements, bytes or slots) must be provably at most GENERATOR_MAX."""
+        args: list[exp.Expr] = [a for a in node.iter_expressions() if not isinstance(a, exp.DataType)]
+        sized = next((n for n in called if n in GENERATORS), None)
+        if sized == "range":
+            size, sizing = self._range_size(args), args
+        elif sized == "timeslots":
+            size, sizing = self._time_slots(args), args[1:]
+        elif sized == "mappopulateseries":  # every key from the smallest to the largest (or to max)
+            keys = self.bounds.elements(args[0]) if args else Range(-math.inf, math.inf)
+            top = self.bounds.of(args[2]).hi if len(args) > 2 else keys.hi
+            size, sizing = max(top - keys.lo + 1, 0.0), args
+        elif sized == "h3kring" and len(args) > 1:  # the cells within k steps: 3k(k+1) + 1
+            k = self.bounds.of(args[1]).hi
+            size, sizing = 3 * k * (k + 1) + 1, [args[1]]
+        elif sized is not None and len(args) > GENERATORS[sized]:
+            sizing = [args[GENERATORS[sized]]]
+            size = self.bounds.of(sizing[0]).hi
+            if sized == "repeat" and isinstance(args[0], exp.Literal) and args[0].is_string:
+                size *= max(1, len(str(args[0].this)))  # bytes: the copies of the string
+        else:
+            return None
+        if size <= GENERATOR_MAX:
+            return None
+        whole = sized in ("range", "timeslots", "mappopulateseries")
+        call = f"{name}({', '.join(shown(a) for a in (args if whole else sizing))})"
+        if math.isfinite(size) and all(self.bounds.of(a).lo == self.bounds.of(a).hi for a in sizing):
+            return (
+                f"{call} builds a value larger than {GENERATOR_MAX:,} elements in memory. "
+                "Instead, use a smaller argument or aggregate over the tables' rows."
+            )
+        reach = f"it can reach {size:,.0f}" if math.isfinite(size) else "it depends on values the guard cannot bound"
         return (
-            f"WITH FILL from {start:g} to {end:g} would generate more than {GENERATOR_MAX:,} rows. "
-            "Instead, fill a smaller range or a larger STEP."
+            f"{call}: the guard cannot prove its size is at most {GENERATOR_MAX:,} ({reach}). "
+            f"Instead, write the size as a constant or bound it, e.g. least(…, {GENERATOR_MAX})."
         )
-    return None
+
+    def _range_size(self, args: list[exp.Expr]) -> float:
+        """``range(end)``, ``range(start, end[, step])``: the number of elements."""
+        if not args:
+            return 0.0
+        values = [self.bounds.of(a) for a in args]
+        start, end = (values[0], values[1]) if len(values) > 1 else (Range(0.0, 0.0), values[0])
+        step = values[2] if len(values) > 2 else Range(1.0, 1.0)
+        smallest = 1.0 if step.lo <= 0 <= step.hi else max(1.0, min(abs(step.lo), abs(step.hi)))
+        up, down = max(end.hi - start.lo, 0.0), max(start.hi - end.lo, 0.0)
+        return (up if step.lo > 0 else down if step.hi < 0 else max(up, down)) / smallest
+
+    def _time_slots(self, args: list[exp.Expr]) -> float:
+        """``timeSlots(start, duration[, size])``: duration / size + 1 slots (size 1800 s by default)."""
+        if len(args) < 2:
+            return 0.0
+        duration = self.bounds.of(args[1])
+        size = self.bounds.of(args[2]) if len(args) > 2 else Range(1800.0, 1800.0)
+        if size.lo <= 0:
+            return math.inf
+        return max(duration.hi, 0.0) / size.lo + 1
 
 
-def _is_alias(qualifier: str, node: exp.Expr) -> bool:
-    return qualifier in _aliases_in_scope(node)
+def _days(value: Range) -> Range:
+    """A plain number read as days (Date arithmetic)."""
+    return Range(value.lo * DAY, value.hi * DAY, DATE) if value.kind == NUMBER else value
 
 
 def _clause_rejection(node: exp.Expr) -> str | None:
     if node.args.get("settings"):
         return (
             "A SETTINGS clause could lift Cargo's caps and is refused. "
-            "Instead, remove it: the caps (30 s, 10,000 result rows, 10,000,000 rows read) are fixed."
+            f"Instead, remove it: the caps ({CAPS_SUMMARY}) are fixed."
         )
     if node.args.get("format"):
         return "A FORMAT clause is refused. Instead, remove it: results always come back as JSON rows."
     if node.args.get("into"):
         return "SELECT … INTO writes a table and is refused. Instead, remove INTO; the rows come back to you."
     return None
-
-
-def _in_rejection(node: exp.In) -> str | None:
-    """``x IN t`` and ``x IN ((db.t))`` read a table in ClickHouse: check those names as tables."""
-    field = _qualified(_unwrapped(node.args.get("field")))
-    if field is not None:
-        db, name = field
-        if db is not None:
-            return _name_rejection(name, db, set(), "IN")
-        return _name_rejection(name, None, _ctes_in_scope(node), "IN")
-    for item in node.expressions:
-        reason = _in_target_rejection(_unwrapped(item), node)
-        if reason is not None:
-            return reason
-    return None
-
-
-def _in_function_rejection(node: exp.Func) -> str | None:
-    """``globalIn(x, t)``, ``notIn(x, ((db.t)))``, …: the second argument is checked as ``x IN t`` would be."""
-    args = list(node.expressions)
-    return _in_target_rejection(_unwrapped(args[1]), node) if len(args) > 1 else None
-
-
-def _in_target_rejection(target: exp.Expr | None, node: exp.Expr) -> str | None:
-    """A name on the right of IN is a table unless it is a value in scope (a column of a table read here, an
-    alias, a lambda parameter); a qualifier must be an alias of a table in scope."""
-    named = _qualified(target)
-    if named is None:
-        return None
-    db, name = named
-    if db is not None:
-        if _is_system(db) or not _is_alias(db, node):  # old analyzers read system.x here even under an alias
-            return _name_rejection(name, db, set(), "IN")
-        return None
-    if name in _names_in_scope(node):
-        return None
-    return _name_rejection(name, None, _ctes_in_scope(node), "IN")
 
 
 def _qualified(node: exp.Expr | None) -> tuple[str | None, str] | None:
@@ -275,24 +351,10 @@ def _is_system(qualifier: str) -> bool:
     return qualifier.lower() in ("system", "information_schema")
 
 
-def _table_rejection(table: exp.Table, ctes: set[str]) -> str | None:
-    if isinstance(table.parent, exp.Join) and table.parent.args.get("kind") == "ARRAY":
-        db = table.args["db"].name if table.args.get("db") else ""
-        if db and _is_system(db) and not _is_alias(db, table):
-            return _name_rejection(table.name, db, ctes, "ARRAY JOIN")
-        return None  # ARRAY JOIN unfolds a column, not a table
-    if isinstance(table.this, exp.Func):
-        name = table.this.name or table.this.sql_name()
-        return (
-            f"The table function {name}() is denied by Cargo (table functions read outside the workspace). "
-            f"Instead, select FROM {TABLE_LIST}."
-        )
-    if table.args.get("catalog") is not None:
-        return f"The name {table.sql()} has too many parts. Instead, select FROM {TABLE_LIST} without a prefix."
-    return _name_rejection(table.name, table.args["db"].name if table.args.get("db") else None, ctes, "FROM")
-
-
-def _name_rejection(name: str, db: str | None, ctes: set[str], where: str) -> str | None:
+def _name_rejection(name: str, db: str | None, ctes: frozenset[str], where: str) -> str | None:
+    if db is None and (name in KNOWN_TABLES or name in ctes):
+        return None
+    name, db = clip(name), clip(db) if db is not None else None
     if db is not None:
         if _is_system(db):
             return (
@@ -301,10 +363,8 @@ def _name_rejection(name: str, db: str | None, ctes: set[str], where: str) -> st
             )
         return (
             f"The schema-prefixed table {db}.{name} is refused: Cargo's tables have no schema prefix. "
-            f"Instead, write {name if name in KNOWN_TABLES else 'runs, batches, spans or records'} alone."
+            f"Instead, write {name if name in KNOWN_TABLES else TABLE_LIST} alone."
         )
-    if name in KNOWN_TABLES or name in ctes:
-        return None
     if normalized(name) in TABLE_FUNCTIONS:
         return f"The table function {name}() is denied by Cargo. Instead, select FROM {TABLE_LIST}."
     if name.lower() in KNOWN_TABLES:
@@ -312,133 +372,3 @@ def _name_rejection(name: str, db: str | None, ctes: set[str], where: str) -> st
     return (
         f"Unknown table {name} ({where} {name}). Instead, use one of {TABLE_LIST}, or a name defined in WITH … AS (…)."
     )
-
-
-def _function_rejection(node: exp.Func) -> str | None:
-    called = function_names(node)
-    written = _written_name(node)
-    shown = written or node.sql_name()
-    spelling, family = next((DENIED_FUNCTIONS[n] for n in called if n in DENIED_FUNCTIONS), (shown, None))
-    if family is None and written:
-        family = next((f for prefix, f in DENIED_PREFIXES.items() if written.lower().startswith(prefix)), None)
-    if family is not None:
-        spelling = written or spelling
-        return (
-            f"{spelling}() is one of the {family} Cargo denies. "
-            "Instead, compute the value from the columns of runs, batches, spans or records."
-        )
-    if called & (TABLE_FUNCTIONS - SCALAR_TWINS):
-        return (
-            f"{shown}() is a table function, denied by Cargo wherever it appears. "
-            f"Instead, read {TABLE_LIST} (use a subquery for IN)."
-        )
-    if called & IN_FUNCTIONS:
-        return _in_function_rejection(node)
-    if called & GENERATORS:
-        for arg in node.iter_expressions():
-            size = constant(arg)
-            if size is not None and size > GENERATOR_MAX:
-                return (
-                    f"{shown}({arg.sql(dialect='clickhouse')}) builds a value larger than {GENERATOR_MAX:,} "
-                    "elements in memory. Instead, use a smaller argument or aggregate over the tables' rows."
-                )
-    return None
-
-
-_FOLD: dict[type[exp.Binary], Callable[[float, float], float]] = {
-    exp.Add: float.__add__,
-    exp.Sub: float.__sub__,
-    exp.Mul: float.__mul__,
-    exp.Pow: float.__pow__,
-    exp.Div: float.__truediv__,
-    exp.IntDiv: float.__floordiv__,
-    exp.BitwiseLeftShift: lambda a, b: a * 2.0**b,
-}
-# Functions whose value is computed from constant arguments (by their lower-cased name).
-_CALLS: dict[str, Callable[[list[float]], float]] = {
-    "plus": sum,
-    "multiply": lambda a: a[0] * a[1],
-    "minus": lambda a: a[0] - a[1],
-    "divide": lambda a: a[0] / a[1],
-    "intdiv": lambda a: a[0] // a[1],
-    "power": lambda a: a[0] ** a[1],
-    "pow": lambda a: a[0] ** a[1],
-    "exp10": lambda a: 10.0 ** a[0],
-    "intexp10": lambda a: 10.0 ** a[0],
-    "exp2": lambda a: 2.0 ** a[0],
-    "intexp2": lambda a: 2.0 ** a[0],
-    "bitshiftleft": lambda a: a[0] * 2.0 ** a[1],
-    "greatest": max,
-    "least": min,
-    "abs": lambda a: abs(a[0]),
-    "materialize": lambda a: a[0],
-    "identity": lambda a: a[0],
-}
-_DEPTH = 20
-
-
-def constant(node: exp.Expr | None) -> float | None:
-    """The number a constant expression evaluates to — literals (decimal, hex, binary), arithmetic, shifts,
-    casts and numeric functions of constants, and names bound to constants by ``WITH n AS …`` or ``… AS n`` —
-    else None."""
-    try:
-        return _fold(node, _DEPTH)
-    except (ArithmeticError, ValueError, IndexError, OverflowError):
-        return float("inf")  # too big to evaluate is too big to build
-
-
-def _fold(node: exp.Expr | None, depth: int) -> float | None:
-    if node is None or depth <= 0:
-        return None
-    if isinstance(node, exp.Paren):
-        return _fold(node.this, depth - 1)
-    if isinstance(node, exp.HexString):
-        return float(int(str(node.this), 16))
-    if isinstance(node, exp.BitString):
-        return float(int(str(node.this), 2))
-    if isinstance(node, exp.Literal):
-        return _number(str(node.this))
-    if isinstance(node, exp.Neg):
-        inner = _fold(node.this, depth - 1)
-        return -inner if inner is not None else None
-    if isinstance(node, exp.Column) and not node.table:
-        return _fold(_bound_value(node), depth - 1)
-    if isinstance(node, exp.Binary) and type(node) in _FOLD:
-        left, right = _fold(node.this, depth - 1), _fold(node.expression, depth - 1)
-        return _FOLD[type(node)](left, right) if left is not None and right is not None else None
-    if isinstance(node, exp.Func):
-        args = [a for a in node.iter_expressions() if not isinstance(a, exp.DataType)]
-        values = [_fold(a, depth - 1) for a in args]
-        if any(v is None for v in values):
-            return None
-        numbers = [v for v in values if v is not None]
-        name = (_written_name(node) or node.sql_name()).lower()
-        if isinstance(node, exp.Cast) or name.startswith("to"):
-            return numbers[0] if len(numbers) == 1 else None
-        call = _CALLS.get(name) or _CALLS.get(node.key)
-        return call(numbers) if call and numbers else None
-    return None
-
-
-def _bound_value(column: exp.Column) -> exp.Expr | None:
-    """The expression a bare name is bound to by a scalar ``WITH expr AS name`` or a projection ``expr AS name``."""
-    for select in _enclosing_selects(column):
-        with_ = select.args.get("with_")
-        for cte in with_.expressions if isinstance(with_, exp.With) else []:
-            if cte.alias == column.name and cte.args.get("scalar") and isinstance(cte.this, exp.Expr):
-                return cte.this
-        for e in select.expressions:
-            bound = e.this if isinstance(e, exp.Alias) and e.alias == column.name else None
-            if isinstance(bound, exp.Expr) and column not in bound.walk():
-                return bound
-    return None
-
-
-def _number(text: str) -> float | None:
-    try:
-        return float(text.replace("_", ""))
-    except ValueError:
-        try:
-            return float(int(text, 0))
-        except ValueError:
-            return None

@@ -1,6 +1,6 @@
-"""Download every run matching a filter, past the 10,000-run export cap, into the result store.
+"""Download every run matching a filter, past Cargo's export cap, into the result store.
 
-Pages of at most 10,000 runs are requested with ``limit``/``offset`` under a fixed ``createdBefore`` so
+Pages of at most ``EXPORT_CAP`` runs are requested with ``limit``/``offset`` under a fixed ``createdBefore`` so
 they are stable; each page's file is streamed to disk, then all pages are merged in order into one
 stored result. A page whose file host fails transiently (429, 5xx, a dropped connection, a timeout) is
 fetched again with backoff, and an expired URL is replaced by a fresh one, within the client's retry
@@ -29,11 +29,11 @@ from cargo_mcp.api.client import CargoClient
 from cargo_mcp.api.errors import CargoApiError
 from cargo_mcp.api.requests import DownloadRunOutputs
 from cargo_mcp.api.retry import RetryPolicy, seconds
+from cargo_mcp.api.sql import EXPORT_CAP
 from cargo_mcp.results.fetch import FetchPolicy, FetchRetryable, UrlExpired, fetch_to_file
 from cargo_mcp.results.parse import read_rows
 from cargo_mcp.results.store import ResultMeta, ResultStore
 
-EXPORT_CAP = 10_000
 CHECK_EVERY = 1000  # rows stored between two looks at whether the call was cancelled
 Progress = Callable[[int, int, str], Awaitable[None]]
 

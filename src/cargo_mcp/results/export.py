@@ -27,10 +27,34 @@ _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | 
 _FOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 # Where the platform can open, rename and stat relative to a directory descriptor (not on Windows).
 _AT = {os.open, os.rename, os.stat, os.unlink} <= os.supports_dir_fd
+SHARED_SERVER_OFF = (
+    "saving files is off on this shared HTTP server (its operator can enable it with CARGO_MCP_EXPORT_DIR, and "
+    "for per-caller Cargo tokens also --allow-caller-file-writes). Call download_outputs without save_to: the "
+    "whole result is readable as the CSV resource cargo://results/<result_id>, or page it with read_result."
+)
 
 
-def target(save_to: str, roots: list[Path], overwrite: bool) -> Path:
+def allowed_folders(export_dir: Path | None, client_roots: list[Path], *, narrow_only: bool) -> list[Path]:
+    """The folders ``save_to`` may write into.
+
+    A client root that is a whole file system (``/``, ``C:\\``) is refused. Over HTTP (``narrow_only``) the
+    client's roots may only narrow ``export_dir``: the roots inside it, else ``export_dir`` itself (roots
+    elsewhere are paths on the client's machine), and without ``export_dir`` nothing may be written. On stdio
+    the client's roots are the user's own folders and count beside ``export_dir``.
+    """
+    roots = [r.resolve() for r in client_roots if r.resolve() != Path(r.resolve().anchor)]
+    if not narrow_only:
+        return ([export_dir] if export_dir else []) + roots
+    if export_dir is None:
+        return []
+    inside = [r for r in roots if r.is_relative_to(export_dir.resolve())]
+    return inside or [export_dir]
+
+
+def target(save_to: str, roots: list[Path], overwrite: bool, *, shared: bool = False) -> Path:
     """The absolute path to write, or :class:`InputError` when it is outside every allowed root."""
+    if not roots and shared:
+        raise InputError(SHARED_SERVER_OFF)
     if not roots:
         raise InputError(
             "saving files is not enabled for this server. Ask the user to add "

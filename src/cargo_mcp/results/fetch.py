@@ -18,6 +18,7 @@ from urllib.parse import SplitResult, urlsplit
 import anyio
 import httpx
 
+from cargo_mcp import metrics
 from cargo_mcp.api.errors import CargoApiError
 from cargo_mcp.api.retry import RETRY_STATUSES, parse_retry_after
 from cargo_mcp.clip import echo
@@ -172,6 +173,8 @@ async def fetch_to_file(http: httpx.AsyncClient, url: str, policy: FetchPolicy, 
     except BaseException:
         dest.unlink(missing_ok=True)
         raise
+    metrics.DOWNLOADS.inc()
+    metrics.DOWNLOAD_BYTES.inc(size)
     return size
 
 

@@ -56,10 +56,7 @@ def _csv(path: Path) -> tuple[list[str], Iterator[dict[str, Any]]]:
 def _json(path: Path) -> tuple[list[str], Iterator[dict[str, Any]]]:
     """A JSON array of objects, decoded element by element; columns come from the first row."""
     items = _json_array(path)
-    try:
-        first = next(items, None)
-    except CargoApiError:
-        raise
+    first = next(items, None)
     if first is None:
         return [], iter(())
 

@@ -4,11 +4,18 @@ Rows are written in batches (memory stays flat), read back by page with optional
 equality filters and ordering, and exported as CSV or JSON. Values keep their JSON type: strings are TEXT,
 numbers INTEGER or REAL, and booleans, objects and arrays JSON text in a BLOB (columns have no affinity).
 The folder's total size is bounded (results being written and downloads in progress count): the oldest
-results are evicted first, except those in use — held by a reader or by the call that is creating them.
+results are evicted first, except those in use — held by a reader or by the call that is creating them;
+so are results past the age limit.
+
+A store may be *scoped* (:meth:`ResultStore.scoped`): each HTTP caller's results live in a subfolder named
+by the caller's credential hash, invisible to every other scope. A *mirror* (an S3-compatible bucket,
+``results/s3.py``) receives every finished result and serves the ones this process has not seen, so a
+handle works on every replica.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -24,20 +31,38 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cargo_mcp.api.vocabulary import InputError
 from cargo_mcp.clip import echo
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
+DEFAULT_MAX_AGE = 24 * 3600.0
 SQLITE_MAX_INT = 2**63 - 1
 _ID = re.compile(r"r_[0-9a-f]{12}")
 # Files under the store's folder that count toward its size: results, results being written, download pages.
-_SIZED = ("r_*.sqlite", "r_*.partial", "cargo-mcp-dl-*/*")
+# (A scope's results are one folder down.)
+_SIZED = ("r_*.sqlite", "r_*.partial", "*/r_*.sqlite", "*/r_*.partial", "cargo-mcp-dl-*/*")
 
 
 class ResultNotFound(InputError):
     """The result id never existed or was evicted."""
+
+
+class ResultStoreUnavailable(Exception):
+    """The shared result store (the mirror) could not be used; the message says what to do."""
+
+
+class ResultMirror(Protocol):
+    """Where finished results are copied so that other processes read them (``name``: ``scope/id.sqlite``)."""
+
+    def put(self, name: str, path: Path) -> None: ...
+
+    def get(self, name: str, dest: Path) -> bool: ...
+
+    def delete(self, name: str) -> None: ...
+
+    def evict(self) -> None: ...
 
 
 BATCH = 1000
@@ -57,14 +82,33 @@ class ResultMeta:
 class ResultStore:
     """Results under ``root`` (a private temporary folder by default)."""
 
-    def __init__(self, root: Path | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self,
+        root: Path | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        *,
+        max_age: float = DEFAULT_MAX_AGE,
+        mirror: ResultMirror | None = None,
+    ) -> None:
         self._owned = root is None
         self.root = root or Path(tempfile.mkdtemp(prefix="cargo-mcp-results-"))
         self.root.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
+        self.max_age = max_age
+        self.mirror = mirror
+        self.scope = ""
         self._held: Counter[str] = Counter()
         self._empty: dict[tuple[str, str], dict[str, int]] = {}  # empty_cells by result and where, oldest first
         self._lock = threading.Lock()
+
+    def scoped(self, scope: str) -> ResultStore:
+        """The same store seen by one caller: only the results created under ``scope`` exist for it."""
+        if not scope.isalnum():
+            raise ValueError("a result scope is a credential hash (letters and digits)")
+        view = copy.copy(self)  # shares the folder, the limits, the mirror and what is held
+        view._owned = False
+        view.scope = scope
+        return view
 
     def close(self) -> None:
         """Remove the folder when the store created it (results live as long as the server)."""
@@ -78,7 +122,7 @@ class ResultStore:
                 f"result_id {echo(result_id)} is not a result id: they look like r_3f9c2a1b4d5e "
                 "(the result_id of a download_outputs answer)."
             )
-        return self.root / f"{result_id}.sqlite"
+        return self.root / self.scope / f"{result_id}.sqlite"
 
     @staticmethod
     def new_id() -> str:
@@ -114,6 +158,7 @@ class ResultStore:
         """
         result_id = result_id or self.new_id()
         final = self.path(result_id)
+        final.parent.mkdir(exist_ok=True)
         tmp = final.with_suffix(".partial")
         columns = list(columns)
         with self.hold(result_id):
@@ -124,15 +169,23 @@ class ResultStore:
                     db.execute("CREATE TABLE meta (doc TEXT)")
                     db.execute("INSERT INTO meta VALUES (?)", (json.dumps(meta.__dict__),))
                 tmp.rename(final)
+                if self.mirror is not None:
+                    self.mirror.put(self._name(final), final)
             except BaseException:
                 tmp.unlink(missing_ok=True)
+                final.unlink(missing_ok=True)
                 raise
             self._evict()
+        if self.mirror is not None:
+            self.mirror.evict()
         return meta
 
     def delete(self, result_id: str) -> None:
         """Remove a result (a download that did not complete must not leave one behind)."""
-        self.path(result_id).unlink(missing_ok=True)
+        path = self.path(result_id)
+        path.unlink(missing_ok=True)
+        if self.mirror is not None:
+            self.mirror.delete(self._name(path))
 
     def meta(self, result_id: str) -> ResultMeta:
         with self._open(result_id) as db:
@@ -276,6 +329,9 @@ class ResultStore:
         """A read-only connection to the result, held (safe from eviction) and closed after the block."""
         path = self.path(result_id)
         with self.hold(result_id):
+            if not path.exists() and self.mirror is not None:
+                path.parent.mkdir(exist_ok=True)
+                self.mirror.get(self._name(path), path)
             if not path.exists():
                 raise ResultNotFound(
                     f"no result {echo(result_id.strip())}: it never existed or was evicted; run download_outputs again."
@@ -286,14 +342,20 @@ class ResultStore:
             finally:
                 db.close()
 
+    def _name(self, path: Path) -> str:
+        """A result file's name relative to the store's folder (its mirror key)."""
+        return path.relative_to(self.root).as_posix()
+
     def _evict(self) -> None:
-        """Delete the oldest results until the folder fits the cap; results in use and files being written stay."""
+        """Across every scope, delete the results past the age limit, then the oldest until the folder fits the
+        cap; results in use and files being written stay."""
         with self._lock:
             sizes = {p: _size(p) for pattern in _SIZED for p in self.root.glob(pattern)}
             total = sum(sizes.values())
             done = sorted((p for p in sizes if p.suffix == ".sqlite"), key=_mtime)
-            for p in done:
-                if total <= self.max_bytes:
+            now = time.time()
+            for p in done:  # oldest first
+                if total <= self.max_bytes and now - _mtime(p) <= self.max_age:
                     break
                 if p.stem in self._held:
                     continue

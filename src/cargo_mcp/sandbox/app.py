@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal
 
 import anyio.to_thread
 from starlette.applications import Starlette
@@ -14,15 +14,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cargo_mcp.api import requests as p
+from cargo_mcp.api.models import TERMINAL_STATUSES
+from cargo_mcp.api.sql import EXPORT_CAP
 from cargo_mcp.sandbox import outputs, select, serialize
-from cargo_mcp.sandbox.engine import QueryError
-from cargo_mcp.sandbox.faults import FaultMiddleware
-from cargo_mcp.sandbox.workspace import RunRec, SandboxWorkspace, WorkflowRec
+from cargo_mcp.sandbox.engine import Engine, QueryError
+from cargo_mcp.sandbox.faults import FaultMiddleware, Faults
+from cargo_mcp.sandbox.files import FileStore, access_denied
+from cargo_mcp.sandbox.workspace import BatchRec, RunRec, SandboxWorkspace, WorkflowRec
 
-if TYPE_CHECKING:
-    from cargo_mcp.sandbox.server import Sandbox
-
-EXPORT_CAP = 10_000
 Handler = Callable[[Request, SandboxWorkspace], Awaitable[Response]]
 
 
@@ -80,7 +79,7 @@ def parse(model: type[p.R], data: Any) -> p.R:
         raise ApiError(400, str(e), "invalidPayload") from None
 
 
-def path_uuid(request: Request, what: str) -> str:
+def path_uuid(request: Request) -> str:
     raw = request.path_params["uuid"]
     try:
         return p.check_uuid(raw)
@@ -95,22 +94,40 @@ def _workflow(ws: SandboxWorkspace, uuid: str | None) -> WorkflowRec:
     return wf
 
 
-def _run(ws: SandboxWorkspace, uuid: str) -> RunRec:
-    r = ws.runs_by_uuid.get(uuid)
-    if r is None:
+def _run(ws: SandboxWorkspace, r: Request) -> RunRec:
+    run = ws.runs_by_uuid.get(path_uuid(r))
+    if run is None:
         raise not_found("run")
-    return r
+    return run
+
+
+def _batch(ws: SandboxWorkspace, r: Request) -> BatchRec:
+    b = ws.batches_by_uuid.get(path_uuid(r))
+    if b is None:
+        raise not_found("batch")
+    return b
+
+
+def _owner(ws: SandboxWorkspace, r: Request, what: Literal["tool", "play"]) -> WorkflowRec:
+    """The workflow of the tool or play named by the path's uuid."""
+    uuid = path_uuid(r)
+    wf = next((w for w in ws.workflows if (w.tool_uuid if what == "tool" else w.play_uuid) == uuid), None)
+    if wf is None:
+        raise not_found(what)
+    return wf
 
 
 class Api:
-    """Route handlers bound to one :class:`~cargo_mcp.sandbox.server.Sandbox`."""
+    """Route handlers over the sandbox's parts: its workspaces by token, SQL engine, files and faults."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sb = sandbox
+    def __init__(
+        self, by_token: Mapping[str, SandboxWorkspace], engine: Engine, files: FileStore, faults: Faults | None
+    ) -> None:
+        self.by_token, self.engine, self.files, self.fault_rules = by_token, engine, files, faults
 
     # --- runs -------------------------------------------------------------------------------
     async def run_get(self, r: Request, ws: SandboxWorkspace) -> Response:
-        return ok(serialize.get_run(ws, _run(ws, path_uuid(r, "run"))).wire())
+        return ok(serialize.get_run(ws, _run(ws, r)).wire())
 
     async def runs_list(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.ListRuns, await body(r))
@@ -128,8 +145,8 @@ class Api:
     async def runs_download(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.DownloadRuns, await body(r))
         _workflow(ws, q.workflow_uuid)
-        runs = self._capped(select.match_runs(ws, q), "runs")
-        return self._file(r, ws, outputs.ndjson_runs(ws, runs), "application/x-ndjson", "ndjson")
+        runs = self._capped(select.match_runs(ws, q))
+        return self._file(r, outputs.ndjson_runs(ws, runs), "application/x-ndjson", "ndjson")
 
     async def runs_download_outputs(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.DownloadRunOutputs, await body(r))
@@ -138,8 +155,8 @@ class Api:
         runs = select.match_runs(ws, q)
         if q.offset or q.limit is not None:
             runs = runs[q.offset or 0 : (q.offset or 0) + q.limit if q.limit is not None else None]
-        runs = self._capped(runs, "runs")
-        return self._outputs(r, ws, runs, slug, q.format)
+        runs = self._capped(runs)
+        return self._outputs(r, runs, slug, q.format)
 
     async def runs_metrics(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.RunMetrics, await body(r))
@@ -158,10 +175,7 @@ class Api:
 
     # --- batches ----------------------------------------------------------------------------
     async def batch_get(self, r: Request, ws: SandboxWorkspace) -> Response:
-        b = ws.batches_by_uuid.get(path_uuid(r, "batch"))
-        if b is None:
-            raise not_found("batch")
-        return ok({"batch": serialize.batch(ws, b).wire()})
+        return ok({"batch": serialize.batch(ws, _batch(ws, r)).wire()})
 
     async def batches_list(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.ListBatches, query_params(r))
@@ -169,19 +183,17 @@ class Api:
         return ok({"batches": [serialize.batch(ws, b).wire() for b in items]})
 
     async def batch_download(self, r: Request, ws: SandboxWorkspace) -> Response:
-        b = ws.batches_by_uuid.get(path_uuid(r, "batch"))
-        if b is None:
-            raise not_found("batch")
+        b = _batch(ws, r)
         q = parse(p.OutputNode, await body(r))
-        if b.status not in ("success", "error", "cancelled", "skipped"):
+        if b.status not in TERMINAL_STATUSES:
             raise ApiError(400, "Batch not finished.", "batchNotFinished")
         slug = self._output_slug(b.workflow, q.output_node_slug)
         runs = sorted(ws.runs_of_batch.get(b.uuid, []), key=lambda x: (-x.created_at, x.uuid))
-        return self._outputs(r, ws, runs, slug, "csv")
+        return self._outputs(r, runs, slug, "csv")
 
     # --- releases, workflows, tools, plays ------------------------------------------------
     async def release_get(self, r: Request, ws: SandboxWorkspace) -> Response:
-        rel = ws.releases_by_uuid.get(path_uuid(r, "release"))
+        rel = ws.releases_by_uuid.get(path_uuid(r))
         if rel is None or ws.workflows_by_uuid[rel.workflow_uuid].spec.kind == "adhoc":
             raise ApiError(404, "Release not found.", "releaseNotFound")
         return ok({"release": serialize.release(ws, rel).wire()})
@@ -218,11 +230,7 @@ class Api:
         return ok({"tools": [serialize.tool(ws, w).wire() for w in ws.workflows if w.tool_uuid]})
 
     async def tool_get(self, r: Request, ws: SandboxWorkspace) -> Response:
-        uuid = path_uuid(r, "tool")
-        wf = next((w for w in ws.workflows if w.tool_uuid == uuid), None)
-        if wf is None:
-            raise not_found("tool")
-        return ok({"tool": serialize.tool(ws, wf).wire()})
+        return ok({"tool": serialize.tool(ws, _owner(ws, r, "tool")).wire()})
 
     async def plays_list(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.ListPlays, query_params(r))
@@ -238,17 +246,13 @@ class Api:
         return ok({"plays": [serialize.play(ws, w).wire() for w in plays]})
 
     async def play_get(self, r: Request, ws: SandboxWorkspace) -> Response:
-        uuid = path_uuid(r, "play")
-        wf = next((w for w in ws.workflows if w.play_uuid == uuid), None)
-        if wf is None:
-            raise not_found("play")
-        return ok({"play": serialize.play(ws, wf).wire()})
+        return ok({"play": serialize.play(ws, _owner(ws, r, "play")).wire()})
 
     # --- SQL, spans, records -----------------------------------------------------------------
     async def query(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.Query, await body(r))
         try:
-            res = await anyio.to_thread.run_sync(self.sb.engine.query, ws.uuid, q.query)
+            res = await anyio.to_thread.run_sync(self.engine.query, ws.uuid, q.query)
         except QueryError as e:
             raise ApiError(400, e.message, "queryFailed") from None
         return ok({"rows": res.rows})
@@ -281,8 +285,9 @@ class Api:
         if not recs:
             raise ApiError(400, "No records found matching the given filters.", "noRecordsFound")
         if len(recs) > EXPORT_CAP:
-            raise ApiError(400, "Export is limited to 10,000 records. Please narrow your filters.", "tooManyRecords")
-        return self._outputs(r, ws, recs, slug, q.format)
+            message = f"Export is limited to {EXPORT_CAP:,} records. Please narrow your filters."
+            raise ApiError(400, message, "tooManyRecords")
+        return self._outputs(r, recs, slug, q.format)
 
     # --- identity ------------------------------------------------------------------------------
     async def user_current(self, r: Request, ws: SandboxWorkspace) -> Response:
@@ -298,11 +303,11 @@ class Api:
         return ok({"workspaces": [serialize.workspace(ws).wire()]})
 
     # --- helpers -------------------------------------------------------------------------------
-    def _capped(self, runs: list[RunRec], what: str) -> list[RunRec]:
+    def _capped(self, runs: list[RunRec]) -> list[RunRec]:
         if not runs:
             raise ApiError(400, "No runs found matching the given filters.", "noRunsFound")
         if len(runs) > EXPORT_CAP:
-            raise ApiError(400, "Export is limited to 10,000 runs. Please narrow your filters.", "tooManyRuns")
+            raise ApiError(400, f"Export is limited to {EXPORT_CAP:,} runs. Please narrow your filters.", "tooManyRuns")
         return runs
 
     def _output_slug(self, wf: WorkflowRec, slug: str | None) -> str:
@@ -318,14 +323,14 @@ class Api:
             )
         return slug
 
-    def _outputs(self, r: Request, ws: SandboxWorkspace, runs: list[RunRec], slug: str, fmt: str) -> Response:
+    def _outputs(self, r: Request, runs: list[RunRec], slug: str, fmt: str) -> Response:
         columns, rows = outputs.rows(runs, slug)
         data, ctype = outputs.encode(columns, rows, fmt)
-        return self._file(r, ws, data, ctype, fmt)
+        return self._file(r, data, ctype, fmt)
 
-    def _file(self, r: Request, ws: SandboxWorkspace, data: bytes, ctype: str, ext: str) -> Response:
+    def _file(self, r: Request, data: bytes, ctype: str, ext: str) -> Response:
         base = str(r.base_url).rstrip("/")
-        return ok({"url": self.sb.files.put(base, ws.uuid, data, ctype, ext)})
+        return ok({"url": self.files.put(base, data, ctype, ext)})
 
     # --- auth wrapper ----------------------------------------------------------------------------
     def authed(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -343,7 +348,7 @@ class Api:
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "Not authorized: send 'Authorization: Bearer <API token>'.", "unauthorized")
-        ws = self.sb.by_token.get(token.strip())
+        ws = self.by_token.get(token.strip())
         if ws is None:
             raise ApiError(401, "Not authorized: the API token is invalid or revoked.", "unauthorized")
         selected = request.headers.get("selected-workspace-uuid")
@@ -352,37 +357,33 @@ class Api:
         return ws
 
     async def file(self, request: Request) -> Response:
-        got = self.sb.files.get(
+        got = self.files.get(
             request.path_params["file_id"],
             request.query_params.get("expires", ""),
             request.query_params.get("signature", ""),
         )
         if isinstance(got, str):
-            xml = f'<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>{got}</Message></Error>'
-            return Response(xml, status_code=403, media_type="application/xml")
+            return Response(access_denied(got), status_code=403, media_type="application/xml")
         return Response(got.body, media_type=got.content_type)
 
     async def faults(self, request: Request) -> Response:
-        if self.sb.faults is None:
+        if self.fault_rules is None:
             return JSONResponse({"errorMessage": "Fault injection is disabled."}, status_code=404)
         if request.method == "DELETE":
-            self.sb.faults.clear()
-            self.sb.files.expire_now = False
-            return JSONResponse({"ok": True})
-        spec = await request.json()
-        if spec.get("kind") == "expire_urls":
-            self.sb.files.expire_now = True
+            self.fault_rules.clear()
             return JSONResponse({"ok": True})
         try:
-            self.sb.faults.add(spec)
+            self.fault_rules.add(await request.json())
         except ValueError as e:
             return JSONResponse({"errorMessage": str(e)}, status_code=400)
         return JSONResponse({"ok": True})
 
 
-def create_app(sandbox: Sandbox) -> Any:
-    """Build the ASGI app (wrapped in fault injection when the sandbox enables it)."""
-    api = Api(sandbox)
+def create_app(
+    by_token: Mapping[str, SandboxWorkspace], engine: Engine, files: FileStore, faults: Faults | None = None
+) -> Any:
+    """Build the ASGI app (wrapped in fault injection when ``faults`` is given)."""
+    api = Api(by_token, engine, files, faults)
     o = "/v1/orchestration"
     table: list[tuple[str, str, Handler]] = [
         ("GET", f"{o}/runs/{{uuid}}", api.run_get),
@@ -421,8 +422,8 @@ def create_app(sandbox: Sandbox) -> Any:
         Route("/_sandbox/faults", api.faults, methods=["POST", "DELETE"]),
     ]
     app: Any = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
-    if sandbox.faults is not None:
-        app = FaultMiddleware(app, sandbox.faults)
+    if faults is not None:
+        app = FaultMiddleware(app, faults)
     return app
 
 

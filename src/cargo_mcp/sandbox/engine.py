@@ -3,9 +3,9 @@
 **One ``Engine`` per process.** chdb runs a single embedded server per process, bound to one data
 path; every session and connection shares its catalog. Create the engine once at start-up (in the
 main thread), never ``fork()`` afterwards (use ``spawn``; serve with one worker), and ``close()`` it
-at shutdown. See /work/shared/chdb-notes.md for the tested behaviour this module relies on.
+at shutdown.
 
-Isolation of a user query (``Engine.query``), as in chdb-notes §4/§8:
+Isolation of a user query (``Engine.query``):
 
 1. a fresh read-only connection per query, with the caps in its connection string and
    ``database=<the workspace's private database>`` (a fresh connection also sidesteps chdb's
@@ -14,10 +14,12 @@ Isolation of a user query (``Engine.query``), as in chdb-notes §4/§8:
    ``INTO OUTFILE``/``FORMAT``/``SETTINGS``, no table functions, no database-qualified names, no
    file/host/introspection/dictionary functions;
 3. the parser's canonical text (``formatQuery``) runs wrapped as
-   ``SELECT * FROM (\\n<q>\\n) LIMIT 10001``, so results are cut at exactly 10,000 rows.
+   ``SELECT * FROM (\\n<q>\\n) LIMIT <MAX_RESULT_ROWS + 1>``, so results are cut at exactly
+   ``MAX_RESULT_ROWS`` rows.
 
-Error texts keep ClickHouse's ``Code: N. DB::Exception: … (NAME)`` form; the internal database
-name reads ``orchestration`` and the depth cap reads 5 (the wrapper costs one level).
+The caps are Cargo's (:mod:`cargo_mcp.api.sql`). Error texts keep ClickHouse's ``Code: N. DB::Exception: …
+(NAME)`` form; the internal database name reads ``orchestration`` and the depth cap reads Cargo's (the
+wrapper costs one level).
 """
 
 from __future__ import annotations
@@ -39,18 +41,17 @@ import chdb
 import pyarrow as pa
 from chdb import session as chdb_session
 
-from cargo_mcp.guard.tables import TABLES
+from cargo_mcp.api import sql as contract
 from cargo_mcp.sandbox.schema import arrow_schema, create_table_sql
 
-MAX_RESULT_ROWS = 10_000
 PUBLIC_DATABASE = "orchestration"
 
 CAPS = (
     "readonly=1"
-    "&max_execution_time=30"
-    "&max_rows_to_read=10000000"
-    "&max_columns_to_read=50"
-    "&max_subquery_depth=6"
+    f"&max_execution_time={contract.MAX_EXECUTION_SECONDS}"
+    f"&max_rows_to_read={contract.MAX_ROWS_READ}"
+    f"&max_columns_to_read={contract.MAX_COLUMNS_READ}"
+    f"&max_subquery_depth={contract.MAX_SUBQUERY_DEPTH + 1}"  # the LIMIT wrapper costs one level
     "&max_memory_usage=4000000000"
     "&output_format_json_quote_64bit_integers=0"
 )
@@ -214,10 +215,6 @@ class Engine:
                 finally:
                     shutil.rmtree(self._path, ignore_errors=True)
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     def cancel(self, query_id: str) -> None:
         """Kill the running ``query(..., query_id=query_id)``; it then fails with ``Code: 394``."""
         if not re.fullmatch(r"[0-9A-Za-z_-]+", query_id):
@@ -256,12 +253,9 @@ class Engine:
                 raise ValueError(f"workspace {workspace_uuid} already exists")
             db = "ws_" + secrets.token_hex(8)
             self._owner.query(f"CREATE DATABASE `{db}`")
-            for table in TABLES:
+            for table in contract.TABLES:
                 self._owner.query(create_table_sql(db, table))
             self._databases[workspace_uuid] = db
-
-    def has_workspace(self, workspace_uuid: str) -> bool:
-        return workspace_uuid in self._databases
 
     def _db(self, workspace_uuid: str) -> str:
         try:
@@ -275,8 +269,8 @@ class Engine:
         Timestamps may be tz-aware ``datetime`` values or integer epoch milliseconds. A ready
         ``pa.Table`` is accepted too (cast to the table's schema).
         """
-        if table not in TABLES:
-            raise ValueError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
+        if table not in contract.TABLES:
+            raise ValueError(f"unknown table {table!r}; expected one of {', '.join(contract.TABLES)}")
         schema = arrow_schema(table)
         names = list(columns.column_names) if isinstance(columns, pa.Table) else list(columns)
         missing = [n for n in schema.names if n not in names]
@@ -332,7 +326,7 @@ class Engine:
         conn = _connect(f"{self._path}?{CAPS}&database={db}")
         try:
             canonical = self._validate(conn, sql)
-            text = f"SELECT /* sbx:{qid} */ * FROM (\n{canonical}\n) LIMIT {MAX_RESULT_ROWS + 1}"
+            text = f"SELECT /* sbx:{qid} */ * FROM (\n{canonical}\n) LIMIT {contract.MAX_RESULT_ROWS + 1}"
             with self._inflight_lock:
                 self._inflight.add(qid)
             try:
@@ -348,8 +342,9 @@ class Engine:
         columns = [m["name"] for m in out["meta"]]
         types = [m["type"] for m in out["meta"]]
         data = out["data"]
-        truncated = len(data) > MAX_RESULT_ROWS
-        rows: list[dict[str, object]] = [dict(zip(columns, row, strict=True)) for row in data[:MAX_RESULT_ROWS]]
+        cap = contract.MAX_RESULT_ROWS
+        truncated = len(data) > cap
+        rows: list[dict[str, object]] = [dict(zip(columns, row, strict=True)) for row in data[:cap]]
         elapsed_ms = (time.perf_counter() - start) * 1000
         return QueryResult(columns=columns, types=types, rows=rows, truncated=truncated, elapsed_ms=elapsed_ms)
 
@@ -440,9 +435,10 @@ class Engine:
         return f"Code: 60. DB::Exception: Table {database}.{table} doesn't exist. (UNKNOWN_TABLE)"
 
     def _public_error(self, message: str) -> str:
-        """Hide internal names: any workspace database reads ``orchestration``; depth cap reads 5."""
+        """Hide internal names: any workspace database reads ``orchestration``; the depth cap reads Cargo's."""
         message = _WS_DB_RE.sub(PUBLIC_DATABASE, message)
-        message = message.replace("Maximum: 6.", "Maximum: 5.")
+        depth = contract.MAX_SUBQUERY_DEPTH
+        message = message.replace(f"Maximum: {depth + 1}.", f"Maximum: {depth}.")
         message = message.replace(self._path, "/var/lib/clickhouse")
         message = re.sub(r"/\* sbx:[0-9A-Za-z_-]+ \*/ ?", "", message)
         return message

@@ -128,7 +128,7 @@ def node_output(workflow: str, slug: str, action: str, data: dict[str, Any], key
     return {}
 
 
-def end_output(workflow: str, context: dict[str, Any]) -> dict[str, Any]:
+def end_output(context: dict[str, Any]) -> dict[str, Any]:
     """The workflow output (``end`` node variables) assembled from upstream node outputs."""
     out: dict[str, Any] = {}
     for slug, value in context.items():

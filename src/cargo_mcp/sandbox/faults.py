@@ -5,7 +5,8 @@ makes the next N requests whose path starts with ``path`` misbehave. Kinds: ``st
 (``status``, optional ``retryAfter`` seconds), ``hang`` (``seconds``, then served normally),
 ``drop`` (the connection closes mid-response), ``malformed`` (200 with invalid JSON), ``body`` (200 with
 the JSON given as ``body``: a well-formed answer of an unexpected shape), ``redirect`` (302 to ``location``)
-and ``expire_urls`` (signed URLs minted from now on are already expired). ``DELETE`` clears all.
+and ``expired_url`` (403 as a signed URL past its expiry answers; use ``path: "/files/"``). ``DELETE``
+clears all.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from cargo_mcp.sandbox.files import EXPIRED, access_denied
 
 
 @dataclass
@@ -34,7 +37,7 @@ class Fault:
 class Faults:
     """The pending faults, consumed in order of registration."""
 
-    KINDS = ("status", "hang", "drop", "malformed", "body", "redirect")
+    KINDS = ("status", "hang", "drop", "malformed", "body", "redirect", "expired_url")
 
     def __init__(self) -> None:
         self._rules: list[Fault] = []
@@ -44,7 +47,7 @@ class Faults:
     def add(self, spec: dict[str, Any]) -> Fault:
         kind = spec.get("kind")
         if kind not in self.KINDS:
-            raise ValueError(f"kind must be one of {', '.join(self.KINDS)} or expire_urls, got {kind!r}")
+            raise ValueError(f"kind must be one of {', '.join(self.KINDS)}, got {kind!r}")
         f = Fault(
             path=str(spec.get("path", "/")),
             kind=kind,
@@ -100,6 +103,8 @@ class FaultMiddleware:
             await _respond(send, 200, json.dumps(f.body).encode())
         elif f.kind == "redirect":
             await _respond(send, 302, b"", [(b"location", f.location.encode())])
+        elif f.kind == "expired_url":
+            await _respond(send, 403, access_denied(EXPIRED), content_type=b"application/xml")
         else:  # drop: promise a body, send part of it, then give up -> the server closes the connection
             await send(
                 {
@@ -112,7 +117,13 @@ class FaultMiddleware:
             raise ConnectionAbortedError("injected connection drop")
 
 
-async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(headers or [])]
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    content_type: bytes = b"application/json",
+) -> None:
+    head = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *(headers or [])]
     await send({"type": "http.response.start", "status": status, "headers": head})
     await send({"type": "http.response.body", "body": body})

@@ -1,7 +1,6 @@
 """ClickHouse DDL and matching Arrow schemas for the sandbox's four SQL tables.
 
-``TABLES`` (shared with the guard: :mod:`cargo_mcp.guard.tables`) maps each table to its ordered
-``(column, ClickHouse type)`` pairs; ``ORDER_BY`` gives the
+The tables and columns are Cargo's SQL contract (:data:`cargo_mcp.api.sql.TABLES`); ``ORDER_BY`` gives the
 ReplacingMergeTree sorting key. :func:`arrow_schema` returns the Arrow schema in the same column order, which
 ``INSERT INTO t SELECT * FROM Python(tbl)`` requires (``SELECT *`` maps columns by position).
 
@@ -13,9 +12,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from cargo_mcp.guard.tables import TABLES
+from cargo_mcp.api.sql import TABLES
 
-# ReplacingMergeTree (rows of runs, batches, spans and records are updated in place upstream, and FINAL
+# ReplacingMergeTree (rows of all four tables are updated in place upstream, and FINAL
 # must work); the sorting key ends with the row's identity so that no two rows ever collapse.
 ORDER_BY: dict[str, str] = {
     "spans": "(workspace_uuid, execution_started_at, run_uuid, execution_index)",

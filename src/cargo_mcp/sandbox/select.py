@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from cargo_mcp.api import requests as p
-from cargo_mcp.api.models import TERMINAL_BATCH_STATUSES, TERMINAL_RUN_STATUSES, ExecutionsFilter
+from cargo_mcp.api.models import TERMINAL_STATUSES, ExecutionsFilter
 from cargo_mcp.sandbox.tables import record_status
 from cargo_mcp.sandbox.workspace import BatchRec, ExecRec, RunRec, SandboxWorkspace
 
@@ -52,69 +52,71 @@ def _candidates(ws: SandboxWorkspace, q: Any) -> Iterable[RunRec]:
     return ws.runs
 
 
-def match_runs(ws: SandboxWorkspace, q: p.RunSelection) -> list[RunRec]:
-    """Runs matching the filters, newest first (ties broken by uuid) so pages are stable."""
+def _shared(q: Any, title: str | None, title_or_id: str | None) -> Callable[[RunRec], bool]:
+    """The filters runs and records have in common (their title fields are named differently)."""
     after, before = _ts(q.created_after), _ts(q.created_before)
-    u_after = _ts(getattr(q, "updated_after", None))
-    u_before = _ts(getattr(q, "updated_before", None))
+    u_after, u_before = _ts(getattr(q, "updated_after", None)), _ts(getattr(q, "updated_before", None))
+    title, title_or_id = (title or "").lower(), (title_or_id or "").lower()
+
+    def matches(r: RunRec) -> bool:
+        if q.workflow_uuid and r.workflow.uuid != q.workflow_uuid:
+            return False
+        if q.release_uuid and (r.adhoc or r.release.uuid != q.release_uuid):
+            return False
+        if title and title not in r.record_title.lower():
+            return False
+        if title_or_id and not (title_or_id in r.record_title.lower() or r.record_id.lower() == title_or_id):
+            return False
+        if (after is not None and r.created_at < after) or (before is not None and r.created_at >= before):
+            return False
+        if (u_after is not None and r.updated_at < u_after) or (u_before is not None and r.updated_at >= u_before):
+            return False
+        return not q.executions_filter or executions_match(r, q.executions_filter)
+
+    return matches
+
+
+def _newest_first(runs: list[RunRec]) -> list[RunRec]:
+    """Newest first, ties broken by uuid, so pages are stable."""
+    return sorted(runs, key=lambda r: (-r.created_at, r.uuid))
+
+
+def match_runs(ws: SandboxWorkspace, q: p.RunSelection) -> list[RunRec]:
+    """Runs matching the filters, newest first."""
+    if q.parent_batch_uuid or q.parent_uuid or q.parent_node_uuid or q.is_group_parent:
+        return []  # the sandbox has no child runs
+    if getattr(q, "user_uuid", None) not in (None, ws.user_uuid):
+        return []
     statuses = set(q.statuses) if q.statuses else None
     uuids = set(getattr(q, "uuids", None) or []) or None
     finished = getattr(q, "is_finished", None)
-    title = (q.record_title or "").lower()
-    title_or_id = (q.record_title_or_id or "").lower()
+    shared = _shared(q, q.record_title, q.record_title_or_id)
     out = []
     for r in _candidates(ws, q):
-        if q.workflow_uuid and r.workflow.uuid != q.workflow_uuid:
-            continue
-        if q.release_uuid and (r.adhoc or r.release.uuid != q.release_uuid):
-            continue
         if statuses and r.status not in statuses:
             continue
         if uuids and r.uuid not in uuids:
             continue
-        if finished is not None and (r.status in TERMINAL_RUN_STATUSES) != finished:
+        if finished is not None and (r.status in TERMINAL_STATUSES) != finished:
             continue
         if q.record_id and r.record_id != q.record_id:
             continue
-        if title and title not in r.record_title.lower():
-            continue
-        if title_or_id and not (title_or_id in r.record_title.lower() or r.record_id.lower() == title_or_id):
-            continue
-        if after is not None and r.created_at < after:
-            continue
-        if before is not None and r.created_at >= before:
-            continue
-        if u_after is not None and r.updated_at < u_after:
-            continue
-        if u_before is not None and r.updated_at >= u_before:
-            continue
-        if q.parent_batch_uuid or q.parent_uuid or q.parent_node_uuid or q.is_group_parent:
-            continue  # the sandbox has no child runs
-        if getattr(q, "user_uuid", None) not in (None, ws.user_uuid):
-            continue
-        if q.executions_filter and not executions_match(r, q.executions_filter):
-            continue
-        out.append(r)
-    out.sort(key=lambda r: (-r.created_at, r.uuid))
-    return out
+        if shared(r):
+            out.append(r)
+    return _newest_first(out)
 
 
 def match_records(ws: SandboxWorkspace, q: p.RecordFilters | p.DownloadRecordOutputs) -> list[RunRec]:
     """Records (latest run per workflow and record id) matching the filters, newest first."""
+    if q.parent_batch_uuid or q.parent_run_uuid or q.parent_node_uuid or q.is_group_parent:
+        return []
     ids = set(q.ids) if q.ids else None
     run_uuids = set(getattr(q, "run_uuids", None) or []) or None
     statuses = set(q.statuses) if q.statuses else None
-    title = (q.title or "").lower()
-    title_or_id = (q.title_or_id or "").lower()
-    after, before = _ts(q.created_after), _ts(q.created_before)
-    u_after, u_before = _ts(getattr(q, "updated_after", None)), _ts(getattr(q, "updated_before", None))
+    shared = _shared(q, q.title, q.title_or_id)
     out = []
     for r in ws.records:
-        if q.workflow_uuid and r.workflow.uuid != q.workflow_uuid:
-            continue
         if q.batch_uuid and (r.batch is None or r.batch.uuid != q.batch_uuid):
-            continue
-        if q.release_uuid and (r.adhoc or r.release.uuid != q.release_uuid):
             continue
         if ids and r.record_id not in ids:
             continue
@@ -122,21 +124,9 @@ def match_records(ws: SandboxWorkspace, q: p.RecordFilters | p.DownloadRecordOut
             continue
         if statuses and record_status(r.status) not in statuses:
             continue
-        if title and title not in r.record_title.lower():
-            continue
-        if title_or_id and not (title_or_id in r.record_title.lower() or r.record_id.lower() == title_or_id):
-            continue
-        if (after is not None and r.created_at < after) or (before is not None and r.created_at >= before):
-            continue
-        if (u_after is not None and r.updated_at < u_after) or (u_before is not None and r.updated_at >= u_before):
-            continue
-        if q.parent_batch_uuid or q.parent_run_uuid or q.parent_node_uuid or q.is_group_parent:
-            continue
-        if q.executions_filter and not executions_match(r, q.executions_filter):
-            continue
-        out.append(r)
-    out.sort(key=lambda r: (-r.created_at, r.uuid))
-    return out
+        if shared(r):
+            out.append(r)
+    return _newest_first(out)
 
 
 def match_spans(ws: SandboxWorkspace, q: p.SpanFilters) -> Iterator[tuple[RunRec, int, ExecRec]]:
@@ -204,7 +194,7 @@ def match_batches(ws: SandboxWorkspace, q: p.ListBatches) -> list[BatchRec]:
             continue
         if q.is_skipped is not None and (b.status == "skipped") != q.is_skipped:
             continue
-        if q.is_finished is not None and (b.status in TERMINAL_BATCH_STATUSES) != q.is_finished:
+        if q.is_finished is not None and (b.status in TERMINAL_STATUSES) != q.is_finished:
             continue
         if q.included_data_kinds and b.data["kind"] not in q.included_data_kinds:
             continue

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from cargo_mcp.api import models as m
-from cargo_mcp.sandbox.tables import record_status, s3
+from cargo_mcp.sandbox.tables import NODE_FIELDS, record_status, s3
 from cargo_mcp.sandbox.workspace import (
     BatchRec,
     ReleaseRec,
@@ -35,6 +35,11 @@ def _dt(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
 
 
+def _owned(ws: SandboxWorkspace, workflow: WorkflowRec) -> dict[str, Any]:
+    """The workspace, workflow and user fields of an entity of ``workflow``."""
+    return {"workspace_uuid": ws.uuid, "workflow_uuid": workflow.uuid, "user_uuid": ws.user_uuid}
+
+
 def execution(run: RunRec, i: int) -> m.Execution:
     e = run.executions[i]
     s, node = run.release.specs[e.node], run.release.nodes[e.node]
@@ -52,20 +57,14 @@ def execution(run: RunRec, i: int) -> m.Execution:
         updated_at=dt(e.finished_at or e.started_at),
         finished_at=dt(e.finished_at),
         node_wait_until_finished=s.kind == "agent",
-        node_action_slug=node.action_slug,
-        node_connector_uuid=node.connector_uuid,
-        node_integration_slug=s.integration,
-        node_agent_uuid=node.agent_uuid,
-        node_tool_uuid=node.tool_uuid,
+        **{f"node_{name}": getattr(node, name) for name in NODE_FIELDS},
     )
 
 
 def run(ws: SandboxWorkspace, r: RunRec) -> m.Run:
     return m.Run(
+        **_owned(ws, r.workflow),
         uuid=r.uuid,
-        workspace_uuid=ws.uuid,
-        workflow_uuid=r.workflow.uuid,
-        user_uuid=ws.user_uuid,
         release_uuid=None if r.adhoc else r.release.uuid,
         nodes=r.release.nodes if r.adhoc else None,
         batch_uuid=r.batch.uuid if r.batch else None,
@@ -90,36 +89,23 @@ def get_run(ws: SandboxWorkspace, r: RunRec) -> m.GetRunResult:
 
 
 def record(ws: SandboxWorkspace, r: RunRec) -> m.Record:
-    w = run(ws, r)
+    """A record is its latest run under the record's own names."""
+    latest = run(ws, r)
     return m.Record(
-        workspace_uuid=ws.uuid,
-        workflow_uuid=w.workflow_uuid,
-        user_uuid=w.user_uuid,
+        **{name: getattr(latest, name) for name in m.Executed.model_fields},
         id=r.record_id,
         title=r.record_title,
         run_uuid=r.uuid,
-        trace_uuid=r.trace_uuid,
-        release_uuid=w.release_uuid,
-        nodes=w.nodes,
-        batch_uuid=w.batch_uuid,
-        temporal_workflow_id=w.temporal_workflow_id,
-        context_s3_filename=w.context_s3_filename,
-        computed_configs_s3_filename=w.computed_configs_s3_filename,
         status=record_status(r.status),  # type: ignore[arg-type]
-        error_message=r.error_message,
-        executions=w.executions,
-        created_at=w.created_at,
-        updated_at=w.updated_at,
-        finished_at=w.finished_at,
     )
 
 
 def span(ws: SandboxWorkspace, r: RunRec, i: int) -> m.Span:
     e = execution(r, i)
     return m.Span(
-        workspace_uuid=ws.uuid,
-        workflow_uuid=r.workflow.uuid,
-        user_uuid=ws.user_uuid,
+        **{name: getattr(e, name) for name in m.NodeRef.model_fields},
+        **{f"execution_{name}": getattr(e, name) for name in ("status", "error_message", "title", "icon_url")},
+        **_owned(ws, r.workflow),
         batch_uuid=r.batch.uuid if r.batch else None,
         trace_uuid=r.trace_uuid,
         record_id=r.record_id,
@@ -127,21 +113,8 @@ def span(ws: SandboxWorkspace, r: RunRec, i: int) -> m.Span:
         run_uuid=r.uuid,
         run_context_s3_filename=s3(r, "context"),
         run_computed_configs_s3_filename=s3(r, "computed-configs"),
-        node_uuid=e.node_uuid,
-        node_kind=e.node_kind,
-        node_slug=e.node_slug,
-        node_action_slug=e.node_action_slug,
-        node_connector_uuid=e.node_connector_uuid,
-        node_integration_slug=e.node_integration_slug,
-        node_agent_uuid=e.node_agent_uuid,
-        node_tool_uuid=e.node_tool_uuid,
-        node_child_index=e.node_child_index,
-        node_wait_until_finished=e.node_wait_until_finished,
         node_next_uuid=e.next_node_uuid,
         execution_index=i,
-        execution_status=e.status,
-        execution_error_message=e.error_message,
-        execution_title=e.title,
         execution_credits_used_count=e.credits_used_count,
         execution_started_at=known(e.started_at),
         execution_updated_at=known(e.updated_at),
@@ -151,10 +124,11 @@ def span(ws: SandboxWorkspace, r: RunRec, i: int) -> m.Span:
 
 def batch(ws: SandboxWorkspace, b: BatchRec) -> m.Batch:
     return m.Batch(
+        **_owned(ws, b.workflow),
         uuid=b.uuid,
-        workspace_uuid=ws.uuid,
-        workflow_uuid=b.workflow.uuid,
-        user_uuid=ws.user_uuid,
+        created_at=_dt(b.created_at),
+        updated_at=_dt(b.finished_at or b.created_at),
+        finished_at=dt(b.finished_at),
         release_uuid=b.release.uuid,
         temporal_workflow_id=b.temporal_workflow_id,
         data=b.data,
@@ -165,9 +139,6 @@ def batch(ws: SandboxWorkspace, b: BatchRec) -> m.Batch:
         executed_runs_count=b.executed_runs_count,
         failed_runs_count=b.failed_runs_count,
         credits_used_count=b.credits_used_count,
-        created_at=_dt(b.created_at),
-        updated_at=_dt(b.finished_at or b.created_at),
-        finished_at=dt(b.finished_at),
     )
 
 
@@ -201,7 +172,7 @@ def workflow(ws: SandboxWorkspace, w: WorkflowRec) -> m.Workflow:
         play_uuid=w.play_uuid,
         tool_uuid=w.tool_uuid,
         nodes=[m.WorkflowNode(uuid=n.uuid, slug=n.slug, kind=n.kind, name=n.name) for n in (dep.nodes if dep else [])],
-        last_batch=m.LastBatch(
+        last_batch=m.BatchBrief(
             uuid=last.uuid,
             status=last.status,  # type: ignore[arg-type]
             runs_status=last.runs_status,  # type: ignore[arg-type]
@@ -211,7 +182,7 @@ def workflow(ws: SandboxWorkspace, w: WorkflowRec) -> m.Workflow:
         )
         if last
         else None,
-        deployed_release=m.DeployedRelease(
+        deployed_release=m.ReleaseBrief(
             uuid=dep.uuid,
             user_uuid=dep.user_uuid,
             version=dep.version,
@@ -228,9 +199,7 @@ def tool(ws: SandboxWorkspace, w: WorkflowRec) -> m.Tool:
     return m.Tool(
         uuid=known(w.tool_uuid),
         icon={"kind": "emoji", "emojiSlug": "gear"},
-        workspace_uuid=ws.uuid,
-        workflow_uuid=w.uuid,
-        user_uuid=ws.user_uuid,
+        **_owned(ws, w),
         name=w.spec.name,
         description=w.spec.description,
         credits_cost={"kind": "minMax", "min": 0, "max": 10},
@@ -242,9 +211,7 @@ def tool(ws: SandboxWorkspace, w: WorkflowRec) -> m.Tool:
 def play(ws: SandboxWorkspace, w: WorkflowRec) -> m.Play:
     return m.Play(
         uuid=known(w.play_uuid),
-        workspace_uuid=ws.uuid,
-        workflow_uuid=w.uuid,
-        user_uuid=ws.user_uuid,
+        **_owned(ws, w),
         model_uuid=known(w.model_uuid),
         segment_uuid=known(w.segment_uuid),
         change_kinds=["added", "updated"],

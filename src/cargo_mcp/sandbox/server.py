@@ -37,7 +37,7 @@ class Sandbox:
                 self.engine.load(ws.uuid, name, table)
         self.files = FileStore(ttl=url_ttl)
         self.faults = Faults() if faults else None
-        self.app = create_app(self)
+        self.app = create_app(self.by_token, self.engine, self.files, self.faults)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.base_url = ""

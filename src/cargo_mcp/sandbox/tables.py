@@ -5,10 +5,13 @@ from __future__ import annotations
 import itertools
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 import pyarrow as pa
 
+from cargo_mcp.api.models import TERMINAL_STATUSES
+from cargo_mcp.api.sql import PARENTS
 from cargo_mcp.sandbox.schema import arrow_schema
 from cargo_mcp.sandbox.workspace import RunRec, SandboxWorkspace
 
@@ -19,6 +22,12 @@ def ms(t: float | None) -> int | None:
 
 def s3(run: RunRec, what: str) -> str:
     return f"workspaces/{run.workflow.uuid}/runs/{run.uuid}/{what}.json"
+
+
+# The fields of a node an execution (a span) names it by, prefixed ``node_``.
+NODE_FIELDS = ("action_slug", "connector_uuid", "integration_slug", "agent_uuid", "tool_uuid")
+# The sandbox has no child runs: every lineage column is null.
+NO_PARENTS = dict.fromkeys(name for name, _ in PARENTS)
 
 
 # runs.executions_<x>[] is the run's spans' <y>, in execution order (spans are built run by run).
@@ -66,41 +75,50 @@ def runs_table(ws: SandboxWorkspace, spans: pa.Table) -> pa.Table:
 
 def runs_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
     """Every column of runs except the ``executions_*`` arrays (see :func:`runs_table`)."""
+    return _columns(
+        {
+            **_executed(ws, r, "parent_uuid"),
+            "uuid": r.uuid,
+            "record_id": r.record_id,
+            "record_title": r.record_title,
+            "status": r.status,
+            "credits_used_count": r.credits,
+            "deleted_at": None,
+            "nodes": json.dumps([n.wire() for n in r.release.nodes]) if r.adhoc else "null",
+            "is_finished": r.status in TERMINAL_STATUSES,
+            "executions_count": len(r.executions),
+        }
+        for r in ws.runs
+    )
+
+
+def _executed(ws: SandboxWorkspace, r: RunRec, parent: str) -> dict[str, Any]:
+    """The columns runs and records share; ``parent`` names the row's own (null) parent column."""
+    return {
+        "workspace_uuid": ws.uuid,
+        "workflow_uuid": r.workflow.uuid,
+        "user_uuid": ws.user_uuid,
+        "release_uuid": None if r.adhoc else r.release.uuid,
+        "batch_uuid": r.batch.uuid if r.batch else None,
+        "trace_uuid": r.trace_uuid,
+        "temporal_workflow_id": f"run-{r.uuid}",
+        "context_s3_filename": s3(r, "context"),
+        "computed_configs_s3_filename": s3(r, "computed-configs"),
+        parent: None,
+        **NO_PARENTS,
+        "error_message": r.error_message,
+        "created_at": ms(r.created_at),
+        "updated_at": ms(r.updated_at),
+        "finished_at": ms(r.finished_at),
+    }
+
+
+def _columns(rows: Iterable[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Row dicts → one list per column."""
     c: dict[str, list[Any]] = defaultdict(list)
-    for r in ws.runs:
-        nodes = r.release.nodes if r.adhoc else None
-        c["uuid"].append(r.uuid)
-        c["workspace_uuid"].append(ws.uuid)
-        c["workflow_uuid"].append(r.workflow.uuid)
-        c["user_uuid"].append(ws.user_uuid)
-        c["release_uuid"].append(None if r.adhoc else r.release.uuid)
-        c["batch_uuid"].append(r.batch.uuid if r.batch else None)
-        c["trace_uuid"].append(r.trace_uuid)
-        c["temporal_workflow_id"].append(f"run-{r.uuid}")
-        c["record_id"].append(r.record_id)
-        c["record_title"].append(r.record_title)
-        c["context_s3_filename"].append(s3(r, "context"))
-        c["computed_configs_s3_filename"].append(s3(r, "computed-configs"))
-        for k in (
-            "parent_uuid",
-            "parent_node_uuid",
-            "parent_batch_uuid",
-            "parent_agent_uuid",
-            "parent_chat_uuid",
-            "parent_message_uuid",
-            "is_group_parent",
-        ):
-            c[k].append(None)
-        c["status"].append(r.status)
-        c["error_message"].append(r.error_message)
-        c["credits_used_count"].append(r.credits)
-        c["created_at"].append(ms(r.created_at))
-        c["updated_at"].append(ms(r.updated_at))
-        c["finished_at"].append(ms(r.finished_at))
-        c["deleted_at"].append(None)
-        c["nodes"].append(json.dumps([n.wire() for n in nodes]) if nodes else "null")
-        c["is_finished"].append(r.status in ("success", "error", "cancelled", "skipped"))
-        c["executions_count"].append(len(r.executions))
+    for row in rows:
+        for k, v in row.items():
+            c[k].append(v)
     return dict(c)
 
 
@@ -111,12 +129,7 @@ def spans_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
         "workspace_uuid": ws.uuid,
         "user_uuid": ws.user_uuid,
         "parent_run_uuid": None,
-        "parent_node_uuid": None,
-        "parent_batch_uuid": None,
-        "parent_agent_uuid": None,
-        "parent_chat_uuid": None,
-        "parent_message_uuid": None,
-        "is_group_parent": None,
+        **NO_PARENTS,
         "node_release_uuid": None,
         "node_batch_uuid": None,
         "node_run_uuid": None,
@@ -147,11 +160,8 @@ def spans_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
             c["node_uuid"].append(node.uuid)
             c["node_kind"].append(s.kind)
             c["node_slug"].append(s.slug)
-            c["node_action_slug"].append(node.action_slug)
-            c["node_connector_uuid"].append(node.connector_uuid)
-            c["node_tool_uuid"].append(node.tool_uuid)
-            c["node_integration_slug"].append(s.integration)
-            c["node_agent_uuid"].append(node.agent_uuid)
+            for name in NODE_FIELDS:
+                c[f"node_{name}"].append(getattr(node, name))
             c["node_child_index"].append(e.child_index)
             c["node_wait_until_finished"].append(s.kind == "agent")
             c["node_next_uuid"].append(nodes[e.next_node].uuid if e.next_node is not None else None)
@@ -167,9 +177,8 @@ def spans_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
 
 
 def batches_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
-    c: dict[str, list[Any]] = defaultdict(list)
-    for b in ws.batches:
-        row = {
+    return _columns(
+        {
             "uuid": b.uuid,
             "workspace_uuid": ws.uuid,
             "workflow_uuid": b.workflow.uuid,
@@ -190,43 +199,21 @@ def batches_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
             "updated_at": ms(b.finished_at or b.created_at),
             "finished_at": ms(b.finished_at),
         }
-        for k, v in row.items():
-            c[k].append(v)
-    return dict(c)
+        for b in ws.batches
+    )
 
 
 def records_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
-    c: dict[str, list[Any]] = defaultdict(list)
-    for r in ws.records:
-        row = {
+    return _columns(
+        {
+            **_executed(ws, r, "parent_run_uuid"),
             "id": r.record_id,
             "title": r.record_title,
             "run_uuid": r.uuid,
-            "trace_uuid": r.trace_uuid,
-            "workspace_uuid": ws.uuid,
-            "workflow_uuid": r.workflow.uuid,
-            "user_uuid": ws.user_uuid,
-            "release_uuid": None if r.adhoc else r.release.uuid,
-            "batch_uuid": r.batch.uuid if r.batch else None,
-            "temporal_workflow_id": f"run-{r.uuid}",
-            "context_s3_filename": s3(r, "context"),
-            "computed_configs_s3_filename": s3(r, "computed-configs"),
-            "parent_run_uuid": None,
-            "parent_node_uuid": None,
-            "parent_batch_uuid": None,
-            "parent_agent_uuid": None,
-            "parent_chat_uuid": None,
-            "parent_message_uuid": None,
-            "is_group_parent": None,
             "status": record_status(r.status),
-            "error_message": r.error_message,
-            "created_at": ms(r.created_at),
-            "updated_at": ms(r.updated_at),
-            "finished_at": ms(r.finished_at),
         }
-        for k, v in row.items():
-            c[k].append(v)
-    return dict(c)
+        for r in ws.records
+    )
 
 
 def record_status(run_status: str) -> str:

@@ -40,7 +40,7 @@ class ReleaseRec:
     fallback: list[int | None] = field(default_factory=list)
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, repr=False)
 class WorkflowRec:
     uuid: str
     spec: WorkflowSpec
@@ -52,12 +52,15 @@ class WorkflowRec:
     releases: list[ReleaseRec] = field(default_factory=list)
     batches: list[BatchRec] = field(default_factory=list)
 
+    def __repr__(self) -> str:  # the generated one would print the workflow's whole history
+        return f"WorkflowRec({self.spec.key}, {self.uuid})"
+
     @property
     def deployed(self) -> ReleaseRec | None:
         return next((r for r in self.releases if r.status == "deployed"), None)
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, repr=False)
 class BatchRec:
     uuid: str
     workflow: WorkflowRec
@@ -74,6 +77,9 @@ class BatchRec:
     runs_status: str | None = None
     temporal_workflow_id: str = ""
 
+    def __repr__(self) -> str:
+        return f"BatchRec({self.uuid}, {self.status}, {self.runs_count} runs)"
+
 
 @dataclass(slots=True, eq=False)
 class ExecRec:
@@ -88,7 +94,7 @@ class ExecRec:
     finished_at: float | None
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, repr=False)
 class RunRec:
     uuid: str
     workflow: WorkflowRec
@@ -106,12 +112,15 @@ class RunRec:
     credits: float = 0.0
     executions: list[ExecRec] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        return f"RunRec({self.uuid}, {self.status})"
+
     @property
     def adhoc(self) -> bool:
         return self.workflow.spec.kind == "adhoc"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class SandboxWorkspace:
     uuid: str
     name: str
@@ -124,6 +133,9 @@ class SandboxWorkspace:
     batches: list[BatchRec] = field(default_factory=list)
     runs: list[RunRec] = field(default_factory=list)
     truth: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # pytest prints test arguments on failure; 55,000 runs would take minutes
+        return f"SandboxWorkspace({self.name!r}, {self.uuid}, {len(self.runs):,} runs)"
 
     def __post_init__(self) -> None:
         self.runs_by_uuid: dict[str, RunRec] = {}
@@ -460,7 +472,6 @@ def _run(
                 spec.slug,
                 t,
                 ws.now,
-                None,
                 burst,
                 bool(company["domain"]),
                 g.rng.random(),
@@ -556,16 +567,16 @@ def context_of(run: RunRec) -> tuple[dict[str, Any], dict[str, Any]]:
         elif s.action == "branch":
             ctx[s.slug] = {"condition": e.child_index == 0}
         elif s.action == "end":
-            ctx[s.slug] = fakes.end_output(spec.key, ctx)
+            ctx[s.slug] = fakes.end_output(ctx)
         elif s.kind == "tool":  # the called tool's output (the sandbox's only tool node calls the finder)
             ctx[s.slug] = fakes.node_output(s.calls or spec.key, s.slug, "findEmail", data, key)
         else:
             ctx[s.slug] = fakes.node_output(spec.key, s.slug, s.action, data, key)
-        cfg[s.slug] = _computed_config(s, data, run.record_title)
+        cfg[s.slug] = _computed_config(s, data)
     return ctx, cfg
 
 
-def _computed_config(s: NodeSpec, data: dict[str, Any], title: str) -> dict[str, Any]:
+def _computed_config(s: NodeSpec, data: dict[str, Any]) -> dict[str, Any]:
     if s.kind == "connector":
         return {"domain": data.get("domain", ""), "integration": s.integration}
     if s.kind == "agent":

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from cargo_mcp.api.models import Node
 
-# Labels of a node's children by action (cargo-api.md §10: branch 0 = yes, split 0 = A, …).
+# Labels of a node's children by action (docs/cargo-contract.md §9.1: branch 0 = yes, split 0 = A, …).
 _CHILD_LABELS = {"branch": ("yes", "no"), "split": ("A", "B"), "filter": ("pass",)}
 
 

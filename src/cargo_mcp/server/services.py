@@ -1,16 +1,19 @@
 """What the tools use, made once per server run by the lifespan: Cargo, the file fetcher, the result store, the
-catalog and the releases."""
+catalog and the releases; and the view of them one HTTP caller gets (:meth:`Services.for_caller`)."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from functools import cached_property
+from pathlib import Path
 
 import httpx
 
 from cargo_mcp.api.client import CargoClient
 from cargo_mcp.api.retry import RetryPolicy
 from cargo_mcp.results.fetch import FetchPolicy, loopback_origin
+from cargo_mcp.results.s3 import S3Mirror
 from cargo_mcp.results.store import ResultStore
 from cargo_mcp.server.catalog import Catalog
 from cargo_mcp.server.connection import CargoConnection
@@ -27,10 +30,19 @@ class Services:
         self, settings: Settings, *, retry: RetryPolicy | None = None, timeout: httpx.Timeout | None = None
     ) -> None:
         self.settings = settings
+        self._retry, self._timeout = retry, timeout
+        self._parent: Services | None = None
         self.connection = CargoConnection(settings, retry=retry, timeout=timeout)
         self.catalog = Catalog(self.connection)
         self.releases = Releases(self.connection)
-        self.store = ResultStore(settings.results_dir, settings.results_max_bytes)
+        mirror = None
+        if settings.results_s3 is not None:
+            mirror = S3Mirror(
+                settings.results_s3, max_bytes=settings.results_max_bytes, max_age=settings.results_max_age
+            )
+        self.store = ResultStore(
+            settings.results_dir, settings.results_max_bytes, max_age=settings.results_max_age, mirror=mirror
+        )
         self.fetch_policy = FetchPolicy(
             allowed_host_suffixes=settings.download_hosts, max_bytes=settings.max_download_bytes
         )
@@ -52,7 +64,29 @@ class Services:
         """The client for signed download URLs: separate, so no Cargo auth header ever reaches a file host."""
         return httpx.AsyncClient(timeout=FILE_TIMEOUT, follow_redirects=False)
 
+    def for_caller(self, scope: str, token: str | None, export_dir: Path | None) -> Services:
+        """These services as one HTTP caller sees them: results scoped to ``scope``, files saved in
+        ``export_dir``; with the caller's own Cargo ``token`` also its own client, catalog and releases. The file
+        fetcher is shared (it sends no credentials)."""
+        view = copy.copy(self)
+        view._parent = self
+        view.__dict__["files"] = self.files
+        view.store = self.store.scoped(scope)
+        view.settings = replace(self.settings, export_dir=export_dir)
+        if token is not None:
+            view.settings = replace(view.settings, token=token, workspace_uuid=None, sandbox=False)
+            view.connection = CargoConnection(view.settings, retry=self._retry, timeout=self._timeout)
+            view.catalog = Catalog(view.connection)
+            view.releases = Releases(view.connection)
+        return view
+
     async def aclose(self) -> None:
+        if self._parent is not None:  # a caller's view closes only what it made
+            if self.connection is not self._parent.connection:
+                await self.catalog.aclose()
+                await self.releases.aclose()
+                await self.connection.aclose()
+            return
         self.store.close()
         await self.catalog.aclose()
         await self.releases.aclose()

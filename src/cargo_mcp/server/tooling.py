@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from cargo_mcp.api.errors import CargoError
 from cargo_mcp.api.vocabulary import InputError
+from cargo_mcp.results.store import ResultStoreUnavailable
 from cargo_mcp.server.services import Services
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
@@ -23,7 +24,8 @@ Uuid = Annotated[str, Field(json_schema_extra={"format": "uuid"})]
 log = logging.getLogger("cargo_mcp")
 P = ParamSpec("P")
 R = TypeVar("R")
-KNOWN = (InputError, CargoError)
+F = TypeVar("F", bound=Callable[..., Any])
+KNOWN = (InputError, CargoError, ResultStoreUnavailable)
 
 
 def services(ctx: Context[Any, Any]) -> Services:
@@ -72,6 +74,16 @@ def answer(model: BaseModel, text: str) -> CallToolResult:
         content=[TextContent(type="text", text=text)],
         structured_content=model.model_dump(mode="json"),
     )
+
+
+def doc(**fields: object) -> Callable[[F], F]:
+    """Fill the ``{name}`` fields of a tool's docstring with contract constants (apply below ``tool_errors``)."""
+
+    def fill(fn: F) -> F:
+        fn.__doc__ = (fn.__doc__ or "").format(**fields)
+        return fn
+
+    return fill
 
 
 def add_tool(mcp: MCPServer[Any], fn: Callable[..., Any], title: str) -> None:

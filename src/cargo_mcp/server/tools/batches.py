@@ -10,7 +10,7 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
 from cargo_mcp.api.client import CargoClient
-from cargo_mcp.api.models import TERMINAL_BATCH_STATUSES, Batch
+from cargo_mcp.api.models import TERMINAL_STATUSES, Batch
 from cargo_mcp.api.requests import ListBatches, iso
 from cargo_mcp.api.vocabulary import InputError, batch_statuses, uuid_arg, when
 from cargo_mcp.server.render import duration, page_range, pct, table
@@ -53,7 +53,7 @@ async def get_batch(
     s = services(ctx)
     batch = await (await s.cargo()).get_batch(uuid_arg(batch_uuid, "batch_uuid"))
     entry = await s.catalog.resolve(batch.workflow_uuid)
-    done = batch.status in TERMINAL_BATCH_STATUSES
+    done = batch.status in TERMINAL_STATUSES
     total, executed, failed = batch.runs_count, batch.executed_runs_count, batch.failed_runs_count
     with_failures = done and failed > 0
     if batch.status == "success" and failed:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from cargo_mcp.api import requests as rq
 from cargo_mcp.api.models import Batch
+from cargo_mcp.api.sql import EXPORT_CAP
 from cargo_mcp.api.vocabulary import InputError
 from cargo_mcp.results import export
 from cargo_mcp.results.download import download_outputs as fetch_all
@@ -25,9 +26,7 @@ from cargo_mcp.server.release_split import release_note
 from cargo_mcp.server.render import UNTRUSTED, page_range, table
 from cargo_mcp.server.scope import DOWNLOADS, ScopeArgs, resolve, scoped
 from cargo_mcp.server.services import Services
-from cargo_mcp.server.tooling import add_tool, answer, services, tool_errors
-
-EXPORT_CAP = 10_000
+from cargo_mcp.server.tooling import add_tool, answer, doc, services, tool_errors
 
 
 class OutputPage(BaseModel):
@@ -50,6 +49,7 @@ class OutputPage(BaseModel):
 
 
 @tool_errors
+@doc(export_cap=f"{EXPORT_CAP:,}")
 @scoped(DOWNLOADS)
 async def download_outputs(
     ctx: Context[Any, Any],
@@ -68,16 +68,17 @@ async def download_outputs(
 ) -> Annotated[CallToolResult, OutputPage]:
     """Retrieve the enriched records: one row per run with recordId, recordTitle, runUuid, runStatus, the
     input fields (input.*) and the output node's fields. The full result is downloaded (past Cargo's
-    10,000-run export cap, in stable pages, with progress) and kept locally as result_id; this answer shows
+    {export_cap}-run export cap, in stable pages, with progress) and kept locally as result_id; this answer shows
     one page (limit/offset) and the total. Page further with read_result(result_id) — it filters and sorts
     too — or save the whole file with save_to. Signed download URLs are fetched here, never shown. Without
     output_node_slug the workflow's output node is picked and named. Runs that did not reach the output node
-    have empty output columns (the answer counts them): node_status={"<output slug>": "success"} keeps only the
+    have empty output columns (the answer counts them): node_status={{"<output slug>": "success"}} keeps only the
     runs that reached it."""
     s = services(ctx)
     scope = await resolve(s, args)
     notes = scope.notes
-    path = export.target(save_to, await _roots(ctx, s), overwrite) if save_to else None
+    shared = ctx.request_context.request is not None  # HTTP: the client's roots are paths on its own machine
+    path = export.target(save_to, await _roots(ctx, s, shared), overwrite, shared=shared) if save_to else None
     client = await s.cargo()
     slug, slug_note, other_ends = await _output_slug(s, scope.workflow_uuid, scope.batch, output_node_slug)
     if scope.filters.created_before is None:  # freeze the set: the count and every page see the same runs
@@ -104,8 +105,9 @@ async def download_outputs(
         description=f"outputs of node {slug} for {filters}",
         progress=progress,
     ) as meta:
-        if total > 10_000:
-            notes.append(f"{total:,} runs exceed the 10,000-run export cap: fetched in {-(-total // 10_000)} pages")
+        if total > EXPORT_CAP:
+            pages = -(-total // EXPORT_CAP)
+            notes.append(f"{total:,} runs exceed the {EXPORT_CAP:,}-run export cap: fetched in {pages} pages")
         if total == 0:
             notes.append("no run matches these filters (count_runs gives 0)")
         empty = await anyio.to_thread.run_sync(_empty_rows, s.store, meta)
@@ -188,21 +190,22 @@ def _preview_columns(columns: list[str], most: int = 8) -> list[str]:
     return (identity + outputs + rest)[:most]
 
 
-async def _roots(ctx: Context[Any, Any], s: Services) -> list[Path]:
-    """Folders files may be saved in: CARGO_MCP_EXPORT_DIR and the client's file:// roots, if it shares them."""
-    roots = [s.settings.export_dir] if s.settings.export_dir else []
+async def _roots(ctx: Context[Any, Any], s: Services, shared: bool) -> list[Path]:
+    """Folders files may be saved in: CARGO_MCP_EXPORT_DIR and the client's file:// roots (over HTTP only
+    narrowing it), if it shares them."""
+    roots: list[Path] = []
     try:
         with warnings.catch_warnings():  # roots are deprecated in the 2026 protocol but still what IDEs send
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", UserWarning)
             listed = await ctx.session.list_roots()
     except Exception:  # clients without roots support, or the 2026 protocol without a back channel
-        return roots
-    for root in listed.roots:
+        listed = None
+    for root in listed.roots if listed else []:
         uri = str(root.uri)
         if uri.startswith("file://"):
             roots.append(Path(uri.removeprefix("file://")))
-    return roots
+    return export.allowed_folders(s.settings.export_dir, roots, narrow_only=shared)
 
 
 async def _output_slug(

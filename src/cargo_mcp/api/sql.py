@@ -1,10 +1,22 @@
-"""Cargo's four orchestration SQL tables: columns and ClickHouse types (cargo-api.md §7.3).
+"""Cargo's orchestration SQL contract: the four tables, their columns and ClickHouse types, and every cap.
 
-Production publishes no DDL; this is the best-known schema (confirmed columns plus those inferred from the
-API types). The guard, the schema resource and the sandbox engine all read it from here.
+The guard's texts, the schema resource, the sandbox engine's settings, the export pager and the tool
+descriptions are all rendered from here (docs/cargo-contract.md §7 and §8). Production publishes no DDL:
+the columns are the confirmed ones plus those inferred from the API types.
 """
 
 from __future__ import annotations
+
+MAX_EXECUTION_SECONDS = 30  # max_execution_time (Code 159 past it)
+MAX_RESULT_ROWS = 10_000  # max_result_rows: longer results are truncated, not an error
+MAX_ROWS_READ = 10_000_000  # max_rows_to_read (Code 158 past it)
+MAX_COLUMNS_READ = 50  # max_columns_to_read (Code 161 past it): SELECT * FROM runs fails
+MAX_SUBQUERY_DEPTH = 5  # max_subquery_depth (Code 167 past it)
+EXPORT_CAP = 10_000  # runs (or records) one download-outputs export may hold; larger sets are paged by it
+
+CAPS_SUMMARY = f"{MAX_EXECUTION_SECONDS} s, {MAX_RESULT_ROWS:,} result rows, {MAX_ROWS_READ:,} rows read"
+
+Columns = list[tuple[str, str]]  # (column, ClickHouse type), in DDL order
 
 S = "String"
 NS = "Nullable(String)"
@@ -14,7 +26,8 @@ TS = "DateTime64(3, 'UTC')"
 NTS = "Nullable(DateTime64(3, 'UTC'))"
 NBOOL = "Nullable(Bool)"
 
-_PARENTS = [
+# The lineage columns every run-like row carries after its own parent column (parent_uuid / parent_run_uuid).
+PARENTS: Columns = [
     ("parent_node_uuid", NS),
     ("parent_batch_uuid", NS),
     ("parent_agent_uuid", NS),
@@ -23,46 +36,7 @@ _PARENTS = [
     ("is_group_parent", NBOOL),
 ]
 
-SPANS: list[tuple[str, str]] = [
-    ("workspace_uuid", S),
-    ("workflow_uuid", S),
-    ("user_uuid", NS),
-    ("batch_uuid", NS),
-    ("trace_uuid", S),
-    ("record_id", S),
-    ("record_title", S),
-    ("run_uuid", S),
-    ("run_context_s3_filename", S),
-    ("run_computed_configs_s3_filename", S),
-    ("parent_run_uuid", NS),
-    *_PARENTS,
-    ("node_uuid", S),
-    ("node_kind", LC),
-    ("node_slug", LC),
-    ("node_action_slug", NLC),
-    ("node_connector_uuid", NS),
-    ("node_integration_slug", NLC),
-    ("node_tool_uuid", NS),
-    ("node_agent_uuid", NS),
-    ("node_release_uuid", NS),
-    ("node_batch_uuid", NS),
-    ("node_run_uuid", NS),
-    ("node_message_uuid", NS),
-    ("node_child_index", "Nullable(Int32)"),
-    ("node_wait_until_finished", "Bool"),
-    ("node_next_uuid", NS),
-    ("execution_index", "UInt32"),
-    ("execution_status", LC),
-    ("execution_error_message", NS),
-    ("execution_title", NS),
-    ("execution_icon_url", NS),
-    ("execution_credits_used_count", "Float64"),
-    ("execution_started_at", TS),
-    ("execution_updated_at", TS),
-    ("execution_finished_at", NTS),
-]
-
-RUNS: list[tuple[str, str]] = [
+RUNS: Columns = [
     ("uuid", S),
     ("workspace_uuid", S),
     ("workflow_uuid", S),
@@ -76,7 +50,7 @@ RUNS: list[tuple[str, str]] = [
     ("context_s3_filename", S),
     ("computed_configs_s3_filename", S),
     ("parent_uuid", NS),
-    *_PARENTS,
+    *PARENTS,
     ("status", LC),
     ("error_message", NS),
     ("credits_used_count", "Float64"),
@@ -112,7 +86,7 @@ RUNS: list[tuple[str, str]] = [
     ("executions_node_wait_until_finished", "Array(Bool)"),
 ]
 
-BATCHES: list[tuple[str, str]] = [
+BATCHES: Columns = [
     ("uuid", S),
     ("workspace_uuid", S),
     ("workflow_uuid", S),
@@ -134,7 +108,46 @@ BATCHES: list[tuple[str, str]] = [
     ("finished_at", NTS),
 ]
 
-RECORDS: list[tuple[str, str]] = [
+SPANS: Columns = [
+    ("workspace_uuid", S),
+    ("workflow_uuid", S),
+    ("user_uuid", NS),
+    ("batch_uuid", NS),
+    ("trace_uuid", S),
+    ("record_id", S),
+    ("record_title", S),
+    ("run_uuid", S),
+    ("run_context_s3_filename", S),
+    ("run_computed_configs_s3_filename", S),
+    ("parent_run_uuid", NS),
+    *PARENTS,
+    ("node_uuid", S),
+    ("node_kind", LC),
+    ("node_slug", LC),
+    ("node_action_slug", NLC),
+    ("node_connector_uuid", NS),
+    ("node_integration_slug", NLC),
+    ("node_tool_uuid", NS),
+    ("node_agent_uuid", NS),
+    ("node_release_uuid", NS),
+    ("node_batch_uuid", NS),
+    ("node_run_uuid", NS),
+    ("node_message_uuid", NS),
+    ("node_child_index", "Nullable(Int32)"),
+    ("node_wait_until_finished", "Bool"),
+    ("node_next_uuid", NS),
+    ("execution_index", "UInt32"),
+    ("execution_status", LC),
+    ("execution_error_message", NS),
+    ("execution_title", NS),
+    ("execution_icon_url", NS),
+    ("execution_credits_used_count", "Float64"),
+    ("execution_started_at", TS),
+    ("execution_updated_at", TS),
+    ("execution_finished_at", NTS),
+]
+
+RECORDS: Columns = [
     ("id", S),
     ("title", S),
     ("run_uuid", S),
@@ -148,7 +161,7 @@ RECORDS: list[tuple[str, str]] = [
     ("context_s3_filename", S),
     ("computed_configs_s3_filename", S),
     ("parent_run_uuid", NS),
-    *_PARENTS,
+    *PARENTS,
     ("status", LC),
     ("error_message", NS),
     ("created_at", TS),
@@ -156,9 +169,16 @@ RECORDS: list[tuple[str, str]] = [
     ("finished_at", NTS),
 ]
 
-TABLES: dict[str, list[tuple[str, str]]] = {
-    "spans": SPANS,
+# The tables a query may read, without a schema prefix; this order is the order every text lists them in.
+TABLES: dict[str, Columns] = {
     "runs": RUNS,
     "batches": BATCHES,
+    "spans": SPANS,
     "records": RECORDS,
 }
+
+
+def table_list(last: str = "or") -> str:
+    """The table names as a phrase: ``runs, batches, spans or records``."""
+    *head, tail = TABLES
+    return f"{', '.join(head)} {last} {tail}"
