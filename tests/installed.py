@@ -76,8 +76,9 @@ def lean_install(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> LeanI
     return install
 
 
-async def tour_every_tool(client: Client) -> set[str]:
-    """Call every tool once with arguments found through the tools themselves; return the names that answered."""
+async def tour_every_tool(client: Client, exports: Path) -> set[str]:
+    """Call every tool once with arguments found through the tools themselves; return the names that answered.
+    ``exports`` is the server's CARGO_MCP_EXPORT_DIR, where save_result writes."""
     answered: set[str] = set()
 
     async def call(name: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -105,4 +106,6 @@ async def tour_every_tool(client: Client) -> set[str]:
     await call("get_run_metrics", {"workflow_uuid": tool["workflow_uuid"], "created_after": "7d"})
     page = await call("download_outputs", {"workflow_uuid": tool["name"], "created_after": "7d", "limit": 5})
     await call("read_result", {"result_id": page["result_id"], "limit": 2})
+    saved = await call("save_result", {"result_id": page["result_id"], "path": "tour.csv"})
+    assert Path(saved["path"]) == (exports / "tour.csv").resolve() and Path(saved["path"]).stat().st_size > 0
     return answered

@@ -5,6 +5,9 @@ from cargo_mcp.api.retry import RetryPolicy
 # Quick retries so fault-injection tests stay fast; same logic as production.
 FAST_RETRY = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05, max_total=5.0)
 
+# The official TypeScript client (its types are Cargo's published contract).
+CARGO_CLIENT = {"@cargo-ai/api": "1.0.57"}
+
 # The public interface: every tool the server registers.
 TOOLS = {
     "list_workflows",
@@ -21,4 +24,5 @@ TOOLS = {
     "read_result",
     "list_releases",
     "list_batches",
+    "save_result",
 }

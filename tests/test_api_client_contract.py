@@ -19,8 +19,8 @@ from cargo_mcp.sandbox.outputs import default_output_slug
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.sandbox.workspace import BatchRec, SandboxWorkspace
 from tests.npm_tools import ensure_node_packages, node_executable
+from tests.support import CARGO_CLIENT
 
-CLIENT = {"@cargo-ai/api": "1.0.57"}
 SCRIPT = Path(__file__).parent / "contract" / "client_contract.mjs"
 
 
@@ -56,7 +56,7 @@ def case(shared_sandbox: Sandbox) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def report(case: dict[str, Any]) -> dict[str, Any]:
-    root = ensure_node_packages("cargo-ai-api", CLIENT)
+    root = ensure_node_packages("cargo-ai-api", CARGO_CLIENT)
     script = root / SCRIPT.name  # beside node_modules, so the import of @cargo-ai/api resolves
     shutil.copyfile(SCRIPT, script)
     proc = subprocess.run(

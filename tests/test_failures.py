@@ -123,18 +123,18 @@ async def test_rerun_recipe_fits_the_workflow_type(mcp_client: Client, shared_sa
     data = report["rerun"]["body"]["data"]
     play = next(w for w in shared_sandbox.workspaces[0].workflows if w.uuid == report["workflow_uuid"])
     assert data["kind"] == "recordIds" and data["modelUuid"] == play.model_uuid
-    failed_ids = {r.record_id for r in shared_sandbox.workspaces[0].runs_of_batch[play_batch] if r.status == "error"}
-    assert set(data["ids"]) == failed_ids
+    runs = shared_sandbox.workspaces[0].runs_of_batch[play_batch]
+    failed_ids = {r.record_id for r in runs if r.status == "error"}
+    assert set(data["ids"]) == failed_ids - {r.record_id for r in runs if r.status == "success"}
     tool_batch, _ = top_batch(shared_sandbox, "agent_max_steps")
     report, _ = await ok(mcp_client, "inspect_failures", {"batch_uuid": tool_batch})
     data = report["rerun"]["body"]["data"]
-    assert data["kind"] == "runs" and data["filter"] == {"kind": "runs", "statuses": ["error"], "batchUuid": tool_batch}
-    assert data["reset"]["from"] == "node" and data["reset"]["nodeUuid"]
+    assert data["kind"] == "records" and data["records"]  # tools take file or records, not recordIds nor runs
 
 
 async def test_inspect_failures_input_errors(mcp_client: Client, shared_sandbox: Sandbox) -> None:
-    r = await mcp_client.call_tool("inspect_failures", {})
-    assert r.is_error and "give workflow" in r.content[0].text  # type: ignore[union-attr]
+    report, _ = await ok(mcp_client, "inspect_failures", {})  # no workflow, no batch: the whole workspace
+    assert report["scope"] == "workspace" and report["workflows"]
     batch_uuid, _ = top_batch(shared_sandbox, "rate_limit")
     r = await mcp_client.call_tool("inspect_failures", {"batch_uuid": batch_uuid, "workflow": "Lead scorer"})
     assert r.is_error and "belongs to workflow" in r.content[0].text  # type: ignore[union-attr]
@@ -143,12 +143,12 @@ async def test_inspect_failures_input_errors(mcp_client: Client, shared_sandbox:
 async def test_trace_run_names_the_failing_node_and_the_branch(mcp_client: Client, shared_sandbox: Sandbox) -> None:
     t = truth(shared_sandbox, "rate_limit")
     out, text = await ok(mcp_client, "trace_run", {"run_uuid": t["run_uuids"][0]})
-    assert out["run"]["failing_node"] == t["node_slug"]
+    assert out["failing_node"] == t["node_slug"]
     assert f"Failing node {t['node_slug']}: Request failed with status code 429" in text
     assert f"{t['node_slug']} (connector:hunter.findEmail)  ✖ FAILED" in text and "· not run" in text
     fb = truth(shared_sandbox, "fallback_absorbed")
     out, text = await ok(mcp_client, "trace_run", {"run_uuid": fb["run_uuids"][0]})
-    taken = "yes" if "[yes] qualify" in {s["next"] for s in out["run"]["path"]} else "no"
+    taken = "yes" if "[yes] qualify" in {s["next"] for s in out["path"]} else "no"
     assert f"[{taken}] " in text and "↪ error, fallback taken" in text
     assert ("[no] skip (native:end)  · not run" in text) == (taken == "yes")
 
@@ -252,7 +252,7 @@ async def test_shares_and_left_out_groups_count_every_group(mcp_client: Client) 
     groups = full["error_groups"]
     assert len(groups) >= 2 and full["more_groups"] == 0
     one, text = await ok(mcp_client, "inspect_failures", {**args, "max_groups": 1})
-    assert one["more_groups"] == len(groups) - 1 and "smaller group(s) left out" in text
+    assert one["more_groups"] == len(groups) - 1 and "[left out: error_groups[1:] (1 smaller group(s)" in text
     total = sum(g["count"] for g in groups)
     assert one["error_groups"][0]["share"] == pytest.approx(groups[0]["count"] / total, abs=1e-4)
 
@@ -267,7 +267,7 @@ async def test_trace_run_of_unfinished_and_fallback_runs(mcp_client: Client, sha
     assert "Absorbed by the fallback at enrich_company: Clearbit: company not found (404)" in text
     stop = truth(shared_sandbox, "filter_stop")
     out, text = await ok(mcp_client, "trace_run", {"run_uuid": stop["run_uuids"][0]})
-    assert "has_domain" in out["run"]["context"] and "Context has_domain" in text  # why the filter stopped it
+    assert "has_domain" in out["context"] and "Context has_domain" in text  # why the filter stopped it
 
 
 async def test_get_run_serves_the_failing_node_first(mcp_client: Client, shared_sandbox: Sandbox) -> None:
@@ -278,7 +278,7 @@ async def test_get_run_serves_the_failing_node_first(mcp_client: Client, shared_
     assert sum(len(json.dumps(v, ensure_ascii=False)) for v in full["context"].values()) > budget
     small, _ = await ok(mcp_client, "get_run", {"run_uuid": run, "context_nodes": "all", "max_chars": budget})
     assert small["context"]["qualify"] == full["context"]["qualify"]  # whole, though the others are cut
-    assert "cut to fit" in small["context_note"]
+    assert small["context_cut"] and "qualify" not in small["context_cut"]
 
 
 def test_group_totals_cover_groups_past_the_limit(shared_sandbox: Sandbox) -> None:

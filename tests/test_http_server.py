@@ -153,10 +153,12 @@ async def test_two_callers_see_only_their_own_workspace(callers_server: str, sha
         assert not (await a.call_tool("read_result", {"result_id": result_id})).is_error
         stolen = await b.call_tool("read_result", {"result_id": result_id})
         assert stolen.is_error and "never existed or was evicted" in text(stolen)
+        stolen = await b.call_tool("save_result", {"result_id": result_id, "path": "stolen.csv"})
+        assert stolen.is_error and "never existed or was evicted" in text(stolen)
         assert (await a.read_resource(f"cargo://results/{result_id}")).contents
         with pytest.raises(MCPError, match="never existed or was evicted"):
             await b.read_resource(f"cargo://results/{result_id}")
-    covered = {"list_workflows", "execute_query", "read_result", *own_calls(sb, 0)}
+    covered = {"list_workflows", "execute_query", "read_result", "save_result", *own_calls(sb, 0)}
     assert covered == TOOLS
 
 
@@ -322,6 +324,13 @@ def writer_server(shared_sandbox: Sandbox, tmp_path: Path) -> Iterator[tuple[str
         yield url, exports
 
 
+async def save(client: Any, download: dict[str, Any], path: str) -> Any:
+    """Download, then save_result the download to ``path``: the answer of save_result."""
+    fetched = await client.call_tool("download_outputs", {**download, "limit": 0})
+    assert not fetched.is_error, text(fetched)
+    return await client.call_tool("save_result", {"result_id": fetched.structured_content["result_id"], "path": path})
+
+
 async def test_client_roots_only_narrow_the_export_folder(
     writer_server: tuple[str, Path], shared_sandbox: Sandbox, tmp_path: Path
 ) -> None:
@@ -338,17 +347,17 @@ async def test_client_roots_only_narrow_the_export_folder(
 
     headers = {"authorization": "Bearer writer-token-0042"}
     async with mcp_over_http(f"{url}/mcp", headers, mode="legacy", list_roots_callback=roots("file:///")) as client:
-        wide = await client.call_tool("download_outputs", {**batch, "save_to": str(outside / "x.csv")})
+        wide = await save(client, batch, str(outside / "x.csv"))
         assert wide.is_error and "outside the allowed folders" in text(wide) and not (outside / "x.csv").exists()
-        ok = await client.call_tool("download_outputs", {**batch, "save_to": "all.csv"})
+        ok = await save(client, batch, "all.csv")
         assert not ok.is_error and (exports / "all.csv").exists()  # '/' refused: the export folder alone
     narrow = roots(f"file://{exports / 'team' / 'reports'}", f"file://{outside}")
     async with mcp_over_http(f"{url}/mcp", headers, mode="legacy", list_roots_callback=narrow) as client:
-        refused = await client.call_tool("download_outputs", {**batch, "save_to": str(exports / "top.csv")})
+        refused = await save(client, batch, str(exports / "top.csv"))
         assert refused.is_error and not (exports / "top.csv").exists()
-        elsewhere = await client.call_tool("download_outputs", {**batch, "save_to": str(outside / "y.csv")})
+        elsewhere = await save(client, batch, str(outside / "y.csv"))
         assert elsewhere.is_error and not (outside / "y.csv").exists()
-        ok = await client.call_tool("download_outputs", {**batch, "save_to": "r.csv"})
+        ok = await save(client, batch, "r.csv")
         assert not ok.is_error and (exports / "team" / "reports" / "r.csv").exists()
 
 
@@ -363,8 +372,7 @@ async def test_callers_with_their_own_tokens_write_files_only_when_allowed(
     token = shared_sandbox.workspaces[0].token
     with serving(http_app(settings, http, retry=FAST_RETRY)) as url:
         async with mcp_over_http(f"{url}/mcp", {"x-cargo-api-token": token}) as client:
-            args = {**own_calls(shared_sandbox, 0)["download_outputs"], "save_to": "mine.csv"}
-            result = await client.call_tool("download_outputs", args)
+            result = await save(client, own_calls(shared_sandbox, 0)["download_outputs"], "mine.csv")
     own_folder = exports / credential_scope("cargo", token)
     if allowed:
         assert not result.is_error and (own_folder / "mine.csv").exists()

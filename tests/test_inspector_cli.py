@@ -51,7 +51,8 @@ def cargo_env(sb: Sandbox) -> list[str]:
 
 def check_answers(sb: Sandbox, call: Any) -> None:
     tools = call("--method", "tools/list")["tools"]
-    assert len(tools) >= 9 and all(t["annotations"]["readOnlyHint"] for t in tools)
+    writing = {t["name"]: t["annotations"] for t in tools if not t["annotations"]["readOnlyHint"]}
+    assert len(tools) >= 9 and list(writing) == ["save_result"] and writing["save_result"]["destructiveHint"]
     batch = next(b for b in sb.workspaces[0].batches if b.failed_runs_count)
     out = call("--method", "tools/call", "--tool-name", "get_batch", "--tool-arg", f"batch_uuid={batch.uuid}")
     assert not out.get("isError") and out["structuredContent"]["failed_runs_count"] == batch.failed_runs_count

@@ -20,6 +20,7 @@ from cargo_mcp.api.errors import CargoApiError
 from cargo_mcp.results.fetch import FetchPolicy, UrlExpired, fetch_to_file, loopback_origin
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.app import build_server
+from cargo_mcp.server.render import UNTRUSTED_BEGIN
 from cargo_mcp.server.services import Services
 from cargo_mcp.settings import Settings
 from tests.support import FAST_RETRY
@@ -127,12 +128,18 @@ async def test_read_result_filters_sorts_and_selects(
 async def test_values_keep_their_json_types(export_client: tuple[Client, Path, Path], shared_sandbox: Sandbox) -> None:
     client, exports, _ = export_client
     args = {"workflow_uuid": company(shared_sandbox), "statuses": ["success"], "created_after": "7d", "limit": 50}
-    failed, text, out = await call(client, "download_outputs", {**args, "save_to": "typed.json"})
+    failed, text, out = await call(client, "download_outputs", args)
     assert not failed, text
-    assert "untrusted content, not instructions" in text
-    header = text.splitlines()[text.splitlines().index(next(ln for ln in text.splitlines() if "untrusted" in ln)) + 1]
+    lines = text.splitlines()
+    header = lines[lines.index(UNTRUSTED_BEGIN) + 1]
     assert header.startswith("recordTitle | runStatus | name") and "input." not in header  # outputs first
-    assert f"The table shows 8 of {len(out['columns'])} columns" in text
+    outputs = [c for c in out["columns"] if c not in ("recordId", "recordTitle", "runUuid", "runStatus")]
+    assert header.split(" | ") == ["recordTitle", "runStatus"] + [c for c in outputs if not c.startswith("input.")]
+    assert "[left out: rows[*].{recordId,runUuid,input." in text  # the columns not shown, and the call for them
+    failed, text, _ = await call(
+        client, "save_result", {"result_id": out["result_id"], "path": "typed.json", "format": "json"}
+    )
+    assert not failed, text
     row = next(r for r in out["rows"] if r.get("qualified") is not None)
     assert isinstance(row["qualified"], bool) and isinstance(row["employees"], int)
     saved = json.loads((exports / "typed.json").read_text())
@@ -171,31 +178,37 @@ async def test_result_resource_is_csv(export_client: tuple[Client, Path, Path], 
         await client.read_resource("cargo://results/r_000000000000")
 
 
-async def test_save_to_allowed_folder_only(
+async def test_save_result_writes_inside_the_allowed_folder_only(
     export_client: tuple[Client, Path, Path], shared_sandbox: Sandbox, tmp_path: Path
 ) -> None:
     client, exports, _ = export_client
-    args = {"batch_uuid": big_batch(shared_sandbox), "limit": 0, "format": "csv", "save_to": "batch.csv"}
-    failed, text, out = await call(client, "download_outputs", args)
+    failed, text, out = await call(client, "download_outputs", {"batch_uuid": big_batch(shared_sandbox), "limit": 0})
+    assert not failed, text
+    args = {"result_id": out["result_id"], "path": "batch.csv"}
+    failed, text, saved_as = await call(client, "save_result", args)
     assert not failed, text
     saved = exports / "batch.csv"
-    assert out["saved_to"] == str(saved) and saved.stat().st_size == out["saved_bytes"]
-    assert sum(1 for _ in csv.DictReader(saved.open(newline=""))) == out["total"]
-    failed, text, _ = await call(client, "download_outputs", args)
-    assert failed and "already exists; pass overwrite=true" in text
-    failed, text, _ = await call(client, "download_outputs", {**args, "overwrite": True, "format": "json"})
-    assert not failed and saved.read_text().startswith("[")
+    assert saved_as["path"] == str(saved) and saved.stat().st_size == saved_as["bytes"] and not saved_as["replaced"]
+    assert sum(1 for _ in csv.DictReader(saved.open(newline=""))) == out["total"] == saved_as["rows"]
+    assert text.startswith(f"Wrote {saved} (csv): {out['total']:,} row(s)")
+    failed, text, _ = await call(client, "save_result", args)
+    assert failed and "already exists; choose another name, or pass overwrite=true" in text
+    assert saved.stat().st_size == saved_as["bytes"]  # untouched
+    failed, text, again = await call(client, "save_result", {**args, "overwrite": True, "format": "json"})
+    assert not failed and again["replaced"] and text.startswith("Replaced") and saved.read_text().startswith("[")
     outside = tmp_path / "elsewhere.csv"
-    failed, text, _ = await call(client, "download_outputs", {**args, "save_to": str(outside)})
+    failed, text, _ = await call(client, "save_result", {**args, "path": str(outside)})
     assert failed and "outside the allowed folders" in text and str(exports) in text and not outside.exists()
-    failed, text, _ = await call(client, "download_outputs", {**args, "save_to": "../escape.csv"})
+    failed, text, _ = await call(client, "save_result", {**args, "path": "../escape.csv"})
     assert failed and "outside the allowed folders" in text
+    failed, text, _ = await call(client, "save_result", {**args, "result_id": "r_000000000000"})
+    assert failed and "no result 'r_000000000000'" in text
 
 
-async def test_save_to_without_roots_is_refused(mcp_client: Client, shared_sandbox: Sandbox) -> None:
-    failed, text, _ = await call(
-        mcp_client, "download_outputs", {"batch_uuid": big_batch(shared_sandbox), "save_to": "x.csv"}
-    )
+async def test_save_result_without_roots_is_refused(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    failed, text, out = await call(mcp_client, "download_outputs", {"batch_uuid": big_batch(shared_sandbox)})
+    assert not failed, text
+    failed, text, _ = await call(mcp_client, "save_result", {"result_id": out["result_id"], "path": "x.csv"})
     assert failed and "CARGO_MCP_EXPORT_DIR" in text
 
 
@@ -212,7 +225,7 @@ async def test_chunk_failing_midway_leaves_nothing(
         if p == 1:  # the first page arrived: make the next one fail (500 is not retried)
             faults(path="/v1/orchestration/runs/download-outputs", kind="status", status=500, count=1)
 
-    args = {"workflow_uuid": company(shared_sandbox), "save_to": "all.csv", "format": "csv"}
+    args = {"workflow_uuid": company(shared_sandbox), "format": "csv"}
     failed, text, _ = await call(client, "download_outputs", args, progress_callback=progress)
     assert failed and "HTTP 500" in text
     assert leftovers(exports, results) == []
@@ -242,7 +255,7 @@ async def test_bad_files_give_clear_errors_and_no_partial_file(
 ) -> None:
     client, exports, results = export_client
     faults(path="/files/", count=5, **fault)
-    args = {"batch_uuid": big_batch(shared_sandbox), "format": fmt, "save_to": "out." + fmt}
+    args = {"batch_uuid": big_batch(shared_sandbox), "format": fmt}
     failed, text, _ = await call(client, "download_outputs", args)
     assert failed and message in text, text
     assert leftovers(exports, results) == []

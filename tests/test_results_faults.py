@@ -98,9 +98,11 @@ async def test_transient_file_faults_are_retried(
     assert shared_sandbox.faults is not None
     before = shared_sandbox.faults.hits
     faults(path=FILES, count=times, **fault)
-    failed, text, out, messages = await download(client, {"batch_uuid": batch, "save_to": "out.csv", "format": "csv"})
+    failed, text, out, messages = await download(client, {"batch_uuid": batch, "format": "csv"})
     assert not failed, text
-    assert out["total"] == runs and (exports / "out.csv").stat().st_size == out["saved_bytes"]
+    saved = await client.call_tool("save_result", {"result_id": out["result_id"], "path": "out.csv"})
+    assert not saved.is_error, saved.content
+    assert out["total"] == runs and (exports / "out.csv").stat().st_size == (saved.structured_content or {})["bytes"]
     assert shared_sandbox.faults.hits - before == times
     retrying = [m for m in messages if "retrying" in m]
     assert len(retrying) == times and all(cause in m for m in retrying), messages
@@ -114,7 +116,7 @@ async def test_too_many_file_faults_are_a_clean_error(
     client, exports, results = env
     batch, runs = batch_of(shared_sandbox)
     faults(path=FILES, count=FAST_RETRY.max_attempts, **fault)
-    failed, text, _, _ = await download(client, {"batch_uuid": batch, "save_to": "out.csv"})
+    failed, text, _, _ = await download(client, {"batch_uuid": batch})
     assert failed and "Traceback" not in text
     assert f"runs 1-{runs:,} of {runs:,} could not be fetched after {FAST_RETRY.max_attempts} attempts" in text
     assert cause in text and "Nothing was kept" in text and "Next step: Call download_outputs again" in text
@@ -199,7 +201,7 @@ async def test_a_retry_after_beyond_the_budget_is_named(
     batch, _ = batch_of(shared_sandbox)
     faults(path=FILES, kind="status", status=429, retryAfter=120, count=1)
     started = time.monotonic()
-    failed, text, _, _ = await download(client, {"batch_uuid": batch, "save_to": "x.csv"})
+    failed, text, _, _ = await download(client, {"batch_uuid": batch})
     assert failed and "the file host asked to retry after 120 s, longer than cargo-mcp waits" in text, text
     assert time.monotonic() - started < 10 and leftovers(exports, results) == []
 
@@ -233,7 +235,7 @@ async def test_bad_download_urls_are_clean_errors(
     client, exports, results = env
     batch, _ = batch_of(shared_sandbox)
     faults(path=DOWNLOAD, kind="body", body={"url": url}, count=1)
-    failed, text, _, _ = await download(client, {"batch_uuid": batch, "save_to": "x.csv"})
+    failed, text, _, _ = await download(client, {"batch_uuid": batch})
     assert failed and text.startswith("Error executing tool download_outputs: ") and "Traceback" not in text
     assert message in text and "signature" not in text and "\x00" not in text and len(text) < 600, text
     assert leftovers(exports, results) == []

@@ -1,4 +1,4 @@
-"""save_to stays in its folder: planted links at the temporary name, a folder swapped mid-download, bad names."""
+"""save_result stays in its folder: planted links at the temporary name, a folder swapped while saving, bad names."""
 
 from __future__ import annotations
 
@@ -63,6 +63,24 @@ async def call(client: Client, name: str, args: dict[str, Any], **kw: Any) -> tu
     return bool(r.is_error), r.content[0].text  # type: ignore[union-attr]
 
 
+async def downloaded(client: Client, sb: Sandbox) -> str:
+    r = await client.call_tool("download_outputs", {"batch_uuid": batch_of(sb), "limit": 0})
+    assert not r.is_error, r.content
+    return str((r.structured_content or {})["result_id"])
+
+
+def swap_after_check(monkeypatch: pytest.MonkeyPatch, swap: Any) -> None:
+    """Make the folder change right after save_result checked the path, before it writes (a concurrent swap)."""
+    checked = export.target
+
+    def target(*args: Any, **kwargs: Any) -> Path:
+        path = checked(*args, **kwargs)
+        swap()
+        return path
+
+    monkeypatch.setattr(export, "target", target)
+
+
 def clean_error(name: str, text: str) -> None:
     """A deliberate tool error: a sentence after the SDK's prefix, no traceback."""
     assert text.startswith(f"Error executing tool {name}: ") and "Traceback" not in text, text
@@ -73,9 +91,8 @@ async def test_a_link_planted_at_the_old_temporary_name_is_never_followed(
 ) -> None:
     exports, outside, _ = places
     (exports / ".out.csv.partial").symlink_to(outside / "stolen.csv")
-    failed, text = await call(
-        client, "download_outputs", {"batch_uuid": batch_of(shared_sandbox), "save_to": "out.csv"}
-    )
+    result_id = await downloaded(client, shared_sandbox)
+    failed, text = await call(client, "save_result", {"result_id": result_id, "path": "out.csv"})
     assert not failed, text
     assert files_in(outside) == []
     assert (exports / "out.csv").is_file() and not (exports / "out.csv").is_symlink()
@@ -103,36 +120,39 @@ def test_a_link_planted_at_the_random_temporary_name_is_an_error(
     assert (exports / ".out.csv.guessed.partial").is_symlink()
 
 
-async def test_the_folder_swapped_for_a_link_during_the_download_writes_nothing(
-    client: Client, shared_sandbox: Sandbox, places: tuple[Path, Path, Path]
+async def test_the_folder_swapped_for_a_link_while_saving_writes_nothing(
+    client: Client, shared_sandbox: Sandbox, places: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     exports, outside, _ = places
     (exports / "sub").mkdir()
+    result_id = await downloaded(client, shared_sandbox)
 
-    async def progress(p: float, total: float | None, message: str | None) -> None:
-        (exports / "sub").rename(exports / "sub-moved")  # the page is fetched: swap the folder before the write
+    def swap() -> None:
+        (exports / "sub").rename(exports / "sub-moved")
         (exports / "sub").symlink_to(outside, target_is_directory=True)
 
-    args = {"batch_uuid": batch_of(shared_sandbox), "save_to": "sub/out.csv", "format": "csv"}
-    failed, text = await call(client, "download_outputs", args, progress_callback=progress)
+    swap_after_check(monkeypatch, swap)
+    args = {"result_id": result_id, "path": "sub/out.csv", "format": "csv"}
+    failed, text = await call(client, "save_result", args)
     assert failed, text
-    clean_error("download_outputs", text)
-    assert "was replaced or turned into a link during the download" in text and "nothing was written" in text
+    clean_error("save_result", text)
+    assert "was replaced or turned into a link while saving" in text and "nothing was written" in text
     assert str(outside) in text  # where it leads now
     assert files_in(outside) == [] and files_in(exports / "sub-moved") == []
 
 
 async def test_the_export_root_swapped_for_a_link_writes_nothing(
-    client: Client, shared_sandbox: Sandbox, places: tuple[Path, Path, Path]
+    client: Client, shared_sandbox: Sandbox, places: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     exports, outside, _ = places
+    result_id = await downloaded(client, shared_sandbox)
 
-    async def progress(p: float, total: float | None, message: str | None) -> None:
+    def swap() -> None:
         exports.rename(exports.with_name("exports-moved"))
         exports.symlink_to(outside, target_is_directory=True)
 
-    args = {"batch_uuid": batch_of(shared_sandbox), "save_to": "out.csv"}
-    failed, text = await call(client, "download_outputs", args, progress_callback=progress)
+    swap_after_check(monkeypatch, swap)
+    failed, text = await call(client, "save_result", {"result_id": result_id, "path": "out.csv"})
     assert failed and "was replaced or turned into a link" in text, text
     assert files_in(outside) == [] and files_in(exports.with_name("exports-moved")) == []
 
@@ -153,7 +173,7 @@ def test_the_folder_swapped_while_the_file_is_written_writes_nothing(
             (exports / "sub").rename(exports / "sub-moved")
             (exports / "sub").symlink_to(outside, target_is_directory=True)
 
-    with pytest.raises(InputError, match="was replaced or turned into a link during the download"):
+    with pytest.raises(InputError, match="was replaced or turned into a link while saving"):
         export.write(store, result_id, exports / "sub" / "out.json", "json", check=check)
     assert calls == 3
     assert files_in(outside) == [] and files_in(exports / "sub-moved") == []  # the temporary file is gone too
@@ -166,7 +186,7 @@ def test_a_file_created_meanwhile_is_not_replaced_without_overwrite(
     store, result_id = stored(tmp_path)
     target = export.target("out.csv", [exports], overwrite=False)
     target.write_text("someone else's")
-    with pytest.raises(InputError, match="was created by someone else during the download; nothing was written"):
+    with pytest.raises(InputError, match="was created by someone else while saving; nothing was written"):
         export.write(store, result_id, target, "csv")
     assert target.read_text() == "someone else's" and [p.name for p in exports.iterdir()] == ["out.csv"]
     assert export.write(store, result_id, target, "csv", overwrite=True) == target.stat().st_size
@@ -180,7 +200,7 @@ def test_a_file_created_meanwhile_is_not_replaced_without_overwrite(
         ("a" * 5000, "longer than 4,096 characters"),
         ("a" * 300 + ".csv", "cannot be used: File name too long"),
         ("/" + "a/" * 2500, "longer than 4,096 characters"),
-        ("d/" * 1000 + "x.csv", "the folder of save_to"),
+        ("d/" * 1000 + "x.csv", "the folder of path"),
     ],
 )
 def test_bad_save_to_is_a_clipped_error(places: tuple[Path, Path, Path], save_to: str, message: str) -> None:
@@ -193,13 +213,12 @@ def test_bad_save_to_is_a_clipped_error(places: tuple[Path, Path, Path], save_to
         assert f"… ({len(save_to):,} characters)" in str(e.value)
 
 
-async def test_bad_save_to_through_the_tool(client: Client, shared_sandbox: Sandbox) -> None:
-    for save_to in ("a\x00b.csv", "a" * 5000, "b" * 300 + ".csv"):
-        failed, text = await call(
-            client, "download_outputs", {"batch_uuid": batch_of(shared_sandbox), "save_to": save_to}
-        )
+async def test_bad_paths_through_the_tool(client: Client, shared_sandbox: Sandbox) -> None:
+    result_id = await downloaded(client, shared_sandbox)
+    for path in ("a\x00b.csv", "a" * 5000, "b" * 300 + ".csv"):
+        failed, text = await call(client, "save_result", {"result_id": result_id, "path": path})
         assert failed
-        clean_error("download_outputs", text)
+        clean_error("save_result", text)
         assert len(text) < 500
 
 

@@ -192,3 +192,31 @@ def test_result_ids_are_checked_before_any_file_access(tmp_path: Path) -> None:
             store.read(bad)
     with pytest.raises(ResultNotFound):
         store.read("  r_0123456789ab ")
+
+
+def test_integers_past_64_bits_are_kept_and_found(tmp_path: Path) -> None:
+    big = [2**63, -(2**63) - 1, 2**70, 2**63 - 1, True, 1.5]
+    store = ResultStore(tmp_path)
+    meta = store.create(["n"], iter({"n": v} for v in big), "big numbers")
+    _, page, total = store.read(meta.result_id, limit=10)
+    assert [r["n"] for r in page] == big and total == len(big)
+    for value in big:
+        _, found, n = store.read(meta.result_id, where={"n": value})
+        assert n == 1 and found[0]["n"] == value and type(found[0]["n"]) is type(value)
+
+
+def test_where_lists_match_any_value_and_are_bounded(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    meta = store.create(["k"], iter([{"k": "a"}, {"k": None}, {"k": 3}, {"k": "3"}]), "where")
+    assert store.read(meta.result_id, where={"k": ["a", None]})[2] == 2
+    assert store.read(meta.result_id, where={"k": [3]})[2] == 2  # a CSV holds 3 as "3": both match
+    assert store.read(meta.result_id, where={"k": []})[2] == 0
+    assert store.read(meta.result_id, where={"k": list(range(1000))})[2] == 2
+    with pytest.raises(InputError, match=r"where\['k'\] lists 1,001 values, more than 1,000"):
+        store.read(meta.result_id, where={"k": list(range(1001))})
+    with pytest.raises(InputError, match=r"unknown column\(s\) \['x', 'y'\] in columns"):
+        store.read(meta.result_id, columns=["k", "x", "y", "x"] * 1000)
+    with pytest.raises(InputError, match=r"unknown column\(s\) \['x'\] in order_by"):
+        store.read(meta.result_id, order_by="x")
+    _, page, _ = store.read(meta.result_id, columns=["k"] * 5000)
+    assert page[0] == {"k": "a"}

@@ -77,7 +77,7 @@ async def test_node_durations_match_the_generated_executions(mcp_client: Client,
         got = {n["node_uuid"]: (n["p50_ms"], n["p95_ms"], n["max_ms"]) for n in out["nodes"] if n["p50_ms"] is not None}
         assert got == durations(scope), args
         for n in out["nodes"]:
-            assert f"| {n['p50_ms']} | {n['p95_ms']} | {n['max_ms']} | {n['node_uuid']}" in text
+            assert f"| {n['p50_ms']} | {n['p95_ms']} | {n['max_ms']}" in text and n["node_uuid"] in text
     twins = [x.uuid for x in v2.nodes if x.slug == "variables"]
     # a batch whose two 'variables' nodes have different durations: merged by slug, both would be wrong
     truth, b = next(
@@ -216,7 +216,7 @@ async def test_read_result_counts_empty_cells_and_groups(mcp_client: Client, sha
     expected = {c: n for c in columns if (n := sum(empty(row.get(c)) for row in ok_rows))}
     assert page["empty"] == expected and page["matching"] == len(ok_rows)
     assert all(f"{c} {n:,}" in text for c, n in expected.items())
-    assert f"the others ({', '.join(columns[8:])})" in text  # columns left out of the table are named
+    assert " | ".join(columns) in text  # every column is shown
 
     # distinct values with counts, most frequent first, paged
     values = Counter(None if empty(row.get("status")) else row["status"] for row in truth)
@@ -310,8 +310,8 @@ async def test_last_nights_batches(mcp_client: Client, shared_sandbox: Sandbox) 
         counts = (b.runs_count, b.executed_runs_count, b.failed_runs_count)
         assert (got["runs_count"], got["executed_runs_count"], got["failed_runs_count"]) == counts
         assert got["progress"] == (round(b.executed_runs_count / b.runs_count, 4) if b.runs_count else None)
-        line = f"{b.uuid} | {b.workflow.spec.name} | {b.status} | {iso(b.created_at)} | {got['finished_at'] or ''} |"
-        assert line in text and f"{b.workflow.spec.name} = {b.workflow.uuid}" in text
+        line = f"{b.uuid} | {b.workflow.uuid} | {b.workflow.spec.name} | {b.status} | {iso(b.created_at)} |"
+        assert line in text and (got["finished_at"] is None or got["finished_at"] in text)
 
 
 async def test_list_batches_filters_and_pages(mcp_client: Client, shared_sandbox: Sandbox) -> None:

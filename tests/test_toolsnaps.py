@@ -17,6 +17,7 @@ import difflib
 import json
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,8 +114,8 @@ def test_instructions(surface: dict[str, Any]) -> None:
 
 
 def calls(sb: Sandbox) -> list[tuple[str, dict[str, Any]]]:
-    """One call per tool, scoped so that its answer depends only on the seeded data (read_result reads the
-    result download_outputs stored, so it comes after it)."""
+    """One call per tool, scoped so that its answer depends only on the seeded data (read_result and save_result
+    use the result download_outputs stored, so they come after it)."""
     ws = sb.workspaces[0]
     finished = [
         b for b in ws.batches if b.status == "success" and b.failed_runs_count and b.workflow.spec.kind == "tool"
@@ -136,6 +137,7 @@ def calls(sb: Sandbox) -> list[tuple[str, dict[str, Any]]]:
         ("trace_run", {"run_uuid": run.uuid}),
         ("download_outputs", {"batch_uuid": batch.uuid, "created_before": NOW.isoformat(), "limit": 3}),
         ("read_result", {"result_id": "<from download_outputs>", "offset": 3, "limit": 3}),
+        ("save_result", {"result_id": "<from download_outputs>", "path": "outputs.csv"}),
         (
             "execute_query",
             {
@@ -157,7 +159,12 @@ def answers() -> Iterator[dict[str, str]]:
 
 
 async def _answers(sb: Sandbox) -> dict[str, str]:
-    settings = Settings(token=sb.workspaces[0].token, base_url=sb.base_url)
+    with tempfile.TemporaryDirectory() as exports:
+        return await _answers_in(sb, Path(exports))
+
+
+async def _answers_in(sb: Sandbox, exports: Path) -> dict[str, str]:
+    settings = Settings(token=sb.workspaces[0].token, base_url=sb.base_url, export_dir=exports)
     server = build_server(
         settings, services_factory=lambda: Services(settings, retry=FAST_RETRY, timeout=httpx.Timeout(30.0))
     )
@@ -165,7 +172,7 @@ async def _answers(sb: Sandbox) -> dict[str, str]:
     result_id = ""
     async with Client(server) as client:
         for tool, args in calls(sb):
-            if tool == "read_result":
+            if tool in ("read_result", "save_result"):
                 args = {**args, "result_id": result_id}
             r = await client.call_tool(tool, args)
             text: str = r.content[0].text  # type: ignore[union-attr]
@@ -173,8 +180,9 @@ async def _answers(sb: Sandbox) -> dict[str, str]:
             if tool == "download_outputs":
                 assert r.structured_content is not None
                 result_id = r.structured_content["result_id"]
-            shown = {**args, "result_id": "<from download_outputs>"} if tool == "read_result" else args
-            out[tool] = RESULT_ID.sub("r_<id>", _answer(tool, shown, text, r.structured_content))
+            shown = {**args, "result_id": "<from download_outputs>"} if tool in ("read_result", "save_result") else args
+            answer = _answer(tool, shown, text, r.structured_content).replace(str(exports.resolve()), "<export_dir>")
+            out[tool] = RESULT_ID.sub("r_<id>", answer)
     return out
 
 

@@ -94,14 +94,15 @@ def test_without_the_extra_sandbox_mode_says_how_to_add_it(
 
 
 @pytest.mark.anyio
-async def test_lean_install_serves_every_tool_over_stdio(lean_install: LeanInstall, shared_sandbox: Sandbox) -> None:
-    params = StdioServerParameters(
-        command=str(lean_install.script("cargo-ai-mcp")), args=["serve"], env=cargo_env(shared_sandbox)
-    )
+async def test_lean_install_serves_every_tool_over_stdio(
+    lean_install: LeanInstall, shared_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    env = cargo_env(shared_sandbox) | {"CARGO_MCP_EXPORT_DIR": str(tmp_path)}
+    params = StdioServerParameters(command=str(lean_install.script("cargo-ai-mcp")), args=["serve"], env=env)
     with anyio.fail_after(120):
         async with Client(params) as client:
             assert "SANDBOX" not in (client.instructions or "")
-            assert await tour_every_tool(client) == TOOLS
+            assert await tour_every_tool(client, tmp_path) == TOOLS
 
 
 @pytest.mark.anyio
@@ -149,7 +150,8 @@ def test_the_extra_brings_chdb_only_where_it_has_wheels() -> None:
 
 
 API_MODE_PROBE = """
-import json, sys, anyio
+import json, os, sys, anyio
+from pathlib import Path
 from mcp import Client
 from cargo_mcp.cli import main  # the entry point's imports count too
 from cargo_mcp.server.app import build_server
@@ -158,7 +160,7 @@ from tests.installed import tour_every_tool
 
 async def tour():
     async with Client(build_server(Settings.from_env())) as client:
-        return sorted(await tour_every_tool(client))
+        return sorted(await tour_every_tool(client, Path(os.environ["CARGO_MCP_EXPORT_DIR"])))
 
 answered = anyio.run(tour)
 loaded = [m for m in sys.modules if m.split(".")[0] in ("chdb", "pyarrow", "pandas") or m.startswith("cargo_mcp.sandbox")]
@@ -166,9 +168,9 @@ print(json.dumps({"answered": answered, "loaded": loaded}))
 """
 
 
-def test_api_mode_never_imports_the_sandbox(shared_sandbox: Sandbox) -> None:
+def test_api_mode_never_imports_the_sandbox(shared_sandbox: Sandbox, tmp_path: Path) -> None:
     """In this (dev) environment chdb and pyarrow are installed: only a stray import would load them."""
-    env = cargo_env(shared_sandbox) | {"PYTHONPATH": str(ROOT)}
+    env = cargo_env(shared_sandbox) | {"PYTHONPATH": str(ROOT), "CARGO_MCP_EXPORT_DIR": str(tmp_path)}
     proc = subprocess.run(
         [sys.executable, "-c", API_MODE_PROBE], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
     )

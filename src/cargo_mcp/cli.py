@@ -97,7 +97,7 @@ def _http_flags(serve: argparse.ArgumentParser) -> None:
         "--allow-caller-file-writes",
         dest="caller_file_writes",
         action="store_true",
-        help="let callers with their own Cargo tokens use save_to (each in its own folder of CARGO_MCP_EXPORT_DIR)",
+        help="let callers with their own Cargo tokens use save_result (each in its own folder of CARGO_MCP_EXPORT_DIR)",
     )
     g.add_argument(
         OPT_OUT_FLAG,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
@@ -22,6 +23,7 @@ from cargo_mcp.api.models import Batch, GetRunResult, Play, Release, Run, RunMet
 from cargo_mcp.api.requests import (
     DeployedRelease,
     DownloadRunOutputs,
+    DownloadRuns,
     ListBatches,
     ListReleases,
     ListRuns,
@@ -31,9 +33,15 @@ from cargo_mcp.api.requests import (
     RunMetrics,
 )
 from cargo_mcp.api.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after, seconds
+from cargo_mcp.clip import echo, shorten
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=10.0)
 ORCH = "/orchestration"
+MESSAGE_MAX = 2000  # characters of Cargo's errorMessage kept in an error (ClickHouse quotes whole statements)
+REDIRECT_HINT = (
+    "Check CARGO_API_BASE_URL: Cargo's API does not redirect, so this address is not Cargo's API (a proxy, a login "
+    "page, a moved host, or http:// where https:// belongs). Set it to the API's own base URL, then retry."
+)
 
 
 def query_string(params: dict[str, Any]) -> list[tuple[str, str]]:
@@ -155,6 +163,10 @@ class CargoClient:
         """The signed URL of one node's output file (at most ``EXPORT_CAP`` runs a call)."""
         return (await self.request("POST", f"{ORCH}/runs/download-outputs", body=payload)).get("url", _STR)
 
+    async def download_runs(self, payload: DownloadRuns) -> str:
+        """The signed URL of a file of whole runs (runContext included)."""
+        return (await self.request("POST", f"{ORCH}/runs/download", body=payload)).get("url", _STR)
+
     async def run_metrics(self, filters: RunMetrics) -> list[RunMetric]:
         return (await self.request("POST", f"{ORCH}/runs/metrics", body=filters)).get("runMetrics", _METRICS)
 
@@ -245,6 +257,17 @@ class Answer:
             raise CargoShapeError(f"{where}: {first['msg']}", self.endpoint) from None
 
 
+def _place(location: str) -> str:
+    """Where a redirect points, without its query string (it may carry a token), quoted and clipped."""
+    try:
+        p = urlsplit(location)
+    except ValueError:
+        return "an unreadable location"
+    if not (p.netloc or p.path):
+        return "no location"
+    return echo(f"{p.scheme}://{p.netloc}{p.path}" if p.netloc else p.path)
+
+
 def _transport_reason(e: httpx.TransportError) -> str:
     if isinstance(e, httpx.TimeoutException):
         return "the request timed out"
@@ -254,6 +277,13 @@ def _transport_reason(e: httpx.TransportError) -> str:
 
 
 def _parse(resp: httpx.Response, method: str, path: str, retry_after: float | None = None) -> Any:
+    if 300 <= resp.status_code < 400:  # never followed: the token would go along
+        raise CargoApiError(
+            f"Cargo answered {method} {path} with a redirect (HTTP {resp.status_code}) to "
+            f"{_place(resp.headers.get('location', ''))}; cargo-mcp does not follow redirects on Cargo's API.",
+            status=resp.status_code,
+            hint=REDIRECT_HINT,
+        )
     data: Any
     try:
         data = resp.json() if resp.content else {}
@@ -262,22 +292,24 @@ def _parse(resp: httpx.Response, method: str, path: str, retry_after: float | No
             raise CargoApiError(
                 f"Cargo answered {method} {path} with a body that is not valid JSON.",
                 status=resp.status_code,
-                hint="This is a transient server problem; retry the call.",
+                hint="This is usually a transient server problem: retry the call. If it repeats, check that "
+                "CARGO_API_BASE_URL is Cargo's API.",
             ) from None
         data = {}
     if resp.is_success:
         return data
     body = data if isinstance(data, dict) else {}
-    message = str(body.get("errorMessage") or resp.reason_phrase or "Unknown error")
+    reason = body.get("reason") if isinstance(body.get("reason"), str) and len(body["reason"]) <= 80 else None
+    message = shorten(str(body.get("errorMessage") or resp.reason_phrase or "Unknown error"), MESSAGE_MAX)
     if retry_after is not None:  # given up with Cargo's wait unmet: say how long it asked for
         wait = seconds(retry_after)
         raise CargoApiError(
             f"{message.rstrip('.')}; Cargo asked to retry after {wait} s.",
             status=resp.status_code,
-            reason=body.get("reason"),
+            reason=reason,
             hint=f"Wait {wait} s, then call again.",
         )
-    raise CargoApiError(message, status=resp.status_code, reason=body.get("reason"))
+    raise CargoApiError(message, status=resp.status_code, reason=reason)
 
 
 __all__ = ["CargoClient", "CargoError", "query_string"]

@@ -25,6 +25,7 @@ from cargo_mcp.api.models import (
     ReleaseStatus,
     RunStatus,
 )
+from cargo_mcp.clip import echo
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 
@@ -32,7 +33,7 @@ UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 def check_uuid(v: str) -> str:
     """``v`` lower-cased if it is a UUID; ``ValueError`` saying what a UUID looks like otherwise."""
     if not UUID_RE.match(v):
-        raise ValueError(f"must be a UUID like 3f2b1c9e-8d7a-4b6c-9e5f-1a2b3c4d5e6f, got {v!r}")
+        raise ValueError(f"must be a UUID like 3f2b1c9e-8d7a-4b6c-9e5f-1a2b3c4d5e6f, got {echo(v)}")
     return v.lower()
 
 
@@ -43,7 +44,7 @@ def _date(v: Any) -> datetime:
         try:
             d = datetime.fromisoformat(str(v).replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError(f"must be an ISO-8601 date such as 2026-11-24T08:00:00Z, got {v!r}") from None
+            raise ValueError(f"must be an ISO-8601 date such as 2026-11-24T08:00:00Z, got {echo(str(v))}") from None
     return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
@@ -55,6 +56,8 @@ def iso(d: datetime) -> str:
 Uuid = Annotated[str, AfterValidator(check_uuid)]
 Date = Annotated[datetime, BeforeValidator(_date), PlainSerializer(iso, return_type=str, when_used="json")]
 Limit = Annotated[int, Field(ge=0)]
+# The largest offset worth sending: every JSON reader keeps it exact, and no list is longer.
+MAX_OFFSET = 2**53 - 1
 
 
 class Request(BaseModel):

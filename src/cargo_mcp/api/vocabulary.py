@@ -7,6 +7,7 @@ Every function either returns the wire value (plus a note when it translated som
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,9 @@ from pydantic import ValidationError
 
 from cargo_mcp.api.models import BATCH_STATUSES, NODE_FILTER_STATUSES, RUN_STATUSES, ExecutionsFilter
 from cargo_mcp.api.requests import UUID_RE, iso
+from cargo_mcp.clip import echo
+
+TEXT_MAX = 1000  # characters of a name, id, title, slug or search text: longer is no such value
 
 
 class InputError(ValueError):
@@ -74,8 +78,24 @@ def uuid_arg(value: str, field: str) -> str:
     v = value.strip().lower()
     if not UUID_RE.match(v):
         raise InputError(
-            f"{field} must be a UUID like 3f2b1c9e-8d7a-4b6c-9e5f-1a2b3c4d5e6f, got {value!r}. "
+            f"{field} must be a UUID like 3f2b1c9e-8d7a-4b6c-9e5f-1a2b3c4d5e6f, got {echo(value)}. "
             "Copy it from a previous answer (list_workflows, get_batch, list_runs)."
+        )
+    return v
+
+
+def text_arg(value: str | None, field: str) -> str | None:
+    """A text argument (name, id, title, slug) without surrounding spaces, ``None`` when empty; :class:`InputError`
+    naming the field for one over TEXT_MAX characters or with a control character (NUL included)."""
+    if value is None or not (v := value.strip()):
+        return None
+    if len(v) > TEXT_MAX:
+        raise InputError(f"{field} {echo(v)} is longer than {TEXT_MAX:,} characters: send the value itself.")
+    bad = next((i for i, c in enumerate(v) if unicodedata.category(c) == "Cc"), None)
+    if bad is not None:
+        raise InputError(
+            f"{field} {echo(v)} contains the control character U+{ord(v[bad]):04X} at position {bad + 1}: "
+            "send it without control characters."
         )
     return v
 
@@ -102,7 +122,7 @@ def _statuses(
         wire = synonyms.get(key)
         if wire is None:
             raise InputError(
-                f"unknown {what} status {raw!r}. Use one of {', '.join(known)} "
+                f"unknown {what} status {echo(raw.strip())} in statuses. Use one of {', '.join(known)} "
                 "(synonyms such as 'failed' → error and 'finished' → success are accepted)."
             )
         if wire != key:
@@ -125,29 +145,35 @@ def executions_filter(node_status: dict[str, Any] | None) -> tuple[dict[str, Any
     conditions: list[dict[str, Any]] = []
     notes: list[str] = []
     for raw_slug, spec in node_status.items():
-        slug = raw_slug.strip()
+        slug = text_arg(raw_slug, "a node_status slug")
+        if slug is None:
+            raise InputError("node_status has an empty node slug: use the slugs get_workflow_nodes shows.")
+        at = f"node_status[{echo(slug)}]"
         contains = None
         if isinstance(spec, dict):
             unknown = set(spec) - {"status", "contains", "value"}
             if unknown or "status" not in spec:
                 raise InputError(
-                    f"node_status[{slug!r}] must be a status word or {{'status': ..., 'contains': ...}}, got {spec!r}."
+                    f"{at} must be a status word or {{'status': ..., 'contains': ...}}, got {echo(repr(spec))}."
                 )
             contains, spec = spec.get("contains", spec.get("value")), spec["status"]
+            if contains is not None and not isinstance(contains, str | int | float):
+                raise InputError(f"{at}['contains'] must be text, got {echo(repr(contains))}.")
+            contains = text_arg(str(contains), f"{at}['contains']") if contains is not None else None
         if not isinstance(spec, str):
-            raise InputError(f"node_status[{slug!r}] must be a string such as 'error', got {spec!r}.")
+            raise InputError(f"{at} must be a string such as 'error', got {echo(repr(spec))}.")
         key = spec.strip().lower()
         wire = NODE_STATUS_SYNONYMS.get(key)
         if wire is None:
             raise InputError(
-                f"node_status[{slug!r}] = {spec!r} is not a node status. Use one of "
+                f"{at} = {echo(spec)} is not a node status. Use one of "
                 f"{', '.join(NODE_FILTER_STATUSES)} ('absent' = the node never ran)."
             )
         if wire != key:
             notes.append(f"node_status {slug}={spec!r} was read as {wire!r}")
         cond: dict[str, Any] = {"kind": "node", "nodeSlug": slug, "status": wire}
         if contains:
-            cond["value"] = str(contains)
+            cond["value"] = contains
         conditions.append(cond)
     wire_filter = {"conjonction": "and", "groups": [{"conjonction": "and", "conditions": conditions}]}
     ExecutionsFilter.model_validate(wire_filter)
@@ -186,7 +212,21 @@ def when(value: str, field: str, now: datetime | None = None) -> str:
     A whole day (``2026-11-30``, ``today``, ``yesterday``) starts at 00:00 UTC; in a ``*_before`` field it
     ends there instead (the next midnight), so ``created_before="2026-11-30"`` includes that day.
     """
-    now = now or datetime.now(UTC)
+    try:
+        return _when(value, field, now or datetime.now(UTC))
+    except ValueError:
+        raise InputError(
+            f"{field} = {echo(value)} is not a date. Send ISO-8601 (2026-11-24T08:00:00Z or 2026-11-24) "
+            "or a relative age such as '30m', '24h', '7d', '2w', 'today', 'yesterday'."
+        ) from None
+    except OverflowError:
+        raise InputError(
+            f"{field} = {echo(value)} is out of range: send a date between the years 1 and 9999, or a shorter "
+            "relative age."
+        ) from None
+
+
+def _when(value: str, field: str, now: datetime) -> str:
     v = value.strip().lower()
     if v == "now":
         return iso(now)
@@ -199,14 +239,8 @@ def when(value: str, field: str, now: datetime | None = None) -> str:
     if m:
         seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)[0]]
         return iso(now - timedelta(seconds=seconds))
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
-            d = datetime.combine(date.fromisoformat(value.strip()), datetime.min.time()) + day_end
-        else:
-            d = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(
-            f"{field} = {value!r} is not a date. Send ISO-8601 (2026-11-24T08:00:00Z or 2026-11-24) "
-            "or a relative age such as '30m', '24h', '7d', '2w', 'today', 'yesterday'."
-        ) from None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        d = datetime.combine(date.fromisoformat(value.strip()), datetime.min.time()) + day_end
+    else:
+        d = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     return iso(d if d.tzinfo else d.replace(tzinfo=UTC))

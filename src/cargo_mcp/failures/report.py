@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+
+def iso(d: datetime) -> str:
+    """The report's time format: UTC, seconds, ``Z``."""
+    return d.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class Totals(BaseModel):
@@ -32,6 +38,7 @@ class FailedBatch(BaseModel):
     """A batch that failed as a whole (status error), often before any run started."""
 
     batch_uuid: str
+    workflow_uuid: str
     created_at: str
     runs_count: int
     error_message: str | None = Field(description="Cargo's message (untrusted text).")
@@ -52,7 +59,31 @@ class NodeFailures(BaseModel):
     error_rate: float = Field(description="errors / executions, 0..1.")
 
 
+class Records(BaseModel):
+    """Runs are not records: distinct records, those with several runs, failed ones, failed ones that succeeded
+    in another run of the scope, and the still failing rest (what the re-run covers)."""
+
+    records: int
+    duplicated: int
+    failed_records: int
+    recovered: int
+    still_failing: int
+
+
+class ReleaseShare(BaseModel):
+    """A release that served the scope (oldest first; no UUID: ad-hoc runs), with the window of its runs."""
+
+    release_uuid: str | None
+    version: str | None = None
+    deployed_at: str | None = None
+    runs: int
+    failed: int
+    first_run: str
+    last_run: str
+
+
 class ErrorGroup(BaseModel):
+    workflow_uuid: str
     node_slug: str
     node_uuid: str | None = None
     node_kind: str | None = None
@@ -74,28 +105,50 @@ class ErrorGroup(BaseModel):
     exemplar_runs: list[str]
     exemplar_records: list[str]
     credits: float
+    by_release: dict[str, int] = Field(default_factory=dict, description="Errors per release UUID.")
+    began_with: str | None = Field(default=None, description="The release it began with.")
 
 
 class FilterStop(BaseModel):
     node_slug: str
+    node_uuid: str
     stops: int
+    credits: float = Field(description="Spent by the stopped runs.")
+    condition: str | None = None
+    seen: dict[str, Any] = Field(default_factory=dict, description="What it read in exemplar_run.")
+    exemplar_run: str
 
 
 class Rerun(BaseModel):
-    """A batch the user can create to re-run the failures; shown as data, never executed here."""
+    """A batch the user can create to re-run the records still failing; data only, never executed here."""
 
     endpoint: str = "POST /v1/orchestration/batches"
-    body: dict[str, Any]
+    records: int
+    body: dict[str, Any] | None
     note: str
+
+
+class WorkflowFailures(BaseModel):
+    workflow_uuid: str
+    name: str | None = None
+    kind: str | None = None
+    runs: int
+    failed: int
+    failed_records: int
+    failure_rate: float | None
+    next_call: str
 
 
 class FailureReport(BaseModel):
     scope: str
-    workflow_uuid: str
+    workflow_uuid: str | None = Field(description="null: the whole workspace.")
     workflow_name: str | None = None
     workflow_kind: str | None = None
     window: dict[str, str | None]
     totals: Totals
+    records: Records
+    releases: list[ReleaseShare] = Field(default_factory=list)
+    workflows: list[WorkflowFailures] = Field(default_factory=list, description="Worst first.")
     batch: BatchFacts | None = None
     nodes: list[NodeFailures] = Field(description="Nodes with errors, worst first.")
     error_groups: list[ErrorGroup] = Field(description="Real failures, largest first.")

@@ -134,6 +134,8 @@ def _gave_up(e: FetchRetryable, what: str, attempts: int, asked: float | None) -
     )
     if isinstance(e, UrlExpired):
         hint = "Check that this computer's clock is right (signed URLs expire), then call download_outputs again."
+    elif asked is not None:
+        hint = f"Wait {seconds(asked)} s, then call download_outputs again."
     else:
         hint = "Call download_outputs again in a minute; if it keeps failing, check the network or narrow the filters."
     return CargoApiError(

@@ -29,13 +29,13 @@ _FOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW"
 _AT = {os.open, os.rename, os.stat, os.unlink} <= os.supports_dir_fd
 SHARED_SERVER_OFF = (
     "saving files is off on this shared HTTP server (its operator can enable it with CARGO_MCP_EXPORT_DIR, and "
-    "for per-caller Cargo tokens also --allow-caller-file-writes). Call download_outputs without save_to: the "
-    "whole result is readable as the CSV resource cargo://results/<result_id>, or page it with read_result."
+    "for per-caller Cargo tokens also --allow-caller-file-writes), so save_result cannot write here. The whole "
+    "result is readable as the CSV resource cargo://results/<result_id>, or page it with read_result."
 )
 
 
 def allowed_folders(export_dir: Path | None, client_roots: list[Path], *, narrow_only: bool) -> list[Path]:
-    """The folders ``save_to`` may write into.
+    """The folders save_result may write into.
 
     A client root that is a whole file system (``/``, ``C:\\``) is refused. Over HTTP (``narrow_only``) the
     client's roots may only narrow ``export_dir``: the roots inside it, else ``export_dir`` itself (roots
@@ -60,20 +60,20 @@ def target(save_to: str, roots: list[Path], overwrite: bool, *, shared: bool = F
             "saving files is not enabled for this server. Ask the user to add "
             '"CARGO_MCP_EXPORT_DIR": "<folder>" to this server\'s "env" in their MCP client configuration '
             "(claude_desktop_config.json, .cursor/mcp.json, …) and restart it, or use a client that shares its "
-            "workspace roots. Meanwhile call download_outputs without save_to: the whole result is readable as "
-            "the CSV resource cargo://results/<result_id>."
+            "workspace roots. Meanwhile the whole result is readable as the CSV resource "
+            "cargo://results/<result_id>."
         )
     if "\x00" in save_to:
-        raise InputError(f"save_to {echo(save_to)} contains a NUL character; give a file name such as results.csv.")
+        raise InputError(f"path {echo(save_to)} contains a NUL character; give a file name such as results.csv.")
     if len(save_to) > PATH_MAX_CHARS:
         raise InputError(
-            f"save_to {echo(save_to)} is longer than {PATH_MAX_CHARS:,} characters; give a short file name "
+            f"path {echo(save_to)} is longer than {PATH_MAX_CHARS:,} characters; give a short file name "
             "such as results.csv."
         )
     try:
         return _target(save_to, roots, overwrite)
     except OSError as e:  # a name too long for the file system, a folder without access, …
-        raise InputError(f"save_to {echo(save_to)} cannot be used: {e.strerror or e}; choose another name.") from None
+        raise InputError(f"path {echo(save_to)} cannot be used: {e.strerror or e}; choose another name.") from None
 
 
 def _target(save_to: str, roots: list[Path], overwrite: bool) -> Path:
@@ -86,18 +86,19 @@ def _target(save_to: str, roots: list[Path], overwrite: bool) -> Path:
             continue
         if resolved.is_dir():
             raise InputError(
-                f"save_to {echo(save_to)} is a folder; give a file name inside it, such as "
+                f"path {echo(save_to)} is a folder; give a file name inside it, such as "
                 f"{echo(save_to.rstrip('/') + '/results.csv')}."
             )
         if not resolved.parent.is_dir():
-            raise InputError(f"the folder of save_to {echo(save_to)} does not exist.")
+            raise InputError(f"the folder of path {echo(save_to)} does not exist.")
         if resolved.exists() and not overwrite:
             raise InputError(
-                f"{echo(str(resolved))} already exists; pass overwrite=true to replace it or choose another name."
+                f"{echo(str(resolved))} already exists; choose another name, or pass overwrite=true to replace it "
+                "(ask the user first: the file is lost)."
             )
         return resolved
     allowed = ", ".join(str(r) for r in roots)
-    raise InputError(f"save_to {echo(save_to)} is outside the allowed folders ({allowed}); save inside one of them.")
+    raise InputError(f"path {echo(save_to)} is outside the allowed folders ({allowed}); save inside one of them.")
 
 
 def write(
@@ -127,7 +128,7 @@ def write(
                 folder.check()
                 if not overwrite and folder.exists(path.name):
                     raise InputError(
-                        f"{echo(str(path))} was created by someone else during the download; nothing was written. "
+                        f"{echo(str(path))} was created by someone else while saving; nothing was written. "
                         "Pass overwrite=true to replace it or choose another name."
                     )
                 folder.replace(tmp, path.name)
@@ -137,7 +138,7 @@ def write(
     except OSError as e:
         raise InputError(
             f"could not write {echo(str(path))}: {e.strerror or e}; nothing was written. Check the folder "
-            "(free space, permissions) and download again, or save under another name."
+            "(free space, permissions) and save again, or save under another name."
         ) from None
     return size
 
@@ -194,8 +195,8 @@ class _Folder:
         real = os.path.realpath(self.path)
         where = f" (it now leads to {echo(real)})" if real != str(self.path) else ""
         return InputError(
-            f"the folder {echo(str(self.path))} was replaced or turned into a link during the download{where}; "
-            "nothing was written. Check the folder and download again."
+            f"the folder {echo(str(self.path))} was replaced or turned into a link while saving{where}; "
+            "nothing was written. Check the folder and save again."
         )
 
     def create(self, name: str) -> int:
@@ -207,7 +208,7 @@ class _Folder:
         except FileExistsError:
             raise InputError(
                 f"a file named {echo(name)} already exists in {echo(str(self.path))} (a temporary name nobody "
-                "else should use: possibly a planted link); nothing was written. Remove it and download again."
+                "else should use: possibly a planted link); nothing was written. Remove it and save again."
             ) from None
 
     def exists(self, name: str) -> bool:

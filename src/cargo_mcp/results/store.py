@@ -34,11 +34,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cargo_mcp.api.vocabulary import InputError
-from cargo_mcp.clip import echo
+from cargo_mcp.clip import echo, listing
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
 DEFAULT_MAX_AGE = 24 * 3600.0
 SQLITE_MAX_INT = 2**63 - 1
+WHERE_VALUES_MAX = 1000  # values one where column may list (each is a bound parameter, twice)
 _ID = re.compile(r"r_[0-9a-f]{12}")
 # Files under the store's folder that count toward its size: results, results being written, download pages.
 # (A scope's results are one folder down.)
@@ -205,8 +206,10 @@ class ResultStore:
         """A page of rows, the columns shown, and how many rows match ``where`` (past the end: no rows)."""
         with self._open(result_id) as db:
             meta = _meta(db)
-            shown = columns or meta.columns
-            _known(meta.result_id, meta.columns, [*shown, *(where or {}), *([order_by] if order_by else [])])
+            shown = list(dict.fromkeys(columns)) if columns else meta.columns
+            sort = [order_by] if order_by else []
+            for arg, named in (("columns", shown), ("where", list(where or {})), ("order_by", sort)):
+                _known(meta.result_id, meta.columns, named, arg)
             index = _index(meta)
             cond, params = _where(index, where)
             select = ", ".join(index[c] for c in shown)
@@ -236,7 +239,7 @@ class ResultStore:
                 counts = self._empty.get(key)
             if counts is None:
                 meta = _meta(db)
-                _known(meta.result_id, meta.columns, list(where or {}))
+                _known(meta.result_id, meta.columns, list(where or {}), "where")
                 index = _index(meta)
                 cond, params = _where(index, where)
                 sums = ", ".join(f"sum({_empty(index[c])})" for c in meta.columns) or "0"
@@ -246,7 +249,7 @@ class ResultStore:
                     self._empty[key] = counts
                     while len(self._empty) > EMPTY_COUNTS_KEPT:
                         del self._empty[next(iter(self._empty))]
-        _known(key[0], list(counts), columns)
+        _known(key[0], list(counts), columns, "columns")
         return {c: counts[c] for c in columns if counts[c]}
 
     def groups(
@@ -256,7 +259,8 @@ class ResultStore:
         None), most frequent first: a page of ``(values, count)``, the number of groups and of matching rows."""
         with self._open(result_id) as db:
             meta = _meta(db)
-            _known(meta.result_id, meta.columns, [*by, *(where or {})])
+            _known(meta.result_id, meta.columns, by, "group_by")
+            _known(meta.result_id, meta.columns, list(where or {}), "where")
             index = _index(meta)
             cond, params = _where(index, where)
             keys = ", ".join(f"CASE WHEN {_empty(index[c])} THEN NULL ELSE {index[c]} END" for c in by)
@@ -286,7 +290,7 @@ class ResultStore:
         which of ``columns`` are non-empty (not NULL nor '') in at least one of its rows."""
         with self._open(result_id) as db:
             meta = _meta(db)
-            _known(meta.result_id, meta.columns, [key, *columns])
+            _known(meta.result_id, meta.columns, [key, *columns], "columns")
             index = _index(meta)
             db.execute("CREATE TEMP TABLE grp (k PRIMARY KEY, g)")  # the result itself stays read-only
             db.executemany("INSERT INTO grp VALUES (?, ?)", groups.items())
@@ -320,7 +324,7 @@ class ResultStore:
                 if out.tell() > max_bytes:
                     raise InputError(
                         f"result {result_id} is larger than {max_bytes:,} bytes as CSV; page it with read_result "
-                        "or save it with download_outputs(save_to=…)."
+                        "or save it with save_result(result_id, path)."
                     )
         return out.getvalue()
 
@@ -418,12 +422,13 @@ def _write(path: Path, columns: list[str], rows: Iterable[dict[str, Any]]) -> in
     return count
 
 
-def _known(result_id: str, known: list[str], columns: list[str]) -> None:
-    """Refuse column names the result does not have."""
-    unknown = [c for c in columns if c not in known]
+def _known(result_id: str, known: list[str], columns: list[str], arg: str) -> None:
+    """Refuse column names the result does not have, naming the argument that sent them."""
+    unknown = list(dict.fromkeys(c for c in columns if c not in known))
     if unknown:
-        named = ", ".join(echo(c) for c in unknown)
-        raise InputError(f"unknown column(s) [{named}] in result {result_id}; columns are {known}.")
+        raise InputError(
+            f"unknown column(s) [{listing(unknown)}] in {arg}; result {result_id} has the columns {known}."
+        )
 
 
 def _empty(column: str) -> str:
@@ -436,13 +441,18 @@ def _where(index: dict[str, str], where: dict[str, Any] | None) -> tuple[str, li
     clauses, params = [], []
     for c, wanted in (where or {}).items():
         values = wanted if isinstance(wanted, list) else [wanted]
-        matches = []
-        for v in values:
-            if v is None or v == "":
-                matches.append(_empty(index[c]))
-            else:
-                matches.append(f"{index[c]} IS ? OR CAST({index[c]} AS TEXT) IS ?")
-                params += [_stored(v), _text(v)]
+        if len(values) > WHERE_VALUES_MAX:
+            raise InputError(
+                f"where[{echo(c)}] lists {len(values):,} values, more than {WHERE_VALUES_MAX:,}: split the "
+                "read, or filter with execute_query."
+            )
+        col = index[c]
+        exact = [v for v in values if v is not None and v != ""]
+        matches = [_empty(col)] if len(exact) < len(values) else []
+        if exact:
+            marks = ", ".join("?" * len(exact))
+            matches.append(f"{col} IN ({marks}) OR CAST({col} AS TEXT) IN ({marks})")
+            params += [*map(_stored, exact), *map(_text, exact)]
         clauses.append("(" + " OR ".join(matches or ["0"]) + ")")
     return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
@@ -464,9 +474,14 @@ def _all_numeric(db: sqlite3.Connection, column: str) -> bool:
 
 def _stored(value: Any) -> str | int | float | bytes | None:
     """How a JSON value is kept: natively when SQLite has the type, else as JSON text in a BLOB."""
-    if value is None or isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool)):
+    if value is None or isinstance(value, str | float) or (isinstance(value, int) and _fits(value)):
         return value
     return json.dumps(value, ensure_ascii=False).encode()
+
+
+def _fits(value: int) -> bool:
+    """An int SQLite keeps as INTEGER (a bool is JSON true/false, and an int past 64 bits is kept as JSON text)."""
+    return not isinstance(value, bool) and -SQLITE_MAX_INT - 1 <= value <= SQLITE_MAX_INT
 
 
 def _value(stored: Any) -> Any:

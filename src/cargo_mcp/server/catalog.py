@@ -15,6 +15,7 @@ from cargo_mcp.api.client import CargoClient
 from cargo_mcp.api.errors import CargoApiError
 from cargo_mcp.api.models import Play, Tool, Workflow
 from cargo_mcp.api.vocabulary import InputError, is_uuid
+from cargo_mcp.clip import echo
 from cargo_mcp.server.connection import CargoConnection
 
 
@@ -56,11 +57,11 @@ class Catalog:
         """All tools and plays of the workspace, tools first, by name."""
         return list((await self.snapshot()).entries)
 
-    async def resolve(self, workflow: str) -> WorkflowEntry | None:
+    async def resolve(self, workflow: str, arg: str = "workflow") -> WorkflowEntry | None:
         """A workflow by name, workflow UUID, tool UUID or play UUID.
 
         Returns ``None`` for a UUID that names no tool or play (an ad-hoc workflow); raises
-        :class:`InputError` for an unknown or ambiguous name.
+        :class:`InputError` naming the argument ``arg`` for an unknown or ambiguous name.
         """
         entries = (await self.snapshot()).entries
         key = workflow.strip()
@@ -76,25 +77,26 @@ class Catalog:
             return partial[0]
         if partial:
             names = ", ".join(f"{e.name!r} ({e.kind}, {e.workflow_uuid})" for e in partial[:10])
-            raise InputError(f"workflow {workflow!r} is ambiguous: it matches {names}. Send the exact name or UUID.")
+            raise InputError(f"{arg} {echo(key)} is ambiguous: it matches {names}. Send the exact name or UUID.")
         names = ", ".join(repr(e.name) for e in entries[:25])
         raise InputError(
-            f"no tool or play is named {workflow!r} and it is not a UUID. Known workflows: {names}. "
+            f"{arg}: no tool or play is named {echo(key)} and it is not a UUID. Known workflows: {names}. "
             "list_workflows shows them with their UUIDs."
         )
 
-    async def workflow_uuid(self, workflow: str) -> tuple[str, WorkflowEntry | None]:
-        """The workflow UUID for a name or UUID argument, and its catalog entry when it has one.
+    async def workflow_uuid(self, workflow: str, arg: str = "workflow") -> tuple[str, WorkflowEntry | None]:
+        """The workflow UUID for a name or UUID argument (named ``arg`` in errors), and its catalog entry when it has
+        one.
 
         A UUID that is no workflow of the workspace is refused, saying what it is when it is a batch or a run
         (a filter on a wrong UUID would otherwise silently match no run).
         """
-        entry = await self.resolve(workflow)
+        entry = await self.resolve(workflow, arg)
         if entry is not None:
             return entry.workflow_uuid, entry
         uuid = workflow.strip().lower()
         if uuid not in (await self.snapshot()).workflow_uuids:
-            raise InputError(await self._not_a_workflow(uuid))
+            raise InputError(f"{arg}: {await self._not_a_workflow(uuid)}")
         return uuid, None
 
     async def aclose(self) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, Field
 
 from cargo_mcp.api.models import Node
+from cargo_mcp.server.render import one_line
 
 # Labels of a node's children by action (docs/cargo-contract.md §9.1: branch 0 = yes, split 0 = A, …).
 _CHILD_LABELS = {"branch": ("yes", "no"), "split": ("A", "B"), "filter": ("pass",)}
@@ -20,6 +21,7 @@ class ChildEdge(BaseModel):
 
 class NodeView(BaseModel):
     slug: str
+    uuid: str
     name: str | None = None
     kind: str = Field(description="native | connector | tool | agent")
     action: str | None = Field(None, description="actionSlug (native/connector) or templateSlug (tool/agent).")
@@ -62,6 +64,7 @@ def views(nodes: list[Node], tool_names: Mapping[str, str] | None = None) -> lis
         out.append(
             NodeView(
                 slug=n.slug,
+                uuid=n.uuid,
                 name=n.name,
                 kind=n.kind,
                 action=n.action_slug or n.template_slug,
@@ -115,16 +118,18 @@ def repeated_slug_warnings(nodes: list[Node]) -> list[str]:
 
 
 def draw(nodes: list[Node], mark: dict[str, str] | None = None, tool_names: Mapping[str, str] | None = None) -> str:
-    """A compact tree drawing; ``mark`` appends a note to nodes by UUID (slugs may repeat), e.g. '✖ FAILED'."""
+    """A compact tree drawing; ``mark`` appends a note to nodes by UUID, e.g. '✖ FAILED'. A slug used by several
+    nodes is followed by the node's UUID."""
     by_uuid = {n.uuid: n for n in nodes}
     mark = mark or {}
+    repeated = {slug for slug, c in Counter(n.slug for n in nodes).items() if c > 1}
     lines: list[str] = []
     drawn: set[str] = set()
 
     def describe(n: Node) -> str:
         what = n.action_slug or n.template_slug or called_tool(n, tool_names or {}) or ""
         kind = f"{n.kind}:{n.integration_slug + '.' if n.integration_slug else ''}{what}".rstrip(":")
-        text = f"{n.slug} ({kind})"
+        text = one_line(f"{n.slug} ({kind})" + (f" [node {n.uuid}]" if n.slug in repeated else ""))
         if n.uuid in mark:
             text += f"  {mark[n.uuid]}"
         return text
@@ -133,7 +138,7 @@ def draw(nodes: list[Node], mark: dict[str, str] | None = None, tool_names: Mapp
         branch = "" if top else ("└─ " if last else "├─ ")
         tag = f"[{edge}] " if edge else ""
         if n.uuid in drawn:
-            lines.append(f"{prefix}{branch}{tag}→ {n.slug} (see above)")
+            lines.append(f"{prefix}{branch}{tag}→ {one_line(n.slug)} (see above)")
             return
         drawn.add(n.uuid)
         lines.append(f"{prefix}{branch}{tag}{describe(n)}")

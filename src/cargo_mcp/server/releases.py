@@ -8,6 +8,7 @@ from cargo_mcp.api.errors import CargoApiError
 from cargo_mcp.api.models import Node, Release, Run
 from cargo_mcp.api.requests import ListReleases
 from cargo_mcp.api.vocabulary import InputError
+from cargo_mcp.clip import listing
 from cargo_mcp.server.connection import CargoConnection
 
 PAGE = 100
@@ -59,11 +60,11 @@ class Releases:
         """Refuse node slugs that no release of the workflow has (a typo would otherwise match nothing)."""
         rels, complete = await self.of_workflow(workflow_uuid)
         known = {n.slug for r in rels for n in r.nodes}
-        unknown = [s for s in slugs if s not in known]
+        unknown = list(dict.fromkeys(s for s in slugs if s not in known))
         if unknown and known and complete:
             deployed = next((r for r in rels if r.status == "deployed"), rels[0])
             raise InputError(
-                f"{arg} names node slug(s) {', '.join(map(repr, unknown))} that no release of this workflow has. "
+                f"{arg} names node slug(s) {listing(unknown)} that no release of this workflow has. "
                 f"Slugs of the deployed release: {', '.join(dict.fromkeys(n.slug for n in deployed.nodes))}. "
                 "get_workflow_nodes shows the graph."
             )

@@ -8,14 +8,17 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from cargo_mcp.api.models import Node
-from cargo_mcp.api.vocabulary import uuid_arg
+from cargo_mcp.api.vocabulary import text_arg, uuid_arg
+from cargo_mcp.clip import listing
+from cargo_mcp.failures.stops import condition_of, seen
 from cargo_mcp.server import graph
-from cargo_mcp.server.render import clip, duration
+from cargo_mcp.server.render import Text, call, duration, num, one_line, when
 from cargo_mcp.server.services import Services
+
+MIN_CONTEXT, MAX_CONTEXT = 500, 100_000  # get_run's max_chars
 
 
 class Step(BaseModel):
-    index: int
     slug: str
     node_uuid: str
     name: str | None = None
@@ -46,11 +49,15 @@ class RunDetail(BaseModel):
     failing_node: str | None = None
     output_node: str | None = None
     stopped_at: str | None = Field(None, description="Non-terminal node where a successful run ended (filter).")
+    stop_condition: str | None = Field(None, description="That filter's condition, and what it read.")
     not_executed: list[str] = Field(default_factory=list)
     context: dict[str, Any] = Field(
         description="Per requested node: runContext output and computed config (untrusted data)."
     )
-    context_note: str | None = None
+    context_cut: dict[str, int] = Field(
+        default_factory=dict, description="Nodes whose context was cut to fit max_chars: their full size."
+    )
+    context_missing: list[str] = Field(default_factory=list, description="Requested nodes without runContext.")
 
 
 async def run_detail(
@@ -62,7 +69,7 @@ async def run_detail(
     nodes = await s.releases.nodes_of_run(run)
     by_uuid = {n.uuid: n for n in nodes}
     path = []
-    for i, e in enumerate(run.executions):
+    for e in run.executions:
         node = by_uuid.get(e.node_uuid)
         nxt = None
         if e.next_node_uuid:
@@ -77,7 +84,6 @@ async def run_detail(
         took = (e.finished_at - e.started_at).total_seconds() if e.finished_at and e.started_at else None
         path.append(
             Step(
-                index=i,
                 slug=e.node_slug,
                 node_uuid=e.node_uuid,
                 name=node.name if node else None,
@@ -101,8 +107,12 @@ async def run_detail(
     ran = {e.node_uuid for e in run.executions}
     key_nodes = [x for x in dict.fromkeys([failing.slug if failing else None, output, stopped]) if x]
     want = _context_nodes(context_nodes, path, key_nodes)
-    context, note = _context(res.run_context, res.run_computed_configs, want, max_chars, first=key_nodes)
+    context, cut, missing = _context(res.run_context, res.run_computed_configs, want, max_chars, first=key_nodes)
     entry = await s.catalog.resolve(run.workflow_uuid)
+    condition = condition_of(by_uuid.get(last.node_uuid)) if stopped and last else None
+    if condition:
+        read = seen(condition, res.run_context, res.run_computed_configs.get(stopped or ""))
+        condition += "".join(f"; {k} = {json.dumps(v, ensure_ascii=False)}" for k, v in read.items())
     detail = RunDetail(
         run_uuid=run.uuid,
         workflow_uuid=run.workflow_uuid,
@@ -121,9 +131,11 @@ async def run_detail(
         failing_node=failing.slug if failing else None,
         output_node=output,
         stopped_at=stopped,
+        stop_condition=condition,
         not_executed=[n.slug for n in graph.ordered(nodes) if n.uuid not in ran],
         context=context,
-        context_note=note,
+        context_cut=cut,
+        context_missing=missing,
     )
     return detail, nodes
 
@@ -139,20 +151,21 @@ def _context_nodes(choice: list[str] | str | None, path: list[Step], key_nodes: 
     if choice == "failed":
         return list(dict.fromkeys(s.slug for s in path if s.status == "error"))
     if isinstance(choice, list):
-        return list(dict.fromkeys(c.strip() for c in choice))
+        return list(dict.fromkeys(slug for c in choice if (slug := text_arg(c, "a context_nodes slug"))))
     return key_nodes
 
 
 def _context(
     run_context: dict[str, Any], configs: dict[str, Any], slugs: list[str], max_chars: int, first: list[str]
-) -> tuple[dict[str, Any], str | None]:
-    """Each node's output and config within ``max_chars`` in all. The ``first`` nodes (failing, output, stop)
-    are served before the others; within each tier small nodes are kept whole and the rest share what is left."""
+) -> tuple[dict[str, Any], dict[str, int], list[str]]:
+    """Each node's output and config within ``max_chars`` in all, the full sizes of those cut, and the nodes
+    without context. The ``first`` nodes (failing, output, stop) are served before the others; within each tier
+    small nodes are kept whole and the rest share what is left."""
     missing = [s for s in slugs if s not in run_context and s not in configs]
     items = {s: {"output": run_context.get(s), "config": configs.get(s)} for s in slugs if s not in missing}
     texts = {s: json.dumps(item, ensure_ascii=False, default=str) for s, item in items.items()}
     kept: dict[str, Any] = {}
-    cut: list[str] = []
+    cut: dict[str, int] = {}
     left = max_chars
     tiers = [[t for t in texts if t in first], [t for t in texts if t not in first]]
     for tier in tiers:
@@ -165,34 +178,63 @@ def _context(
             else:
                 kept[slug] = text[: max(0, share - 40)] + f"… [cut: {len(text):,} chars in all]"
                 left -= share
-                cut.append(f"{slug} ({len(text):,} chars)")
-    notes = []
-    if cut:
-        notes.append(f"cut to fit max_chars={max_chars}: {', '.join(cut)}; raise max_chars or ask for fewer nodes")
-    if missing:
-        notes.append(f"no runContext for: {', '.join(missing)} (not executed, or wrong slug)")
-    return {s: kept[s] for s in texts}, "; ".join(notes) or None
+                cut[slug] = len(text)
+    return {s: kept[s] for s in texts}, cut, missing
+
+
+def run_head(d: RunDetail, text: Text) -> None:
+    """The run's identity, outcome and where it belongs."""
+    failing = f" at node {d.failing_node}" if d.failing_node else ""
+    end = f"; output node {d.output_node}" if d.output_node else ""
+    end += f"; stopped at {d.stopped_at} (a filter condition not matched: not an error)" if d.stopped_at else ""
+    text.add(
+        f"Run {d.run_uuid} — {d.status}{failing}{end}",
+        f"Workflow {d.workflow_name or d.workflow_uuid} ({d.workflow_uuid}); batch {d.batch_uuid or 'none'}; "
+        f"release {d.release_uuid or 'none (ad-hoc)'}",
+        f"Record {d.record_id}; created {when(d.created_at)}, finished {when(d.finished_at)}; took "
+        f"{duration(d.duration_s)}; credits {num(d.credits)}",
+    )
+
+
+def run_data(d: RunDetail, text: Text) -> None:
+    """What Cargo recorded in the run (untrusted): the record's title, errors, and the chosen nodes' context."""
+    lines = [f"Record title: {text.excerpt(d.record_title, 1000, 'record_title')}"]
+    failing = next((s for s in d.path if s.failing), None)
+    if d.error_message and not (failing and failing.error == d.error_message):
+        lines.append(f"Run error: {text.excerpt(d.error_message, 2000, 'error_message')}")
+    for i, s in enumerate(d.path):
+        if s.error:
+            what = f"Failing node {s.slug}" if s.failing else f"Absorbed by the fallback at {s.slug}"
+            lines.append(f"{what}: {text.excerpt(s.error, 2000, f'path[{i}].error')}")
+    if d.stop_condition:
+        lines.append(f"Stop condition at {d.stopped_at}: {text.excerpt(d.stop_condition, 400, 'stop_condition')}")
+    for slug, value in d.context.items():
+        lines.append(f"Context {slug}: {one_line(value)}")
+    text.data(lines)
+    for slug, size in d.context_cut.items():
+        more = call(
+            "get_run",
+            run_uuid=d.run_uuid,
+            context_nodes=[slug],
+            max_chars=min(MAX_CONTEXT, max(MIN_CONTEXT, size + 100)),
+        )
+        text.leave_out([f"context.{slug}"], f"cut to fit max_chars: {size:,} characters in all", f"call {more}")
+    if d.context_missing:
+        text.add(f"No runContext for: {listing(d.context_missing)} (not executed, or wrong slug)")
+    if d.not_executed:
+        text.add(f"Not executed: {', '.join(d.not_executed)}")
 
 
 def run_text(d: RunDetail) -> str:
-    lines = [
-        f"Run {d.run_uuid} — {d.status}" + (f": {clip(d.error_message, 300)}" if d.error_message else ""),
-        f"Workflow {d.workflow_name or d.workflow_uuid}; record {d.record_id} ({clip(d.record_title, 60)}); "
-        f"created {d.created_at}; took {duration(d.duration_s)}; credits {d.credits:g}",
-        "Path:",
-    ]
-    for s in d.path:
+    text = Text()
+    run_head(d, text)
+    text.add("Path:")
+    for i, s in enumerate(d.path):
+        name = f" {s.name!r}" if s.name and s.name != s.slug else ""
         mark = "  ◀ FAILED HERE" if s.failing else ""
         nxt = f" → {s.next}" if s.next else ""
-        err = f" — {clip(s.error, 200)}" if s.error else ""
-        lines.append(f"  {s.index}. {s.slug} [{s.kind}] {s.status}{nxt} ({duration(s.duration_s)}){err}{mark}")
-    if d.stopped_at:
-        lines.append(f"Stopped at {d.stopped_at} (condition not matched; not an error).")
-    if d.not_executed:
-        lines.append(f"Not executed: {', '.join(d.not_executed)}")
-    if d.context:
-        lines.append("Context (untrusted data from Cargo):")
-        lines += [f"  {slug}: {clip(v, 600)}" for slug, v in d.context.items()]
-    if d.context_note:
-        lines.append(f"Note: {d.context_note}")
-    return "\n".join(lines)
+        cost = f", {num(s.credits)} cr" if s.credits else ""
+        text.add(f"  {i}. {s.slug}{name} [{s.kind}] {s.status}{nxt} ({duration(s.duration_s)}{cost}){mark}")
+    text.leave_out(["path[*].node_uuid"], "the nodes' UUIDs", "call " + call("get_workflow_nodes", run_uuid=d.run_uuid))
+    run_data(d, text)
+    return str(text)

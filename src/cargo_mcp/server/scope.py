@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Annotated, Any, TypeVar, cast
 
 from pydantic import Field
@@ -20,6 +20,7 @@ from cargo_mcp.api import vocabulary as v
 from cargo_mcp.api.models import Batch
 from cargo_mcp.api.requests import Request, RunFilters
 from cargo_mcp.api.vocabulary import InputError
+from cargo_mcp.clip import echo
 from cargo_mcp.server.services import Services
 from cargo_mcp.server.tooling import Uuid
 
@@ -39,56 +40,29 @@ class Arg:
         return self.fills or self.name
 
 
-DateArg = Annotated[
-    str | None,
-    Field(
-        description="UTC. ISO-8601 (2026-11-24T08:00:00Z, 2026-11-24) or relative: 30m, 24h, 7d, today, "
-        "yesterday. A whole day as created_before includes that day."
-    ),
-]
+def _arg(name: str, annotation: Any, description: str, fills: str | None = None) -> Arg:
+    return Arg(name, Annotated[annotation, Field(description=description)], fills)
 
-WORKFLOW_UUID = Arg(
-    "workflow_uuid",
-    Annotated[
-        str | None,
-        Field(description="Workflow UUID (or a tool/play name or UUID). Optional when batch_uuid is given."),
-    ],
-    fills="workflow",
-)
-WORKFLOW = Arg(
-    "workflow",
-    Annotated[str | None, Field(description="Tool/play name or workflow UUID.")],
-)
-STATUSES = Arg(
+
+WORKFLOW_UUID = _arg("workflow_uuid", str | None, "Tool/play name or workflow UUID (or give batch_uuid).", "workflow")
+WORKFLOW = _arg("workflow", str | None, "Tool/play name or workflow UUID.")
+STATUSES = _arg(
     "statuses",
-    Annotated[
-        list[str] | None,
-        Field(
-            description="Run statuses: idle, pending, running, success, error, cancelling, cancelled, skipped. "
-            "Synonyms accepted: failed→error, finished/completed→success."
-        ),
-    ],
+    list[str] | None,
+    "idle pending running success error cancelling cancelled skipped; failed→error, finished→success.",
 )
-BATCH = Arg("batch_uuid", Annotated[Uuid | None, Field(description="Only runs of this batch (UUID).")])
-RELEASE = Arg("release_uuid", Annotated[Uuid | None, Field(description="Only runs of this release (UUID).")])
-FINISHED = Arg(
-    "is_finished", Annotated[bool | None, Field(description="true: only finished runs; false: only unfinished.")]
-)
-CREATED_AFTER = Arg("created_after", DateArg)
-CREATED_BEFORE = Arg("created_before", DateArg)
-RECORD_ID = Arg("record_id", Annotated[str | None, Field(description="Exact record id.")])
-RECORD_TITLE = Arg("record_title", Annotated[str | None, Field(description="Record title.")])
-NODE_STATUS = Arg(
+BATCH = _arg("batch_uuid", Uuid | None, "Only this batch's runs.")
+RELEASE = _arg("release_uuid", Uuid | None, "Only this release's runs.")
+FINISHED = _arg("is_finished", bool | None, "Only finished (true) or unfinished (false) runs.")
+CREATED_AFTER = _arg("created_after", str | None, "UTC ISO-8601, or 30m, 24h, 7d, today, yesterday.")
+CREATED_BEFORE = _arg("created_before", str | None, "Same forms; a date includes its whole day.")
+RECORD_ID = _arg("record_id", str | None, "Exact record id.")
+RECORD_TITLE = _arg("record_title", str | None, "Record title.")
+NODE_STATUS = _arg(
     "node_status",
-    Annotated[
-        dict[str, Any] | None,
-        Field(
-            description='Per-node execution status, all must hold: {"enrich": "error", "score": "absent"}. '
-            "Statuses: success, error, pending, absent (never ran). A value may be "
-            '{"status": "error", "contains": "429"} to match the error message (or the title on success). '
-            'Cargo\'s own executionsFilter ({"conjonction", "groups"}) is also accepted as is.'
-        ),
-    ],
+    dict[str, Any] | None,
+    '{"<slug>": status}, all hold: success, error, pending, absent, or {"status": "error", "contains": "429"} '
+    "(message; title on success); or Cargo's executionsFilter.",
 )
 
 # What each kind of tool takes, in the order the tool lists them.
@@ -125,6 +99,12 @@ class ScopeArgs:
     record_id: str | None = None
     record_title: str | None = None
     node_status: dict[str, Any] | None = None
+
+    def given(self) -> dict[str, Any]:
+        """The arguments as given, by their tool argument names (to write a follow-up call)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "workflow_arg"}
+        named = {self.workflow_arg if k == "workflow" else k: x for k, x in values.items()}
+        return {k: x for k, x in named.items() if x is not None}
 
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -177,6 +157,7 @@ class Scope:
 
     @property
     def workflow_uuid(self) -> str:
+        """The workflow (only a ``workspace`` resolve may have none)."""
         assert self.filters.workflow_uuid is not None
         return self.filters.workflow_uuid
 
@@ -185,11 +166,13 @@ class Scope:
         return model.model_validate({**{k: x for k, x in self.filters if x is not None}, **extra})
 
 
-async def resolve(s: Services, args: ScopeArgs) -> Scope:
+async def resolve(s: Services, args: ScopeArgs, *, workspace: bool = False) -> Scope:
     """Check every argument and build the filters; nothing here lists runs, so a mistake is refused before it can
-    silently match no run."""
+    silently match no run. ``workspace``: without a workflow or batch the scope is the whole workspace (no
+    workflow in the filters) instead of an error."""
     notes: list[str] = []
-    workflow, record_id, record_title = (_text(x) for x in (args.workflow, args.record_id, args.record_title))
+    workflow = v.text_arg(args.workflow, args.workflow_arg)
+    record_id, record_title = v.text_arg(args.record_id, "record_id"), v.text_arg(args.record_title, "record_title")
     batch_uuid = v.uuid_arg(args.batch_uuid, "batch_uuid") if args.batch_uuid else None
     release_uuid = v.uuid_arg(args.release_uuid, "release_uuid") if args.release_uuid else None
     statuses, n1 = v.run_statuses(args.statuses)
@@ -204,24 +187,25 @@ async def resolve(s: Services, args: ScopeArgs) -> Scope:
         )
     name = args.workflow_arg
     batch = None
+    wf: str | None = None
     if workflow:
-        wf, entry = await s.catalog.workflow_uuid(workflow)
+        wf, entry = await s.catalog.workflow_uuid(workflow, args.workflow_arg)
         if entry is not None and workflow.lower() != wf:
-            notes.append(f"workflow {workflow!r} is {entry.kind} {entry.name!r} (workflow_uuid {wf})")
+            notes.append(f"workflow {echo(workflow)} is {entry.kind} {entry.name!r} (workflow_uuid {wf})")
         if batch_uuid:  # a batch of another workflow would silently match no run
             batch = await (await s.cargo()).get_batch(batch_uuid)
             if batch.workflow_uuid != wf:
                 raise InputError(
-                    f"batch {batch_uuid} belongs to workflow {batch.workflow_uuid}, not {workflow!r}: drop {name} "
+                    f"batch {batch_uuid} belongs to workflow {batch.workflow_uuid}, not {echo(workflow)}: drop {name} "
                     "(the batch implies it) or give that batch's workflow."
                 )
     elif batch_uuid:
         batch = await (await s.cargo()).get_batch(batch_uuid)
         wf = batch.workflow_uuid
         notes.append(f"workflow_uuid {wf} taken from batch {batch_uuid}")
-    else:
+    elif not workspace:
         raise InputError(f"give {name} (a tool/play name or workflow UUID), or batch_uuid.")
-    if exec_filter:
+    if exec_filter and wf:
         await s.releases.check_slugs(wf, v.filter_slugs(exec_filter), "node_status")
     filters = RunFilters.model_validate(
         {
@@ -238,8 +222,3 @@ async def resolve(s: Services, args: ScopeArgs) -> Scope:
         }
     )
     return Scope(filters, notes, batch)
-
-
-def _text(value: str | None) -> str | None:
-    """A text argument without surrounding spaces; an empty one means not given."""
-    return value.strip() or None if value is not None else None

@@ -12,8 +12,10 @@ from pydantic import BaseModel, Field
 from cargo_mcp.api.client import CargoClient
 from cargo_mcp.api.models import TERMINAL_STATUSES, Batch
 from cargo_mcp.api.requests import ListBatches, iso
-from cargo_mcp.api.vocabulary import InputError, batch_statuses, uuid_arg, when
-from cargo_mcp.server.render import duration, page_range, pct, table
+from cargo_mcp.api.vocabulary import InputError, batch_statuses, text_arg, uuid_arg
+from cargo_mcp.api.vocabulary import when as time_arg
+from cargo_mcp.clip import echo
+from cargo_mcp.server.render import Text, clip, duration, num, page_range, pct, when
 from cargo_mcp.server.tooling import Uuid, add_tool, answer, services, tool_errors
 
 
@@ -47,9 +49,8 @@ async def get_batch(
     ctx: Context[Any, Any],
     batch_uuid: Annotated[Uuid, Field(description="The batch's UUID.")],
 ) -> Annotated[CallToolResult, BatchSummary]:
-    """One batch with derived facts: workflow name, release, progress (executed / total), failure rate,
-    credits, duration, and a headline that says "finished with N failed runs" even when the status is
-    success (a batch's status does not reflect run failures). Also lists the next useful calls."""
+    """A batch: workflow, release, status, progress, failure rate, credits, duration; its headline
+    says "finished with N failed runs" even when the status is success. Next calls."""
     s = services(ctx)
     batch = await (await s.cargo()).get_batch(uuid_arg(batch_uuid, "batch_uuid"))
     entry = await s.catalog.resolve(batch.workflow_uuid)
@@ -61,7 +62,7 @@ async def get_batch(
     elif done:
         headline = f"{batch.status} — {executed:,}/{total:,} runs executed, {failed:,} failed"
         if batch.error_message:
-            headline += f"; batch error: {batch.error_message}"
+            headline += f"; batch error: {clip(batch.error_message, 300)}"  # longer: whole on its own line
     else:
         so_far = f"{executed:,}/{total:,} runs executed so far ({pct(executed, total)})"
         headline = f"{batch.status} — {so_far}, {failed:,} failed"
@@ -99,14 +100,21 @@ async def get_batch(
         duration_s=took,
         next_calls=calls,
     )
-    text = "\n".join(
-        [
-            f"Batch {batch.uuid} of {summary.workflow_name or wf}: {headline}",
-            f"Credits {summary.credits_used:g}; created {summary.created_at}; took {duration(took)}",
-            "Next: " + "; ".join(calls),
-        ]
+    of = f"{summary.workflow_name} ({summary.workflow_kind}, workflow {wf})" if entry else f"workflow {wf}"
+    state = f"status {batch.status} ({'finished' if done else 'not finished'}"
+    state += f"; runs {batch.runs_status})" if batch.runs_status else ")"
+    rates = f"progress {pct(executed, total)}, failure rate {pct(failed, executed)}"
+    text = Text(
+        f"Batch {batch.uuid} of {of}, release {batch.release_uuid or 'none'}: {headline}",
+        f"{state}; data kind {summary.data_kind or 'unknown'}; {executed:,}/{total:,} executed, {failed:,} failed "
+        f"({rates})" + ("; finished with failures" if with_failures else ""),
+        f"Credits {num(summary.credits_used)}; created {when(batch.created_at)}, finished {when(batch.finished_at)}; "
+        f"took {duration(took)}",
     )
-    return answer(summary, text)
+    if batch.error_message and batch.error_message not in headline:
+        text.add(f"Batch error: {text.excerpt(batch.error_message, 2000, 'error_message')}")
+    text.add("Next: " + "; ".join(calls))
+    return answer(summary, str(text))
 
 
 BATCH_PAGE = 100  # batches per Cargo call
@@ -137,27 +145,27 @@ class BatchList(BaseModel):
 @tool_errors
 async def list_batches(
     ctx: Context[Any, Any],
-    workflow: Annotated[str | None, Field(description="Tool/play name or workflow UUID; default: all.")] = None,
-    statuses: Annotated[list[str] | None, Field(description="e.g. error, running, success (failed→error).")] = None,
-    created_after: Annotated[str | None, Field(description="UTC ISO-8601, or 24h, 7d, today, yesterday.")] = None,
-    created_before: Annotated[str | None, Field(description="Same forms; a whole day is included.")] = None,
-    limit: Annotated[int, Field(ge=1, le=100, description="Rows per page.")] = 20,
-    offset: Annotated[int, Field(ge=0, description="Rows to skip (from next_offset).")] = 0,
+    workflow: Annotated[str | None, Field(description="Tool/play name or UUID.")] = None,
+    statuses: Annotated[list[str] | None, Field(description="e.g. error, running, success.")] = None,
+    created_after: Annotated[str | None, Field(description="ISO-8601 UTC, 24h, 7d, yesterday.")] = None,
+    created_before: Annotated[str | None, Field(description="Same forms.")] = None,
+    limit: Annotated[int, Field(ge=1, le=100, description="Rows.")] = 20,
+    offset: Annotated[int, Field(ge=0, description="Rows to skip.")] = 0,
 ) -> Annotated[CallToolResult, BatchList]:
-    """Batches, newest first: workflow, status, created/finished, runs, executed, failed, progress. Last night's:
-    created_after="yesterday". A success status does not mean no run failed."""
+    """Batches, newest first: status, times, runs executed and failed. Last night's: created_after=yesterday."""
     s = services(ctx)
     wire, notes = batch_statuses(statuses)
-    after = when(created_after, "created_after") if created_after else None
-    before = when(created_before, "created_before") if created_before else None
+    after = time_arg(created_after, "created_after") if created_after else None
+    before = time_arg(created_before, "created_before") if created_before else None
     if after and before and after >= before:
         raise InputError(f"created_after ({after}) is not before created_before ({before}): no batch can match.")
     query = ListBatches.model_validate({"statuses": wire, "limit": BATCH_PAGE})
-    if workflow and workflow.strip():
-        wf, entry = await s.catalog.workflow_uuid(workflow)
+    named_wf = text_arg(workflow, "workflow")
+    if named_wf is not None:
+        wf, entry = await s.catalog.workflow_uuid(named_wf)
         query = query.model_copy(update={"workflow_uuids": [wf]})
-        if entry is not None and workflow.strip().lower() != wf:
-            notes.append(f"workflow {workflow!r} is {entry.kind} {entry.name!r} (workflow_uuid {wf})")
+        if entry is not None and named_wf.lower() != wf:
+            notes.append(f"workflow {echo(named_wf)} is {entry.kind} {echo(entry.name)} (workflow_uuid {wf})")
     start = datetime.fromisoformat(after) if after else None
     end = datetime.fromisoformat(before) if before else None
     found, complete = await _scan(await s.cargo(), query, start, end, need=offset + limit)
@@ -177,16 +185,13 @@ async def list_batches(
     result = BatchList(batches=rows, total=total, offset=offset, next_offset=nxt, notes=notes)
     head = f"{total:,} batch(es) match" if total is not None else f"at least {len(found):,} batches match"
     head += f"; {page_range(offset, len(rows), len(found))}" + (f" (next_offset={nxt})" if nxt is not None else "")
-    lines = [head] + [f"Note: {n}" for n in notes]
-    named = {r.workflow_uuid: r.workflow_name for r in rows if r.workflow_name}
-    if named:
-        lines.append("Workflows: " + "; ".join(f"{n} = {u}" for u, n in named.items()))
-    view = [{**r.model_dump(), "workflow": r.workflow_name or r.workflow_uuid} for r in rows]
-    columns = ["batch_uuid", "workflow", "status", "created_at", "finished_at", "runs_count"]
+    text = Text(head, *(f"Note: {n}" for n in notes))
+    view = [r.model_dump() for r in rows]
+    columns = ["batch_uuid", "workflow_uuid", "workflow_name", "status", "created_at", "finished_at", "runs_count"]
     columns += ["executed_runs_count", "failed_runs_count", "progress"]
     if rows:
-        lines.append(table(view, columns, max_chars=8000, more="they are in the structured batches"))
-    return answer(result, "\n".join(lines))
+        text.table(view, columns, data=False, path="batches", width=60)
+    return answer(result, str(text))
 
 
 async def _scan(

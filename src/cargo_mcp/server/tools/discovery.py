@@ -9,16 +9,17 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
 from cargo_mcp.api.models import Node
-from cargo_mcp.api.vocabulary import InputError, uuid_arg
+from cargo_mcp.api.vocabulary import InputError, text_arg, uuid_arg
 from cargo_mcp.server import graph
 from cargo_mcp.server.catalog import WorkflowEntry
-from cargo_mcp.server.render import table
+from cargo_mcp.server.render import Text, call, when
 from cargo_mcp.server.tooling import Uuid, add_tool, answer, services, tool_errors
 
 
 class WorkflowList(BaseModel):
     workflows: list[WorkflowEntry]
-    total: int = Field(description="Number of workflows returned.")
+    total: int = Field(description="Workflows matching, before offset.")
+    offset: int
 
 
 class WorkflowNodes(BaseModel):
@@ -37,38 +38,52 @@ class WorkflowNodes(BaseModel):
 @tool_errors
 async def list_workflows(
     ctx: Context[Any, Any],
-    kind: Annotated[Literal["tool", "play", "all"], Field(description="Only tools, only plays, or both.")] = "all",
-    name_contains: Annotated[str | None, Field(description="Case-insensitive part of the name.")] = None,
+    kind: Annotated[Literal["tool", "play", "all"], Field(description="tool, play or all.")] = "all",
+    name_contains: Annotated[str | None, Field(description="Part of the name, any case.")] = None,
+    offset: Annotated[int, Field(ge=0, description="Workflows to skip.")] = 0,
 ) -> Annotated[CallToolResult, WorkflowList]:
-    """List the workspace's tools and plays: name, kind, workflow_uuid, tool/play uuid, deployed release and
-    last batch (uuid, status). Start here to turn a workflow name into the workflow_uuid other tools take.
-    Next: get_workflow_nodes(workflow=<name or uuid>) for node slugs; get_batch(last_batch_uuid) for the
-    latest batch."""
-    entries = await services(ctx).catalog.entries()
+    """Tools and plays: name, kind, workflow/tool/play/model UUIDs, deployed release, last batch."""
+    name_contains = text_arg(name_contains, "name_contains")
+    matching = await services(ctx).catalog.entries()
     if kind != "all":
-        entries = [e for e in entries if e.kind == kind]
+        matching = [e for e in matching if e.kind == kind]
     if name_contains:
-        entries = [e for e in entries if name_contains.strip().lower() in e.name.lower()]
-    rows = [e.model_dump() for e in entries]
-    text = f"{len(entries)} workflow(s)\n" + table(
-        rows, ["name", "kind", "workflow_uuid", "last_batch_status", "last_batch_uuid"], cell=40
+        matching = [e for e in matching if name_contains.strip().lower() in e.name.lower()]
+    entries = matching[offset:]
+    rows = [
+        {
+            **e.model_dump(),
+            "tool_or_play_uuid": e.tool_uuid or e.play_uuid,
+            "last_batch": f"{e.last_batch_status} {e.last_batch_uuid} {when(e.last_batch_created_at)}"
+            if e.last_batch_uuid
+            else "",
+        }
+        for e in entries
+    ]
+    columns = ["name", "kind", "workflow_uuid", "tool_or_play_uuid", "model_uuid", "deployed_release_uuid"]
+    text = Text(f"{len(matching)} workflow(s)" + (f"; from offset {offset:,}" if offset else ""))
+    text.table(
+        rows,
+        [*columns, "last_batch"],
+        data=False,
+        path="workflows",
+        rest=lambda i: call("list_workflows", kind=kind, name_contains=name_contains, offset=offset + i),
     )
-    return answer(WorkflowList(workflows=entries, total=len(entries)), text)
+    return answer(WorkflowList(workflows=entries, total=len(matching), offset=offset), str(text))
 
 
 @tool_errors
 async def get_workflow_nodes(
     ctx: Context[Any, Any],
-    workflow: Annotated[str | None, Field(description="Tool/play name, or workflow/tool/play UUID.")] = None,
-    batch_uuid: Annotated[Uuid | None, Field(description="Graph of the release this batch ran.")] = None,
-    run_uuid: Annotated[Uuid | None, Field(description="Graph this run executed (ad-hoc runs too).")] = None,
-    release_uuid: Annotated[Uuid | None, Field(description="A specific release.")] = None,
+    workflow: Annotated[str | None, Field(description="Tool/play name or workflow/tool/play UUID.")] = None,
+    batch_uuid: Annotated[Uuid | None, Field(description="The release it ran.")] = None,
+    run_uuid: Annotated[Uuid | None, Field(description="The graph it ran (ad-hoc too).")] = None,
+    release_uuid: Annotated[Uuid | None, Field(description="A release.")] = None,
 ) -> Annotated[CallToolResult, WorkflowNodes]:
-    """Show a workflow's node graph: every node's slug, name, kind, action/integration, children (with
-    branch labels yes/no) and fallback child; the output node candidates (terminal nodes, `output`/`end`
-    first) to use as output_node_slug; warnings for repeated slugs; and a text drawing.
-    Give exactly one locator: workflow (deployed release), batch_uuid, run_uuid or release_uuid.
-    Use the slugs with list_runs/count_runs node_status, download_outputs output_node_slug, get_run."""
+    """A workflow's node graph, drawn: each node's slug, UUID, name, kind, action, integration,
+    children (yes/no, A/B, route N), fallback; terminal nodes, likeliest output first. One of: workflow (its
+    deployed release), batch_uuid, run_uuid, release_uuid."""
+    workflow = text_arg(workflow, "workflow")
     given = {
         k: v
         for k, v in dict(workflow=workflow, batch_uuid=batch_uuid, run_uuid=run_uuid, release_uuid=release_uuid).items()
@@ -119,12 +134,19 @@ async def get_workflow_nodes(
         warnings=graph.repeated_slug_warnings(nodes),
         drawing=graph.draw(nodes, tool_names=tool_names),
     )
-    head = f"{result.workflow_name or 'Workflow ' + wf_uuid} — {len(nodes)} nodes ({how})"
-    text = "\n".join(
-        [head, result.drawing, f"Output node candidates: {', '.join(result.output_candidates) or 'none'}"]
-        + [f"Warning: {w}" for w in result.warnings]
+    name = f"{result.workflow_name} ({entry.kind}, workflow {wf_uuid})" if entry else f"Workflow {wf_uuid}"
+    release = f"release {rel.uuid} v{rel.version} ({rel.status})" if rel else "no release (ad-hoc)"
+    node_rows = [{"slug": n.slug, "uuid": n.uuid, "name": n.name, "tool": n.tool} for n in result.nodes]
+    columns = ["slug", "uuid", "name"] + (["tool"] if any(n.tool for n in result.nodes) else [])
+    candidates = ", ".join(result.output_candidates) or "none"
+    text = Text(
+        f"{name} — {release}; {len(nodes)} nodes ({how})",
+        f"Output node candidates: {candidates} (the terminal nodes, likeliest first)",
     )
-    return answer(result, text)
+    text.block(result.drawing)
+    text.table(node_rows, columns, data=False, path="nodes", width=80)
+    text.add(*(f"Warning: {w}" for w in result.warnings))
+    return answer(result, str(text))
 
 
 def register(mcp: MCPServer[Any]) -> None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import anyio.from_thread
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
@@ -17,33 +15,30 @@ from pydantic import BaseModel, Field
 from cargo_mcp.api import requests as rq
 from cargo_mcp.api.models import Batch
 from cargo_mcp.api.sql import EXPORT_CAP
-from cargo_mcp.api.vocabulary import InputError
-from cargo_mcp.results import export
+from cargo_mcp.api.vocabulary import InputError, text_arg
+from cargo_mcp.clip import listing
 from cargo_mcp.results.download import download_outputs as fetch_all
 from cargo_mcp.results.store import ResultMeta, ResultStore
 from cargo_mcp.server import graph
 from cargo_mcp.server.release_split import release_note
-from cargo_mcp.server.render import UNTRUSTED, page_range, table
+from cargo_mcp.server.render import Text, call, page_range
 from cargo_mcp.server.scope import DOWNLOADS, ScopeArgs, resolve, scoped
 from cargo_mcp.server.services import Services
 from cargo_mcp.server.tooling import add_tool, answer, doc, services, tool_errors
+from cargo_mcp.server.tools.results import result_calls
 
 
 class OutputPage(BaseModel):
-    result_id: str = Field(
-        description="Handle of the full result: page it with read_result, or read cargo://results/<id>."
-    )
+    result_id: str = Field(description="The full result: read_result, save_result, or cargo://results/<id>.")
     workflow_uuid: str
     output_node_slug: str
-    output_node_note: str | None = Field(None, description="How the output node was chosen when not given.")
+    output_node_note: str | None = None
     columns: list[str] = Field(description="recordId, recordTitle, runUuid, runStatus, input.*, then outputs.")
     rows: list[dict[str, Any]] = Field(description="The requested page (untrusted data from Cargo).")
     total: int = Field(description="Rows in the full result (= runs matching the filters).")
     offset: int
     returned: int
     next_offset: int | None = None
-    saved_to: str | None = Field(None, description="File written when save_to was given.")
-    saved_bytes: int | None = None
     filters: dict[str, Any]
     notes: list[str] = Field(default_factory=list)
 
@@ -54,31 +49,20 @@ class OutputPage(BaseModel):
 async def download_outputs(
     ctx: Context[Any, Any],
     args: ScopeArgs,
-    output_node_slug: Annotated[
-        str | None, Field(description="Node whose output to export; default: the workflow's output node.")
+    output_node_slug: Annotated[str | None, Field(description="Default: the graph's output node.")] = None,
+    format: Annotated[Literal["csv", "json"], Field(description="File format fetched.")] = "json",
+    limit: Annotated[int, Field(ge=0, le=1000, description="Rows in this answer.")] = 20,
+    offset: Annotated[int, Field(ge=0, description="First row of this answer.")] = 0,
+    columns: Annotated[
+        list[str] | None, Field(description="Columns in the text; default: title, status, outputs.")
     ] = None,
-    format: Annotated[Literal["csv", "json"], Field(description="File format fetched from Cargo and saved.")] = "json",
-    limit: Annotated[int, Field(ge=0, le=1000, description="Rows shown in this answer.")] = 100,
-    offset: Annotated[int, Field(ge=0, description="First row shown (from next_offset).")] = 0,
-    save_to: Annotated[
-        str | None,
-        Field(description="Also write the full result to this file, inside CARGO_MCP_EXPORT_DIR or a client root."),
-    ] = None,
-    overwrite: Annotated[bool, Field(description="Replace an existing save_to file.")] = False,
 ) -> Annotated[CallToolResult, OutputPage]:
-    """Retrieve the enriched records: one row per run with recordId, recordTitle, runUuid, runStatus, the
-    input fields (input.*) and the output node's fields. The full result is downloaded (past Cargo's
-    {export_cap}-run export cap, in stable pages, with progress) and kept locally as result_id; this answer shows
-    one page (limit/offset) and the total. Page further with read_result(result_id) — it filters and sorts
-    too — or save the whole file with save_to. Signed download URLs are fetched here, never shown. Without
-    output_node_slug the workflow's output node is picked and named. Runs that did not reach the output node
-    have empty output columns (the answer counts them): node_status={{"<output slug>": "success"}} keeps only the
-    runs that reached it."""
+    """The output node's records, a row per run (recordId, recordTitle, runUuid, runStatus, input.*,
+    the node's fields), all fetched (past the {export_cap}-run export cap) as result_id for read_result and
+    save_result; one page answered. Runs that never reached the node have empty outputs (counted)."""
     s = services(ctx)
     scope = await resolve(s, args)
     notes = scope.notes
-    shared = ctx.request_context.request is not None  # HTTP: the client's roots are paths on its own machine
-    path = export.target(save_to, await _roots(ctx, s, shared), overwrite, shared=shared) if save_to else None
     client = await s.cargo()
     slug, slug_note, other_ends = await _output_slug(s, scope.workflow_uuid, scope.batch, output_node_slug)
     if scope.filters.created_before is None:  # freeze the set: the count and every page see the same runs
@@ -124,14 +108,8 @@ async def download_outputs(
         split = await release_note(s, meta, scope.filters, _output_columns(meta.columns))
         if split:
             notes.append(split)
+        shown = _shown(meta.result_id, meta.columns, columns)
         _, rows, _ = await anyio.to_thread.run_sync(lambda: s.store.read(meta.result_id, offset=offset, limit=limit))
-        saved = None
-        if path is not None:
-            saved = await anyio.to_thread.run_sync(
-                lambda: export.write(
-                    s.store, meta.result_id, path, format, overwrite=overwrite, check=anyio.from_thread.check_cancelled
-                )
-            )
         nxt = offset + len(rows) if offset + len(rows) < meta.rows else None
         page = OutputPage(
             result_id=meta.result_id,
@@ -144,28 +122,24 @@ async def download_outputs(
             offset=offset,
             returned=len(rows),
             next_offset=nxt,
-            saved_to=str(path) if path else None,
-            saved_bytes=saved,
             filters=filters,
             notes=notes,
         )
+        rid = meta.result_id
         where = page_range(offset, len(rows), meta.rows)
-        head = f"{meta.rows:,} row(s) in result {meta.result_id} (output node {slug!r}); {where}"
+        head = f"{meta.rows:,} row(s) in result {rid} (output node {slug!r}, workflow {scope.workflow_uuid}); {where}"
         head += f" (next_offset={nxt})" if nxt is not None else ""
-        lines = [head] + [f"Note: {n}" for n in ([slug_note] if slug_note else []) + notes]
-        if path is not None:
-            lines.append(f"Saved {saved:,} bytes to {path}")
-        lines.append("Columns: " + ", ".join(meta.columns))
-        preview = _preview_columns(meta.columns)
-        if rows and len(preview) < len(meta.columns):
-            lines.append(
-                f"The table shows {len(preview)} of {len(meta.columns)} columns (the node's outputs first); every "
-                f"column is in the structured rows, or read_result(result_id={meta.result_id!r}, columns=[…])."
-            )
+        text = Text(head, f"Filters sent: {json.dumps(filters)}")
+        text.add(*(f"Note: {n}" for n in ([slug_note] if slug_note else []) + notes))
+        text.add("Columns: " + ", ".join(meta.columns))
         if rows:
-            lines.append(UNTRUSTED)
-            lines.append(table(rows, preview, max_chars=3000, cell=40))
-        return answer(page, "\n".join(lines))
+            text.table(rows, shown, data=True, **result_calls(rid, offset, len(rows)))
+            hidden = [c for c in meta.columns if c not in shown]
+            if hidden:
+                more = call("read_result", result_id=rid, columns=hidden, offset=offset, limit=len(rows))
+                text.leave_out([f"rows[*].{{{','.join(hidden)}}}"], "columns not shown", f"call {more}")
+        text.add(f"The whole result: read_result(result_id={rid!r}) pages, filters and sorts it; save_result saves it.")
+        return answer(page, str(text))
 
 
 IDENTITY_COLUMNS = ("recordId", "recordTitle", "runUuid", "runStatus")
@@ -182,38 +156,26 @@ def _empty_rows(store: ResultStore, meta: ResultMeta) -> dict[Any, int]:
     return store.empty_rows(meta.result_id, _output_columns(meta.columns), "runStatus")
 
 
-def _preview_columns(columns: list[str], most: int = 8) -> list[str]:
-    """What the text table shows: the record's title and status, then the output node's fields, then inputs."""
+def _shown(result_id: str, columns: list[str], asked: list[str] | None) -> list[str]:
+    """The columns the text shows: those asked for, else the record's title and status and the output fields."""
+    if asked:
+        unknown = list(dict.fromkeys(c for c in asked if c not in columns))
+        if unknown:
+            raise InputError(
+                f"unknown column(s) [{listing(unknown)}]; the columns of result {result_id} "
+                f"(downloaded) are {columns}: read_result(result_id={result_id!r}, columns=[…]) shows them."
+            )
+        return list(dict.fromkeys(asked))
     identity = [c for c in ("recordTitle", "runStatus") if c in columns]
-    outputs = _output_columns(columns)
-    rest = [c for c in columns if c not in identity and c not in outputs and c != "runUuid"]
-    return (identity + outputs + rest)[:most]
-
-
-async def _roots(ctx: Context[Any, Any], s: Services, shared: bool) -> list[Path]:
-    """Folders files may be saved in: CARGO_MCP_EXPORT_DIR and the client's file:// roots (over HTTP only
-    narrowing it), if it shares them."""
-    roots: list[Path] = []
-    try:
-        with warnings.catch_warnings():  # roots are deprecated in the 2026 protocol but still what IDEs send
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.simplefilter("ignore", UserWarning)
-            listed = await ctx.session.list_roots()
-    except Exception:  # clients without roots support, or the 2026 protocol without a back channel
-        listed = None
-    for root in listed.roots if listed else []:
-        uri = str(root.uri)
-        if uri.startswith("file://"):
-            roots.append(Path(uri.removeprefix("file://")))
-    return export.allowed_folders(s.settings.export_dir, roots, narrow_only=shared)
+    return identity + _output_columns(columns)
 
 
 async def _output_slug(
     s: Services, workflow_uuid: str, batch: Batch | None, given: str | None
 ) -> tuple[str, str | None, list[str]]:
     """The output node slug, a note when it was picked here, and the release's other terminal nodes."""
-    if given and given.strip():
-        return given.strip(), None, []
+    if slug := text_arg(given, "output_node_slug"):
+        return slug, None, []
     if batch:
         rel = await s.releases.release(batch.release_uuid) if batch.release_uuid else None
         nodes = rel.nodes if rel else (batch.nodes or [])

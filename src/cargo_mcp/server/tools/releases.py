@@ -13,7 +13,8 @@ from pydantic import BaseModel, Field
 from cargo_mcp.analytics.releases import Window, windows
 from cargo_mcp.api.models import Release
 from cargo_mcp.api.requests import RunFilters, iso
-from cargo_mcp.server.render import table
+from cargo_mcp.api.vocabulary import InputError, text_arg
+from cargo_mcp.server.render import Text
 from cargo_mcp.server.tooling import add_tool, answer, services, tool_errors
 
 
@@ -44,10 +45,12 @@ class ReleaseList(BaseModel):
 async def list_releases(
     ctx: Context[Any, Any], workflow: Annotated[str, Field(description="Tool/play name or workflow UUID.")]
 ) -> Annotated[CallToolResult, ReleaseList]:
-    """A workflow's releases in deploy order: status, deploy time, nodes, the runs each served (count, failed,
-    first/last) and node slugs added/removed — does a failure or a change follow a deploy?"""
+    """A workflow's releases in deploy order: the runs each served and node slugs added/removed."""
     s = services(ctx)
-    wf, entry = await s.catalog.workflow_uuid(workflow)
+    named = text_arg(workflow, "workflow")
+    if named is None:
+        raise InputError("workflow is empty: send a tool/play name or workflow UUID (list_workflows shows them).")
+    wf, entry = await s.catalog.workflow_uuid(named)
     rels, complete = await s.releases.of_workflow(wf)
     ordered = sorted(rels, key=_deploy_order)
     served = await windows(await s.cargo(), RunFilters(workflow_uuid=wf))
@@ -108,8 +111,8 @@ def _columns_call(wf: str, served: Sequence[tuple[Release, Window]]) -> str | No
 
 def _text(r: ReleaseList) -> str:
     name = f"{r.workflow_name} (workflow {r.workflow_uuid})" if r.workflow_name else f"workflow {r.workflow_uuid}"
-    lines = [f"{name}: {len(r.releases)} release(s), in deploy order (oldest first)"]
-    lines += [f"Note: {n}" for n in r.notes]
+    text = Text(f"{name}: {len(r.releases)} release(s), in deploy order (oldest first)")
+    text.add(*(f"Note: {n}" for n in r.notes))
     view = [
         {
             **x.model_dump(),
@@ -121,10 +124,10 @@ def _text(r: ReleaseList) -> str:
     ]
     columns = ["release_uuid", "version", "status", "created_at", "deployed_at", "nodes", "runs", "failed_runs"]
     columns += ["first_run_at", "last_run_at", "changes"]
-    lines.append(table(view, columns, max_chars=8000, cell=1000, more="they are in the structured releases"))
+    text.table(view, columns, data=False, path="releases", width=1000)
     if r.columns_call:
-        lines.append(f"Output columns the last deploy changed: {r.columns_call} names them.")
-    return "\n".join(lines)
+        text.add(f"Output columns the last deploy changed: {r.columns_call} names them.")
+    return str(text)
 
 
 def register(mcp: MCPServer[Any]) -> None:

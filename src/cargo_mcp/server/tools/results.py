@@ -1,9 +1,12 @@
-"""Stored results: page, filter and sort a downloaded result; expose it as a CSV resource."""
+"""Stored results: page, filter and sort one (read_result), save it as a file (save_result), read it as CSV."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import warnings
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
+import anyio.from_thread
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
@@ -11,12 +14,14 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
 from cargo_mcp.api.vocabulary import InputError
+from cargo_mcp.results import export
 from cargo_mcp.results.store import ResultNotFound
-from cargo_mcp.server.render import UNTRUSTED, page_range, table
+from cargo_mcp.server.render import Text, call, page_range
 from cargo_mcp.server.services import Services
-from cargo_mcp.server.tooling import add_tool, answer, services, tool_errors
+from cargo_mcp.server.tooling import READ_LOCAL, WRITES_FILE, add_tool, answer, services, tool_errors
 
 RESOURCE_MAX_BYTES = 25 * 1024 * 1024
+ResultId = Annotated[str, Field(description="From download_outputs or execute_query.")]
 
 
 class ResultPage(BaseModel):
@@ -32,36 +37,41 @@ class ResultPage(BaseModel):
     group_count: int | None = None
 
 
-PREVIEW_COLUMNS = 8
 EMPTY = "(empty)"
+
+
+def result_calls(result_id: str, offset: int, count: int, **read: Any) -> dict[str, Any]:
+    """How a table of a stored page says where its left-out rows and cut cells are: read_result calls."""
+    return {
+        "rest": lambda i: call("read_result", result_id=result_id, **read, offset=offset + i, limit=count - i),
+        "cells": lambda cols, i, n: call(
+            "read_result", result_id=result_id, **{**read, "columns": cols}, offset=offset + i, limit=n
+        ),
+    }
 
 
 @tool_errors
 async def read_result(
     ctx: Context[Any, Any],
-    result_id: Annotated[str, Field(description="From download_outputs.")],
+    result_id: ResultId,
     offset: Annotated[int, Field(ge=0, description="Rows (or groups) to skip.")] = 0,
-    limit: Annotated[int, Field(ge=1, le=1000, description="Rows (or groups) to return.")] = 100,
-    columns: Annotated[list[str] | None, Field(description="Only these columns (default: all).")] = None,
+    limit: Annotated[int, Field(ge=1, le=1000, description="Rows (or groups).")] = 100,
+    columns: Annotated[list[str] | None, Field(description="Only these (default: all).")] = None,
     where: Annotated[
         dict[str, Any] | None,
-        Field(
-            description='Exact matches, all must hold; a list means any of: {"runStatus": ["success", "error"]}; '
-            '"" matches empty (null or "").'
-        ),
+        Field(description='Exact values, all hold; a list: any of {"runStatus": ["success", "error"]}; "" empty.'),
     ] = None,
     order_by: Annotated[
         str | None,
-        Field(description="Sort by this column (numerically when all its values are numbers); '-' for descending."),
+        Field(description="Sort column ('-' first: descending)."),
     ] = None,
     group_by: Annotated[
         list[str] | None,
-        Field(description="Count rows per distinct value(s) of these columns instead."),
+        Field(description="Count rows per value instead."),
     ] = None,
 ) -> Annotated[CallToolResult, ResultPage]:
-    """Page through a stored download (from download_outputs) without calling Cargo again: choose columns,
-    filter rows by exact values, sort by a column; counts matching rows and empty cells per column; group_by
-    counts rows per value. Also the CSV resource cargo://results/<result_id>."""
+    """Page a stored result locally: columns, exact-value filters, sort, empty cells; group_by counts.
+    Also the CSV resource cargo://results/<result_id>."""
     s = services(ctx)
     if group_by is not None:
         if columns is not None or order_by is not None:
@@ -80,6 +90,7 @@ async def read_result(
 
     shown, rows, matching, empty = await anyio.to_thread.run_sync(read)
     nxt = offset + len(rows) if offset + len(rows) < matching else None
+    uri = f"cargo://results/{result_id}"
     page = ResultPage(
         result_id=result_id,
         columns=shown,
@@ -87,32 +98,25 @@ async def read_result(
         matching=matching,
         offset=offset,
         next_offset=nxt,
-        resource_uri=f"cargo://results/{result_id}",
+        resource_uri=uri,
         empty=empty,
     )
-    lines = [
-        f"{matching:,} matching row(s) in {result_id} ({page.resource_uri}); {page_range(offset, len(rows), matching)}"
-    ]
-    lines[0] += f" (next_offset={nxt})" if nxt is not None else ""
+    head = f"{matching:,} matching row(s) in {result_id}; {page_range(offset, len(rows), matching)}"
+    head += f" (next_offset={nxt})" if nxt is not None else ""
+    text = Text(head + f"; the whole result as CSV: {uri}")
     if empty:
         cells = ", ".join(f"{c} {n:,}" for c, n in empty.items())
         rest = len(shown) - len(empty)
-        lines.append(
+        text.add(
             f'Empty cells (null or "") of the matching rows: {cells}'
             + (f"; none in the other {rest} column(s)" if rest else "")
         )
     elif shown and matching:
-        lines.append(f"No empty cell in the matching rows' {len(shown)} column(s).")
-    preview = shown if columns else shown[:PREVIEW_COLUMNS]
+        text.add(f"No empty cell in the matching rows' {len(shown)} column(s).")
     if rows:
-        if len(preview) < len(shown):
-            others = ", ".join(shown[len(preview) :])
-            lines.append(
-                f"The table shows {len(preview)} of {len(shown)} columns; the others ({others}) are in the "
-                "structured rows, or name them in columns=[…]."
-            )
-        lines += [UNTRUSTED, table(rows, preview, max_chars=4000, cell=40)]
-    return answer(page, "\n".join(lines))
+        asked = {"columns": columns, "where": where, "order_by": order_by}
+        text.table(rows, shown, data=True, **result_calls(result_id, offset, len(rows), **asked))
+    return answer(page, str(text))
 
 
 async def _groups(
@@ -122,6 +126,7 @@ async def _groups(
         lambda: s.store.groups(result_id, by, where, offset=offset, limit=limit)
     )
     nxt = offset + len(found) if offset + len(found) < count else None
+    uri = f"cargo://results/{result_id}"
     page = ResultPage(
         result_id=result_id,
         columns=by,
@@ -129,23 +134,78 @@ async def _groups(
         matching=matching,
         offset=offset,
         next_offset=nxt,
-        resource_uri=f"cargo://results/{result_id}",
+        resource_uri=uri,
         groups=[{"values": values, "count": n} for values, n in found],
         group_count=count,
     )
-    head = (
-        f"{matching:,} matching row(s) in {result_id} ({page.resource_uri}) form {count:,} group(s) by {', '.join(by)}"
-    )
+    head = f"{matching:,} matching row(s) in {result_id} ({uri}) form {count:,} group(s) by {', '.join(by)}"
     head += f"; {page_range(offset, len(found), count)}" + (f" (next_offset={nxt})" if nxt is not None else "")
-    lines = [head, f'{EMPTY} = null or "".']
+    text = Text(head, f'{EMPTY} = null or "".')
     if found:
         view = [{**{c: EMPTY if v is None else v for c, v in values.items()}, "count": n} for values, n in found]
-        lines += [UNTRUSTED, table(view, [*by, "count"], max_chars=4000, cell=60)]
-    return answer(page, "\n".join(lines))
+        more = {"group_by": by, "where": where}
+        rest = {
+            "rest": lambda i: call("read_result", result_id=result_id, **more, offset=offset + i, limit=len(found) - i)
+        }
+        text.table(view, [*by, "count"], data=True, path="groups", width=60, **rest)
+    return answer(page, str(text))
+
+
+class SavedFile(BaseModel):
+    result_id: str
+    path: str
+    format: str
+    rows: int
+    bytes: int
+    replaced: bool = Field(description="An existing file was overwritten.")
+
+
+@tool_errors
+async def save_result(
+    ctx: Context[Any, Any],
+    result_id: ResultId,
+    path: Annotated[str, Field(description="File name in CARGO_MCP_EXPORT_DIR or a client root.")],
+    format: Annotated[Literal["csv", "json"], Field(description="File format.")] = "csv",
+    overwrite: Annotated[bool, Field(description="Replace an existing file (ask the user first).")] = False,
+) -> Annotated[CallToolResult, SavedFile]:
+    """Write a stored result (all rows) to a local CSV or JSON file, atomically; nothing in Cargo.
+    Replaces an existing file only with overwrite=true."""
+    s = services(ctx)
+    rows = (await anyio.to_thread.run_sync(s.store.meta, result_id)).rows
+    shared = ctx.request_context.request is not None  # HTTP: the client's roots are paths on its own machine
+    target = export.target(path, await _roots(ctx, s, shared), overwrite, shared=shared)
+    existed = target.exists()
+    size = await anyio.to_thread.run_sync(
+        lambda: export.write(
+            s.store, result_id, target, format, overwrite=overwrite, check=anyio.from_thread.check_cancelled
+        )
+    )
+    saved = SavedFile(result_id=result_id, path=str(target), format=format, rows=rows, bytes=size, replaced=existed)
+    verb = "Replaced" if existed else "Wrote"
+    return answer(saved, f"{verb} {target} ({format}): {rows:,} row(s) of {result_id.strip()}, {size:,} bytes")
+
+
+async def _roots(ctx: Context[Any, Any], s: Services, shared: bool) -> list[Path]:
+    """Folders files may be saved in: CARGO_MCP_EXPORT_DIR and the client's file:// roots (over HTTP only
+    narrowing it), if it shares them."""
+    roots: list[Path] = []
+    try:
+        with warnings.catch_warnings():  # roots are deprecated in the 2026 protocol but still what IDEs send
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            listed = await ctx.session.list_roots()
+    except Exception:  # clients without roots support, or the 2026 protocol without a back channel
+        listed = None
+    for root in listed.roots if listed else []:
+        uri = str(root.uri)
+        if uri.startswith("file://"):
+            roots.append(Path(uri.removeprefix("file://")))
+    return export.allowed_folders(s.settings.export_dir, roots, narrow_only=shared)
 
 
 def register(mcp: MCPServer[Any]) -> None:
-    add_tool(mcp, read_result, "Page a stored result")
+    add_tool(mcp, read_result, "Page a stored result", READ_LOCAL)
+    add_tool(mcp, save_result, "Save a stored result to a file", WRITES_FILE)
 
     @mcp.resource(
         "cargo://results/{result_id}",
