@@ -22,7 +22,7 @@ SHORT_TIMEOUT = 0.1  # seconds: the Cargo client's timeout in the cells whose re
 
 API, QUERY, DOWNLOAD, FILES = "/v1/", "/v1/orchestration/query", "/v1/orchestration/runs/download-outputs", "/files/"
 EVERY_TOOL = frozenset(TOOLS)
-CALLS_CARGO = EVERY_TOOL - {"read_result", "save_result"}  # these read the local result store only
+CALLS_CARGO = EVERY_TOOL - {"read_result", "save_result"}  # they read the local result store only
 QUERIES = frozenset({"execute_query", "inspect_failures"})
 FETCHES = frozenset({"download_outputs"})
 

@@ -92,6 +92,8 @@ async def tour_every_tool(client: Client, exports: Path) -> set[str]:
     workflows = (await call("list_workflows", {}))["workflows"]
     tool = next(w for w in workflows if w["kind"] == "tool")
     await call("get_workflow_nodes", {"workflow": tool["name"]})
+    await call("list_batches", {"workflow": tool["name"], "statuses": ["failed"], "limit": 3})
+    await call("list_releases", {"workflow": tool["name"]})
     sql = "SELECT uuid FROM batches WHERE failed_runs_count > 0 ORDER BY created_at DESC LIMIT 1"
     batch = (await call("execute_query", {"sql": sql}))["rows"][0]["uuid"]
     await call("get_batch", {"batch_uuid": batch})

@@ -22,5 +22,7 @@ TOOLS = {
     "inspect_failures",
     "trace_run",
     "read_result",
+    "list_releases",
+    "list_batches",
     "save_result",
 }

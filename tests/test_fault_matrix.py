@@ -85,7 +85,6 @@ def bench(shared_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> 
     results = tmp_path_factory.mktemp("matrix-results")  # shared by the cells' servers, so read_result finds one
     stored = ResultStore(results).create(["recordId", "score"], iter([{"recordId": "a", "score": 1}]), "matrix")
     exports = tmp_path_factory.mktemp("matrix-exports")
-    (exports / "matrix.csv").write_text("old\n")  # every save_result call replaces it: one answer for all cells
     settings = Settings(token=ws.token, base_url=shared_sandbox.base_url, results_dir=results, export_dir=exports)
     args: dict[str, dict[str, Any]] = {
         "list_workflows": {},
@@ -107,6 +106,8 @@ def bench(shared_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> 
         "trace_run": {"run_uuid": run.uuid},
         "read_result": {"result_id": stored.result_id, "limit": 5},
         "save_result": {"result_id": stored.result_id, "path": "matrix.csv", "overwrite": True},
+        "list_releases": {"workflow": batch.workflow.uuid},
+        "list_batches": {"workflow": batch.workflow.uuid, "limit": 2},
     }
     assert set(args) == TOOLS
     with httpx.Client(base_url=shared_sandbox.base_url) as http:
@@ -122,6 +123,8 @@ def comparable(r: CallToolResult) -> tuple[str, Any]:
     text, data = text_of(r), dict(r.structured_content or {})
     if "result_id" in data and "rows" in data and "total" in data:  # download_outputs' OutputPage
         text, data["result_id"] = text.replace(data["result_id"], "r_…"), "r_…"
+    if "replaced" in data:  # save_result's SavedFile: the first call wrote the file, the later ones replace it
+        text, data["replaced"] = text.removeprefix("Replaced ").removeprefix("Wrote "), "…"
     return text, data
 
 

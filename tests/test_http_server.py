@@ -51,11 +51,13 @@ def own_calls(sb: Sandbox, workspace: int) -> dict[str, dict[str, Any]]:
     wf, batch = run.workflow.uuid, run.batch.uuid
     return {
         "get_workflow_nodes": {"batch_uuid": batch},
+        "list_batches": {"workflow": wf, "limit": 2},
         "get_batch": {"batch_uuid": batch},
         "count_runs": {"workflow_uuid": wf, "batch_uuid": batch},
         "list_runs": {"batch_uuid": batch, "limit": 2},
         "get_run": {"run_uuid": run.uuid},
         "get_run_metrics": {"workflow_uuid": wf, "batch_uuid": batch},
+        "list_releases": {"workflow": wf},
         "download_outputs": {"batch_uuid": batch, "limit": 2},
         "inspect_failures": {"batch_uuid": batch},
         "trace_run": {"run_uuid": run.uuid},

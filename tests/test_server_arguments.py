@@ -73,7 +73,9 @@ async def client(shared_sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[tuple
         "inspect_failures": {"batch_uuid": batch.uuid},
         "trace_run": {"run_uuid": run.uuid},
         "read_result": {"result_id": stored.result_id},
-        "save_result": {"result_id": stored.result_id, "path": "out.csv", "overwrite": True},
+        "save_result": {"result_id": stored.result_id, "path": "args.csv", "overwrite": True},
+        "list_releases": {"workflow": batch.workflow.uuid},
+        "list_batches": {"limit": 1},
     }
     server = build_server(
         settings, services_factory=lambda: Services(settings, retry=FAST_RETRY, timeout=httpx.Timeout(20))

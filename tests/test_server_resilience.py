@@ -145,6 +145,8 @@ def every_cargo_call(sb: Sandbox) -> dict[str, dict[str, Any]]:
         "execute_query": {"sql": "SELECT count() FROM batches"},
         "inspect_failures": {"batch_uuid": batch},
         "trace_run": {"run_uuid": run.uuid},
+        "list_batches": {"workflow": wf, "created_after": "7d"},
+        "list_releases": {"workflow": wf},
     }
 
 

@@ -246,7 +246,11 @@ async def test_every_tool_says_everything_in_its_text(client: Client, shared_san
         },
     )
     await check("execute_query", {"sql": "SELECT status, count() AS n FROM runs GROUP BY status ORDER BY n DESC"})
+    await check("read_result", {"result_id": out["result_id"], "group_by": ["runStatus"]})
     await check("save_result", {"result_id": out["result_id"], "path": "all.csv"})
+    await check("list_releases", {"workflow": "Company enrichment"})
+    await check("list_batches", {"limit": 5})
+    await check("list_batches", {"created_after": "30d", "limit": 100})
     assert seen == TOOLS
 
 

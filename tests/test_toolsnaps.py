@@ -126,11 +126,13 @@ def calls(sb: Sandbox) -> list[tuple[str, dict[str, Any]]]:
     return [
         ("list_workflows", {}),
         ("get_workflow_nodes", {"workflow": wf.spec.name}),
+        ("list_batches", {"workflow": wf.spec.name, "created_before": NOW.isoformat(), "limit": 3}),
         ("get_batch", {"batch_uuid": batch.uuid}),
         ("count_runs", {"batch_uuid": batch.uuid, "statuses": ["failed"]}),
         ("list_runs", {"batch_uuid": batch.uuid, "statuses": ["error"], "limit": 3}),
         ("get_run", {"run_uuid": run.uuid}),
         ("get_run_metrics", {"workflow_uuid": wf.uuid, "batch_uuid": batch.uuid}),
+        ("list_releases", {"workflow": wf.spec.name}),
         ("inspect_failures", {"batch_uuid": batch.uuid}),
         ("trace_run", {"run_uuid": run.uuid}),
         ("download_outputs", {"batch_uuid": batch.uuid, "created_before": NOW.isoformat(), "limit": 3}),

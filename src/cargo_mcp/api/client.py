@@ -24,6 +24,7 @@ from cargo_mcp.api.requests import (
     DeployedRelease,
     DownloadRunOutputs,
     DownloadRuns,
+    ListBatches,
     ListReleases,
     ListRuns,
     Query,
@@ -172,6 +173,10 @@ class CargoClient:
     async def get_batch(self, uuid: str) -> Batch:
         return (await self.request("GET", f"{ORCH}/batches/{uuid}")).get("batch", _BATCH)
 
+    async def list_batches(self, query: ListBatches) -> list[Batch]:
+        """One page of batches (Cargo gives no total)."""
+        return (await self.request("GET", f"{ORCH}/batches/list", params=query)).get("batches", _BATCHES)
+
     async def get_release(self, uuid: str) -> Release:
         return (await self.request("GET", f"{ORCH}/releases/{uuid}")).get("release", _RELEASE)
 
@@ -207,6 +212,7 @@ _INT = TypeAdapter(int)
 _STR = TypeAdapter(str)
 _METRICS = TypeAdapter(list[RunMetric])
 _BATCH = TypeAdapter(Batch)
+_BATCHES = TypeAdapter(list[Batch])
 _RELEASE = TypeAdapter(Release)
 _RELEASES = TypeAdapter(list[Release])
 _WORKFLOWS = TypeAdapter(list[Workflow])

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cargo_mcp.api.models import NODE_FILTER_STATUSES, RUN_STATUSES, ExecutionsFilter
+from cargo_mcp.api.models import BATCH_STATUSES, NODE_FILTER_STATUSES, RUN_STATUSES, ExecutionsFilter
 from cargo_mcp.api.requests import UUID_RE, iso
 from cargo_mcp.clip import echo
 
@@ -49,6 +49,11 @@ RUN_STATUS_SYNONYMS: dict[str, str] = {
     "started": "running",
     "active": "running",
     "skip": "skipped",
+}
+
+BATCH_STATUS_SYNONYMS: dict[str, str] = {
+    **{s: s for s in BATCH_STATUSES},
+    **{k: v for k, v in RUN_STATUS_SYNONYMS.items() if v in BATCH_STATUSES},
 }
 
 NODE_STATUS_SYNONYMS: dict[str, str] = {
@@ -97,16 +102,27 @@ def text_arg(value: str | None, field: str) -> str | None:
 
 def run_statuses(values: list[str] | None) -> tuple[list[str] | None, list[str]]:
     """Normalize run status words; returns the wire statuses and notes on what was translated."""
+    return _statuses(values, RUN_STATUS_SYNONYMS, RUN_STATUSES, "run")
+
+
+def batch_statuses(values: list[str] | None) -> tuple[list[str] | None, list[str]]:
+    """Normalize batch status words; returns the wire statuses and notes on what was translated."""
+    return _statuses(values, BATCH_STATUS_SYNONYMS, BATCH_STATUSES, "batch")
+
+
+def _statuses(
+    values: list[str] | None, synonyms: dict[str, str], known: tuple[str, ...], what: str
+) -> tuple[list[str] | None, list[str]]:
     if not values:
         return None, []
     out: list[str] = []
     notes: list[str] = []
     for raw in (part for value in values for part in value.split(",") if part.strip()):  # "success,error" too
         key = raw.strip().lower().replace(" ", "_")
-        wire = RUN_STATUS_SYNONYMS.get(key)
+        wire = synonyms.get(key)
         if wire is None:
             raise InputError(
-                f"unknown run status {echo(raw.strip())} in statuses. Use one of {', '.join(RUN_STATUSES)} "
+                f"unknown {what} status {echo(raw.strip())} in statuses. Use one of {', '.join(known)} "
                 "(synonyms such as 'failed' → error and 'finished' → success are accepted)."
             )
         if wire != key:

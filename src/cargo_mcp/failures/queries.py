@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from cargo_mcp.analytics.sql import lit as _lit
+from cargo_mcp.analytics.sql import ts as _ts
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -28,14 +31,6 @@ _REPLACEMENTS = [
     ),
     (r"\d+(\.\d+)?", "<n>"),
 ]
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _ts(d: datetime) -> str:
-    return f"toDateTime64({_lit(d.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3])}, 3, 'UTC')"
 
 
 # An HTTP status code is part of the cause (429 and 500 are different causes): it is kept as a suffix.

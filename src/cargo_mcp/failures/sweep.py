@@ -11,11 +11,11 @@ from typing import Any
 import anyio
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
+from cargo_mcp.analytics.sql import sql
 from cargo_mcp.api.client import Answer, CargoClient
 from cargo_mcp.api.errors import CargoShapeError
 from cargo_mcp.api.models import Batch, Node, Release
 from cargo_mcp.api.requests import RunMetrics
-from cargo_mcp.api.sql import MAX_RESULT_ROWS
 from cargo_mcp.failures import queries as q
 from cargo_mcp.failures import releases as rel
 from cargo_mcp.failures.classify import BATCH_FIX_DEFAULT, BATCH_FIXES, classify
@@ -52,16 +52,6 @@ class Target:
     model_uuid: str | None
     nodes: dict[str, Node]
     releases: tuple[Release, ...]
-
-
-async def sql(client: CargoClient, text: str) -> list[dict[str, Any]]:
-    """Send one sweep query through the same guard as execute_query."""
-    from cargo_mcp.guard.async_check import check_async
-
-    verdict = await check_async(text, MAX_RESULT_ROWS)
-    if not verdict.allowed:  # a bug in our own SQL, not the user's: reported as an internal error
-        raise RuntimeError(f"internal sweep query rejected by the SQL guard: {verdict.reason}")
-    return await client.query(verdict.sql)
 
 
 async def gather(calls: dict[str, Awaitable[Any]]) -> dict[str, Any]:

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from cargo_mcp.analytics.sql import sql
 from cargo_mcp.api.client import CargoClient
 from cargo_mcp.failures import queries as q
 from cargo_mcp.failures.report import FailureReport, Totals, WorkflowFailures
-from cargo_mcp.failures.sweep import BUCKETS, failed_batch, gather, groups_of, records_of, sql, totals_of, window
+from cargo_mcp.failures.sweep import BUCKETS, failed_batch, gather, groups_of, records_of, totals_of, window
 
 MAX_WORKFLOWS = 500  # workflows read (those with the most failed runs)
 

@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +67,7 @@ class ResultMirror(Protocol):
 
 
 BATCH = 1000
+EMPTY_COUNTS_KEPT = 256  # (result, where) pairs whose empty cells are kept
 
 
 @dataclass
@@ -98,6 +99,7 @@ class ResultStore:
         self.mirror = mirror
         self.scope = ""
         self._held: Counter[str] = Counter()
+        self._empty: dict[tuple[str, str], dict[str, int]] = {}  # empty_cells by result and where, oldest first
         self._lock = threading.Lock()
 
     def scoped(self, scope: str) -> ResultStore:
@@ -207,29 +209,9 @@ class ResultStore:
             shown = list(dict.fromkeys(columns)) if columns else meta.columns
             sort = [order_by] if order_by else []
             for arg, named in (("columns", shown), ("where", list(where or {})), ("order_by", sort)):
-                unknown = list(dict.fromkeys(c for c in named if c not in meta.columns))
-                if unknown:
-                    raise InputError(
-                        f"unknown column(s) [{listing(unknown)}] in {arg}; result {result_id} has the columns "
-                        f"{meta.columns}."
-                    )
+                _known(meta.result_id, meta.columns, named, arg)
             index = _index(meta)
-            clauses, params = [], []
-            for c, wanted in (where or {}).items():  # a list means any of its values
-                values = wanted if isinstance(wanted, list) else [wanted]
-                if len(values) > WHERE_VALUES_MAX:
-                    raise InputError(
-                        f"where[{echo(c)}] lists {len(values):,} values, more than {WHERE_VALUES_MAX:,}: split the "
-                        "read, or filter with execute_query."
-                    )
-                col = index[c]
-                marks = ", ".join("?" * len(values))
-                clauses.append(
-                    f"({col} IN ({marks}) OR CAST({col} AS TEXT) IN ({marks})"
-                    + (f" OR {col} IS NULL)" if None in values else ")")
-                )
-                params += [*map(_stored, values), *map(_text, values)]
-            cond = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+            cond, params = _where(index, where)
             select = ", ".join(index[c] for c in shown)
             order = " ORDER BY rid"
             if order_by:
@@ -247,6 +229,51 @@ class ResultStore:
             page = [dict(zip(shown, map(_value, r), strict=True)) for r in cur]
         return shown, page, total
 
+    def empty_cells(self, result_id: str, columns: list[str], where: dict[str, Any] | None) -> dict[str, int]:
+        """How many rows matching ``where`` have each of ``columns`` empty (NULL or ''); columns with none left out.
+
+        A result never changes: the counts of all its columns are kept per ``where`` (paging asks again)."""
+        key = (result_id.strip(), json.dumps(where, sort_keys=True, default=str))
+        with self._open(result_id) as db:
+            with self._lock:
+                counts = self._empty.get(key)
+            if counts is None:
+                meta = _meta(db)
+                _known(meta.result_id, meta.columns, list(where or {}), "where")
+                index = _index(meta)
+                cond, params = _where(index, where)
+                sums = ", ".join(f"sum({_empty(index[c])})" for c in meta.columns) or "0"
+                found = db.execute(f"SELECT {sums} FROM rows{cond}", params).fetchone()
+                counts = {c: int(n or 0) for c, n in zip(meta.columns, found, strict=False)}
+                with self._lock:
+                    self._empty[key] = counts
+                    while len(self._empty) > EMPTY_COUNTS_KEPT:
+                        del self._empty[next(iter(self._empty))]
+        _known(key[0], list(counts), columns, "columns")
+        return {c: counts[c] for c in columns if counts[c]}
+
+    def groups(
+        self, result_id: str, by: list[str], where: dict[str, Any] | None, *, offset: int = 0, limit: int = 100
+    ) -> tuple[list[tuple[dict[str, Any], int]], int, int]:
+        """Rows matching ``where`` counted per distinct combination of ``by`` (NULL and '' are one empty value,
+        None), most frequent first: a page of ``(values, count)``, the number of groups and of matching rows."""
+        with self._open(result_id) as db:
+            meta = _meta(db)
+            _known(meta.result_id, meta.columns, by, "group_by")
+            _known(meta.result_id, meta.columns, list(where or {}), "where")
+            index = _index(meta)
+            cond, params = _where(index, where)
+            keys = ", ".join(f"CASE WHEN {_empty(index[c])} THEN NULL ELSE {index[c]} END" for c in by)
+            positions = ", ".join(str(i) for i in range(1, len(by) + 1))
+            grouped = f"SELECT {keys}, count(*) AS n FROM rows{cond} GROUP BY {positions}"
+            groups, matching = db.execute(f"SELECT count(*), ifnull(sum(n), 0) FROM ({grouped})", params).fetchone()
+            page = db.execute(
+                f"{grouped} ORDER BY n DESC, {positions} LIMIT ? OFFSET ?",
+                [*params, min(limit, SQLITE_MAX_INT), min(offset, SQLITE_MAX_INT)],
+            ).fetchall()
+        out = [(dict(zip(by, map(_value, row[:-1]), strict=True)), int(row[-1])) for row in page]
+        return out, int(groups), int(matching)
+
     def empty_rows(self, result_id: str, columns: list[str], by: str | None) -> dict[Any, int]:
         """How many rows have every one of ``columns`` empty (NULL or ''), per value of ``by`` (or under None)."""
         with self._open(result_id) as db:
@@ -255,6 +282,27 @@ class ResultStore:
             key = index.get(by or "", "NULL")
             rows = db.execute(f"SELECT {key}, count(*) FROM rows WHERE {empty} GROUP BY 1 ORDER BY 2 DESC").fetchall()
         return {_value(k): int(n) for k, n in rows}
+
+    def filled_by_group(
+        self, result_id: str, key: str, groups: Mapping[str, Any], default: Any, columns: list[str]
+    ) -> dict[Any, tuple[int, set[str]]]:
+        """Rows grouped by ``groups[<the row's key value>]`` (``default`` when absent): each group's row count and
+        which of ``columns`` are non-empty (not NULL nor '') in at least one of its rows."""
+        with self._open(result_id) as db:
+            meta = _meta(db)
+            _known(meta.result_id, meta.columns, [key, *columns], "columns")
+            index = _index(meta)
+            db.execute("CREATE TEMP TABLE grp (k PRIMARY KEY, g)")  # the result itself stays read-only
+            db.executemany("INSERT INTO grp VALUES (?, ?)", groups.items())
+            filled = "".join(f", max({index[c]} != '')" for c in columns)  # NULL and '' are not filled
+            found = db.execute(
+                f"SELECT grp.k IS NULL, grp.g, count(*){filled} FROM rows LEFT JOIN grp ON grp.k = rows.{index[key]} "
+                "GROUP BY 1, 2"
+            ).fetchall()
+        return {
+            (default if unmatched else g): (int(n), {c for c, f in zip(columns, flags, strict=True) if f})
+            for unmatched, g, n, *flags in found
+        }
 
     @contextmanager
     def rows_of(self, result_id: str) -> Iterator[tuple[list[str], Iterator[list[Any]]]]:
@@ -372,6 +420,41 @@ def _write(path: Path, columns: list[str], rows: Iterable[dict[str, Any]]) -> in
                 flush(db)
         flush(db)
     return count
+
+
+def _known(result_id: str, known: list[str], columns: list[str], arg: str) -> None:
+    """Refuse column names the result does not have, naming the argument that sent them."""
+    unknown = list(dict.fromkeys(c for c in columns if c not in known))
+    if unknown:
+        raise InputError(
+            f"unknown column(s) [{listing(unknown)}] in {arg}; result {result_id} has the columns {known}."
+        )
+
+
+def _empty(column: str) -> str:
+    return f"({column} IS NULL OR {column} = '')"
+
+
+def _where(index: dict[str, str], where: dict[str, Any] | None) -> tuple[str, list[Any]]:
+    """The WHERE clause of exact matches, all of which must hold: a list means any of its values; null or ''
+    match an empty cell (NULL or '')."""
+    clauses, params = [], []
+    for c, wanted in (where or {}).items():
+        values = wanted if isinstance(wanted, list) else [wanted]
+        if len(values) > WHERE_VALUES_MAX:
+            raise InputError(
+                f"where[{echo(c)}] lists {len(values):,} values, more than {WHERE_VALUES_MAX:,}: split the "
+                "read, or filter with execute_query."
+            )
+        col = index[c]
+        exact = [v for v in values if v is not None and v != ""]
+        matches = [_empty(col)] if len(exact) < len(values) else []
+        if exact:
+            marks = ", ".join("?" * len(exact))
+            matches.append(f"{col} IN ({marks}) OR CAST({col} AS TEXT) IN ({marks})")
+            params += [*map(_stored, exact), *map(_text, exact)]
+        clauses.append("(" + " OR ".join(matches or ["0"]) + ")")
+    return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
 def _index(meta: ResultMeta) -> dict[str, str]:

@@ -14,7 +14,7 @@ from cargo_mcp.api.sql import MAX_RESULT_ROWS, TABLES
 from cargo_mcp.server import prompts
 from cargo_mcp.server.render import UNTRUSTED_BEGIN, UNTRUSTED_END
 from cargo_mcp.server.services import Services
-from cargo_mcp.server.tools import batches, discovery, failures, outputs, query, results, runs
+from cargo_mcp.server.tools import batches, discovery, failures, outputs, query, releases, results, runs
 from cargo_mcp.settings import Settings
 
 INSTRUCTIONS = f"""\
@@ -27,8 +27,8 @@ Three journeys:
    Its output_candidates give the output node slug.
 2. Inspect failures: inspect_failures(batch_uuid or workflow) groups the causes per node with a
    classification, the fix and exemplar runs → trace_run(run_uuid) shows one failure end to end.
-   Step by step: get_batch → get_run_metrics → list_runs(statuses=["error"], node_status={{"<slug>": "error"}})
-   → get_run.
+   Step by step: list_batches → get_batch → get_run_metrics (also durations) → list_runs(statuses=["error"],
+   node_status={{"<slug>": "error"}}) → get_run. list_releases: which release ran when.
 3. Retrieve results: download_outputs(workflow_uuid or batch_uuid) fetches the output node's records (any
    size) into a result_id and shows a page; read_result pages/filters/sorts it; save_result saves it;
    execute_query runs ClickHouse SQL over the tables {", ".join(TABLES)} (one SELECT, at most
@@ -71,6 +71,7 @@ def build_server(settings: Settings, services_factory: Callable[[], Services] | 
         discovery.register,
         batches.register,
         runs.register,
+        releases.register,
         outputs.register,
         results.register,
         query.register,

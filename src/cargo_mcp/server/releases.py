@@ -18,6 +18,11 @@ WORKFLOWS_KEPT = 32  # workflows whose release list is kept
 LIST_TTL = 30.0  # seconds: a new deploy shows up within half a minute
 
 
+def label(release: Release) -> str:
+    """How answers name a release: ``v<version>``, else its UUID."""
+    return f"v{release.version}" if release.version else release.uuid
+
+
 class Releases:
     """Releases by UUID (kept while used) and by workflow (kept LIST_TTL seconds); concurrent calls share one fetch."""
 

@@ -1,16 +1,21 @@
-"""Journey 2 — a batch and what its counters mean."""
+"""Journey 2 — batches: a list of them, and one batch with what its counters mean."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from cargo_mcp.api.models import TERMINAL_STATUSES
-from cargo_mcp.api.vocabulary import uuid_arg
-from cargo_mcp.server.render import Text, clip, duration, num, pct, when
+from cargo_mcp.api.client import CargoClient
+from cargo_mcp.api.models import TERMINAL_STATUSES, Batch
+from cargo_mcp.api.requests import ListBatches, iso
+from cargo_mcp.api.vocabulary import InputError, batch_statuses, text_arg, uuid_arg
+from cargo_mcp.api.vocabulary import when as time_arg
+from cargo_mcp.clip import echo
+from cargo_mcp.server.render import Text, clip, duration, num, page_range, pct, when
 from cargo_mcp.server.tooling import Uuid, add_tool, answer, services, tool_errors
 
 
@@ -112,5 +117,120 @@ async def get_batch(
     return answer(summary, str(text))
 
 
+BATCH_PAGE = 100  # batches per Cargo call
+BATCH_PAGES_MOST = 20  # calls per list_batches: the newest 2,000 batches of the filters
+
+
+class BatchRow(BaseModel):
+    batch_uuid: str
+    workflow_uuid: str
+    workflow_name: str | None = None
+    status: str
+    created_at: str
+    finished_at: str | None = None
+    runs_count: int
+    executed_runs_count: int
+    failed_runs_count: int
+    progress: float | None = Field(description="executed / runs, 0..1.")
+
+
+class BatchList(BaseModel):
+    batches: list[BatchRow]
+    total: int | None = Field(description="null: not counted to the end (see notes).")
+    offset: int
+    next_offset: int | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+@tool_errors
+async def list_batches(
+    ctx: Context[Any, Any],
+    workflow: Annotated[str | None, Field(description="Tool/play name or UUID.")] = None,
+    statuses: Annotated[list[str] | None, Field(description="e.g. error, running, success.")] = None,
+    created_after: Annotated[str | None, Field(description="ISO-8601 UTC, 24h, 7d, yesterday.")] = None,
+    created_before: Annotated[str | None, Field(description="Same forms.")] = None,
+    limit: Annotated[int, Field(ge=1, le=100, description="Rows.")] = 20,
+    offset: Annotated[int, Field(ge=0, description="Rows to skip.")] = 0,
+) -> Annotated[CallToolResult, BatchList]:
+    """Batches, newest first: status, times, runs executed and failed. Last night's: created_after=yesterday."""
+    s = services(ctx)
+    wire, notes = batch_statuses(statuses)
+    after = time_arg(created_after, "created_after") if created_after else None
+    before = time_arg(created_before, "created_before") if created_before else None
+    if after and before and after >= before:
+        raise InputError(f"created_after ({after}) is not before created_before ({before}): no batch can match.")
+    query = ListBatches.model_validate({"statuses": wire, "limit": BATCH_PAGE})
+    named_wf = text_arg(workflow, "workflow")
+    if named_wf is not None:
+        wf, entry = await s.catalog.workflow_uuid(named_wf)
+        query = query.model_copy(update={"workflow_uuids": [wf]})
+        if entry is not None and named_wf.lower() != wf:
+            notes.append(f"workflow {echo(named_wf)} is {entry.kind} {echo(entry.name)} (workflow_uuid {wf})")
+    start = datetime.fromisoformat(after) if after else None
+    end = datetime.fromisoformat(before) if before else None
+    found, complete = await _scan(await s.cargo(), query, start, end, need=offset + limit)
+    page = found[offset : offset + limit]
+    names = {e.workflow_uuid: e.name for e in await s.catalog.entries()}
+    rows = [_batch_row(b, names.get(b.workflow_uuid)) for b in page]
+    total = len(found) if complete else None
+    more = offset + len(rows) < len(found)
+    nxt = offset + len(rows) if more else None
+    if not complete and not more:
+        notes.append(
+            f"only the newest {BATCH_PAGE * BATCH_PAGES_MOST:,} batches of these filters were read; narrow them "
+            "(workflow, statuses, created_after) to see older ones"
+        )
+    elif not complete:
+        notes.append("not counted to the end (Cargo gives no total): created_after bounds the count")
+    result = BatchList(batches=rows, total=total, offset=offset, next_offset=nxt, notes=notes)
+    head = f"{total:,} batch(es) match" if total is not None else f"at least {len(found):,} batches match"
+    head += f"; {page_range(offset, len(rows), len(found))}" + (f" (next_offset={nxt})" if nxt is not None else "")
+    text = Text(head, *(f"Note: {n}" for n in notes))
+    view = [r.model_dump() for r in rows]
+    columns = ["batch_uuid", "workflow_uuid", "workflow_name", "status", "created_at", "finished_at", "runs_count"]
+    columns += ["executed_runs_count", "failed_runs_count", "progress"]
+    if rows:
+        text.table(view, columns, data=False, path="batches", width=60)
+    return answer(result, str(text))
+
+
+async def _scan(
+    client: CargoClient, query: ListBatches, after: datetime | None, before: datetime | None, need: int
+) -> tuple[list[Batch], bool]:
+    """The batches of ``query`` created in [after, before), and whether all of them were read. Cargo has no date
+    filter: pages are read newest first until one is older than ``after`` (when the pages come newest first), or,
+    without ``after``, until more than ``need`` match."""
+    found: list[Batch] = []
+    newest_first, last = True, None
+    for page in range(BATCH_PAGES_MOST):
+        got = await client.list_batches(query.model_copy(update={"offset": page * BATCH_PAGE}))
+        for b in got:
+            newest_first = newest_first and (last is None or b.created_at <= last)
+            last = b.created_at
+            if (after is None or b.created_at >= after) and (before is None or b.created_at < before):
+                found.append(b)
+        if len(got) < BATCH_PAGE or (after is not None and newest_first and last is not None and last < after):
+            return found, True
+        if after is None and len(found) > need:
+            return found, False
+    return found, False
+
+
+def _batch_row(b: Batch, name: str | None) -> BatchRow:
+    return BatchRow(
+        batch_uuid=b.uuid,
+        workflow_uuid=b.workflow_uuid,
+        workflow_name=name,
+        status=b.status,
+        created_at=iso(b.created_at),
+        finished_at=iso(b.finished_at) if b.finished_at else None,
+        runs_count=b.runs_count,
+        executed_runs_count=b.executed_runs_count,
+        failed_runs_count=b.failed_runs_count,
+        progress=round(b.executed_runs_count / b.runs_count, 4) if b.runs_count else None,
+    )
+
+
 def register(mcp: MCPServer[Any]) -> None:
+    add_tool(mcp, list_batches, "List batches")
     add_tool(mcp, get_batch, "Inspect a batch")

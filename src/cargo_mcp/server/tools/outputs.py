@@ -20,6 +20,7 @@ from cargo_mcp.clip import listing
 from cargo_mcp.results.download import download_outputs as fetch_all
 from cargo_mcp.results.store import ResultMeta, ResultStore
 from cargo_mcp.server import graph
+from cargo_mcp.server.release_split import release_note
 from cargo_mcp.server.render import Text, call, page_range
 from cargo_mcp.server.scope import DOWNLOADS, ScopeArgs, resolve, scoped
 from cargo_mcp.server.services import Services
@@ -104,6 +105,9 @@ async def download_outputs(
                 + (f"; or output_node_slug= one of the other end nodes: {', '.join(other_ends)}" if other_ends else "")
                 + "."
             )
+        split = await release_note(s, meta, scope.filters, _output_columns(meta.columns))
+        if split:
+            notes.append(split)
         shown = _shown(meta.result_id, meta.columns, columns)
         _, rows, _ = await anyio.to_thread.run_sync(lambda: s.store.read(meta.result_id, offset=offset, limit=limit))
         nxt = offset + len(rows) if offset + len(rows) < meta.rows else None
@@ -155,11 +159,11 @@ def _empty_rows(store: ResultStore, meta: ResultMeta) -> dict[Any, int]:
 def _shown(result_id: str, columns: list[str], asked: list[str] | None) -> list[str]:
     """The columns the text shows: those asked for, else the record's title and status and the output fields."""
     if asked:
-        unknown = [c for c in asked if c not in columns]
+        unknown = list(dict.fromkeys(c for c in asked if c not in columns))
         if unknown:
             raise InputError(
-                f"unknown column(s) {listing(unknown)} in columns; the columns of result {result_id} (downloaded) "
-                f"are {listing(columns, 60)}: read_result(result_id={result_id!r}, columns=[…]) shows them."
+                f"unknown column(s) [{listing(unknown)}]; the columns of result {result_id} "
+                f"(downloaded) are {columns}: read_result(result_id={result_id!r}, columns=[…]) shows them."
             )
         return list(dict.fromkeys(asked))
     identity = [c for c in ("recordTitle", "runStatus") if c in columns]

@@ -32,6 +32,12 @@ class ResultPage(BaseModel):
     offset: int
     next_offset: int | None = None
     resource_uri: str
+    empty: dict[str, int] = Field(default_factory=dict, description='Empty (null or "") cells per column.')
+    groups: list[dict[str, Any]] | None = Field(default=None, description='[{"values": {…}, "count": n}]')
+    group_count: int | None = None
+
+
+EMPTY = "(empty)"
 
 
 def result_calls(result_id: str, offset: int, count: int, **read: Any) -> dict[str, Any]:
@@ -48,28 +54,41 @@ def result_calls(result_id: str, offset: int, count: int, **read: Any) -> dict[s
 async def read_result(
     ctx: Context[Any, Any],
     result_id: ResultId,
-    offset: Annotated[int, Field(ge=0, description="Rows to skip.")] = 0,
-    limit: Annotated[int, Field(ge=1, le=1000, description="Rows.")] = 100,
+    offset: Annotated[int, Field(ge=0, description="Rows (or groups) to skip.")] = 0,
+    limit: Annotated[int, Field(ge=1, le=1000, description="Rows (or groups).")] = 100,
     columns: Annotated[list[str] | None, Field(description="Only these (default: all).")] = None,
     where: Annotated[
         dict[str, Any] | None,
-        Field(description='Exact values, all hold; a list: any of {"runStatus": ["success", "error"]}.'),
+        Field(description='Exact values, all hold; a list: any of {"runStatus": ["success", "error"]}; "" empty.'),
     ] = None,
     order_by: Annotated[
         str | None,
         Field(description="Sort column ('-' first: descending)."),
     ] = None,
+    group_by: Annotated[
+        list[str] | None,
+        Field(description="Count rows per value instead."),
+    ] = None,
 ) -> Annotated[CallToolResult, ResultPage]:
-    """Page a stored result locally: columns, exact-value filters, sort. Also the CSV resource
-    cargo://results/<result_id>."""
+    """Page a stored result locally: columns, exact-value filters, sort, empty cells; group_by counts.
+    Also the CSV resource cargo://results/<result_id>."""
     s = services(ctx)
+    if group_by is not None:
+        if columns is not None or order_by is not None:
+            raise InputError("group_by lists groups (most frequent first), not rows: drop columns and order_by.")
+        if not group_by:
+            raise InputError("group_by is empty: name at least one column, or leave it out to read rows.")
+        return await _groups(s, result_id, group_by, where, offset, limit)
     desc = bool(order_by and order_by.startswith("-"))
     key = order_by.lstrip("-") if order_by else None
-    shown, rows, matching = await anyio.to_thread.run_sync(
-        lambda: s.store.read(
+
+    def read() -> tuple[list[str], list[dict[str, Any]], int, dict[str, int]]:
+        shown, rows, matching = s.store.read(
             result_id, offset=offset, limit=limit, columns=columns, where=where, order_by=key, descending=desc
         )
-    )
+        return shown, rows, matching, s.store.empty_cells(result_id, shown, where)
+
+    shown, rows, matching, empty = await anyio.to_thread.run_sync(read)
     nxt = offset + len(rows) if offset + len(rows) < matching else None
     uri = f"cargo://results/{result_id}"
     page = ResultPage(
@@ -80,13 +99,55 @@ async def read_result(
         offset=offset,
         next_offset=nxt,
         resource_uri=uri,
+        empty=empty,
     )
     head = f"{matching:,} matching row(s) in {result_id}; {page_range(offset, len(rows), matching)}"
     head += f" (next_offset={nxt})" if nxt is not None else ""
     text = Text(head + f"; the whole result as CSV: {uri}")
+    if empty:
+        cells = ", ".join(f"{c} {n:,}" for c, n in empty.items())
+        rest = len(shown) - len(empty)
+        text.add(
+            f'Empty cells (null or "") of the matching rows: {cells}'
+            + (f"; none in the other {rest} column(s)" if rest else "")
+        )
+    elif shown and matching:
+        text.add(f"No empty cell in the matching rows' {len(shown)} column(s).")
     if rows:
-        read = {"columns": columns, "where": where, "order_by": order_by}
-        text.table(rows, shown, data=True, **result_calls(result_id, offset, len(rows), **read))
+        asked = {"columns": columns, "where": where, "order_by": order_by}
+        text.table(rows, shown, data=True, **result_calls(result_id, offset, len(rows), **asked))
+    return answer(page, str(text))
+
+
+async def _groups(
+    s: Services, result_id: str, by: list[str], where: dict[str, Any] | None, offset: int, limit: int
+) -> CallToolResult:
+    found, count, matching = await anyio.to_thread.run_sync(
+        lambda: s.store.groups(result_id, by, where, offset=offset, limit=limit)
+    )
+    nxt = offset + len(found) if offset + len(found) < count else None
+    uri = f"cargo://results/{result_id}"
+    page = ResultPage(
+        result_id=result_id,
+        columns=by,
+        rows=[],
+        matching=matching,
+        offset=offset,
+        next_offset=nxt,
+        resource_uri=uri,
+        groups=[{"values": values, "count": n} for values, n in found],
+        group_count=count,
+    )
+    head = f"{matching:,} matching row(s) in {result_id} ({uri}) form {count:,} group(s) by {', '.join(by)}"
+    head += f"; {page_range(offset, len(found), count)}" + (f" (next_offset={nxt})" if nxt is not None else "")
+    text = Text(head, f'{EMPTY} = null or "".')
+    if found:
+        view = [{**{c: EMPTY if v is None else v for c, v in values.items()}, "count": n} for values, n in found]
+        more = {"group_by": by, "where": where}
+        rest = {
+            "rest": lambda i: call("read_result", result_id=result_id, **more, offset=offset + i, limit=len(found) - i)
+        }
+        text.table(view, [*by, "count"], data=True, path="groups", width=60, **rest)
     return answer(page, str(text))
 
 

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
+from cargo_mcp.analytics.durations import Durations, node_durations
 from cargo_mcp.api import requests as rq
+from cargo_mcp.api.errors import CargoApiError
 from cargo_mcp.api.models import Execution, Run
 from cargo_mcp.server.render import Text, call, clip, is_cut, num, page_range, pct, when
 from cargo_mcp.server.runview import MAX_CONTEXT, MIN_CONTEXT, RunDetail, run_detail, run_text
-from cargo_mcp.server.scope import METRICS, RUNS, ScopeArgs, resolve, scoped
+from cargo_mcp.server.scope import METRICS, RUNS, Scope, ScopeArgs, resolve, scoped
+from cargo_mcp.server.services import Services
 from cargo_mcp.server.tooling import Uuid, add_tool, answer, services, tool_errors
 
 
@@ -60,6 +66,9 @@ class NodeMetric(BaseModel):
     error_rate: float = Field(description="errors / executions, 0..1.")
     credits: float
     has_fallback: bool = Field(False, description="A fallback edge may have absorbed these errors (runs went on).")
+    p50_ms: int | None = Field(None, description="Finished executions' duration (also p95_ms, max_ms).")
+    p95_ms: int | None = None
+    max_ms: int | None = None
 
 
 class RunMetrics(BaseModel):
@@ -68,6 +77,7 @@ class RunMetrics(BaseModel):
     nodes: list[NodeMetric] = Field(description="Sorted worst first (most errors, then error rate).")
     total_errors: int
     total_credits: float
+    durations_note: str | None = None
 
 
 @tool_errors
@@ -164,20 +174,37 @@ async def get_run(
     return answer(detail, run_text(detail))
 
 
+METRIC_COLUMNS = (
+    *("slug", "name", "kind", "node_uuid", "release_uuid", "executions", "success", "errors", "pending"),
+    *("error_rate", "credits", "p50_ms", "p95_ms", "max_ms"),
+)
+
+
 @tool_errors
 @scoped(METRICS)
 async def get_run_metrics(ctx: Context[Any, Any], args: ScopeArgs) -> Annotated[CallToolResult, RunMetrics]:
-    """Per node, worst first: executions, successes, errors, error rate, credits, with slug, name,
-    UUID and release; over a workflow's runs, a batch, a release or a window."""
+    """Per node, worst first: executions, errors, error rate, credits, p50/p95/max ms, with slug, name, UUID,
+    release; over a workflow, batch, release or window."""
     s = services(ctx)
     scope = await resolve(s, args)
     wf = scope.workflow_uuid
-    metrics = await (await s.cargo()).run_metrics(scope.request(rq.RunMetrics))
-    nodes = await s.releases.nodes_of_workflow(wf)
+    client = await s.cargo()
+    got: dict[str, Any] = {}
+
+    async def fetch(key: str, coro: Awaitable[Any]) -> None:
+        got[key] = await coro
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(fetch, "metrics", client.run_metrics(scope.request(rq.RunMetrics)))
+        tg.start_soon(fetch, "durations", _durations(s, scope))
+        tg.start_soon(fetch, "nodes", s.releases.nodes_of_workflow(wf))
+    durations, durations_note = got["durations"]
+    nodes = got["nodes"]
     rows = []
-    for m in metrics:
+    for m in got["metrics"]:
         node, rel = nodes.get(m.node_uuid, (None, None))
         total = m.total_executions_count
+        took = durations.get(m.node_uuid) if durations is not None else None
         rows.append(
             NodeMetric(
                 slug=node.slug if node else "?",
@@ -192,6 +219,9 @@ async def get_run_metrics(ctx: Context[Any, Any], args: ScopeArgs) -> Annotated[
                 error_rate=round(m.error_executions_count / total, 4) if total else 0.0,
                 credits=round(m.credits_used_count, 4),
                 has_fallback=bool(node and node.fallback_child_uuid),
+                p50_ms=took.p50_ms if took else None,
+                p95_ms=took.p95_ms if took else None,
+                max_ms=took.max_ms if took else None,
             )
         )
     rows.sort(key=lambda r: (-r.errors, -r.error_rate, r.slug))
@@ -202,6 +232,7 @@ async def get_run_metrics(ctx: Context[Any, Any], args: ScopeArgs) -> Annotated[
         nodes=rows,
         total_errors=sum(r.errors for r in rows),
         total_credits=round(sum(r.credits for r in rows), 4),
+        durations_note=durations_note,
     )
     f = scope.filters
     window = "" if f.batch_uuid or f.created_after or f.created_before else " (all runs: no batch or window)"
@@ -217,14 +248,39 @@ async def get_run_metrics(ctx: Context[Any, Any], args: ScopeArgs) -> Annotated[
         }
         for r in rows
     ]
-    columns = ["slug", "name", "kind", "node_uuid", "release_uuid", "executions", "success", "errors", "pending"]
-    text.table(view, [*columns, "error_rate", "credits"], data=False, path="nodes", width=60)
+    text.table(view, METRIC_COLUMNS, data=False, path="nodes", width=60)
+    if durations_note:
+        text.add(f"Durations: {durations_note}")
+    else:
+        text.add("p50/p95/max_ms: duration of the node's finished executions.")
     if any(r.has_fallback and r.errors for r in rows):
         text.add(
             "↪ has_fallback: the node has a fallback edge, its errors may have been absorbed (the run went on). "
             "inspect_failures tells real failures from absorbed errors."
         )
     return answer(result, str(text))
+
+
+async def _durations(s: Services, scope: Scope) -> tuple[dict[str, Durations] | None, str | None]:
+    """Durations by node UUID, or None and why (Cargo may refuse a scan too large for its SQL caps)."""
+    try:
+        return await node_durations(await s.cargo(), scope.filters, await _runs_since(s, scope)), None
+    except CargoApiError as e:
+        return None, f"not available ({e}); narrow the scope (created_after, batch_uuid) and call again."
+
+
+async def _runs_since(s: Services, scope: Scope) -> datetime | None:
+    """A lower bound of the creation time of the scope's runs: the window's start, the batch's or the release's
+    creation, else the workflow's oldest release (runs need a release; ad-hoc workflows have none listed)."""
+    f = scope.filters
+    if f.created_after is not None:
+        return f.created_after
+    if scope.batch is not None:
+        return scope.batch.created_at
+    rels, complete = await s.releases.of_workflow(scope.workflow_uuid)
+    if f.release_uuid is not None:
+        return next((r.created_at for r in rels if r.uuid == f.release_uuid), None)
+    return min((r.created_at for r in rels), default=None) if complete else None
 
 
 def _notes(notes: list[str]) -> list[str]:
