@@ -25,6 +25,8 @@ from cargo_mcp.server.tooling import Uuid, add_tool, answer, services, tool_erro
 
 DEFAULT_WINDOW = timedelta(days=7)
 MAX_GROUPS = 50
+EXAMPLE_CHARS = 1000  # of a group's literal example message in the text
+WORKSPACE_EXAMPLE_CHARS = 300  # the same across the workspace, where every workflow's groups share the text
 RERUN_SHOWN = 1500  # characters of the re-run body in the text (the whole body is in the structured rerun.body)
 WORKFLOW_LINES = 15  # workspace sweep: workflows with a line each; the others share one line
 
@@ -114,15 +116,7 @@ def failure_text(r: FailureReport, again: Callable[[int], str]) -> str:
         )
         if b.error_message:
             data.append(f"batch error: {text.excerpt(b.error_message, 2000, 'batch.error_message')}")
-    for i, fb in enumerate(r.failed_batches):
-        text.add(
-            f"Batch {fb.batch_uuid} (created {when(fb.created_at)}, {fb.runs_count:,} runs) failed as a whole "
-            f"[{fb.classification}] — fix: {fb.fix}"
-        )
-        if fb.error_message:
-            data.append(
-                f"batch {fb.batch_uuid}: {text.excerpt(fb.error_message, 2000, f'failed_batches[{i}].error_message')}"
-            )
+    _failed_batches(r, text, data)
     cancelled = f" (of which {t.cancelled:,} cancelled)" if t.cancelled else ""
     text.add(
         f"Runs {t.runs:,}, finished {t.finished:,}{cancelled}, failed {t.failed:,} "
@@ -140,16 +134,12 @@ def failure_text(r: FailureReport, again: Callable[[int], str]) -> str:
                 for n in r.nodes
             )
         )
-    for i, g in enumerate(r.error_groups, 1):
-        text.add(*_group(f"{i}.", g, r), f"   fix: {g.fix}")
-        data.append(f"group {i} example: {text.excerpt(g.example, 1000, f'error_groups[{i - 1}].example')}")
+    _groups(r, text, data, EXAMPLE_CHARS)
     if r.more_groups:
         more = again(min(MAX_GROUPS, len(r.error_groups) + r.more_groups))
         past = f"error_groups[{len(r.error_groups)}:]"
         text.leave_out([past], f"{r.more_groups:,} smaller group(s) past max_groups", f"call {more}")
-    for i, g in enumerate(r.absorbed_by_fallback):
-        text.add(*_group("Absorbed by fallback (not failures):", g, r))
-        data.append(f"absorbed {i + 1} example: {text.excerpt(g.example, 1000, f'absorbed_by_fallback[{i}].example')}")
+    _absorbed(r, text, data, EXAMPLE_CHARS)
     for i, s in enumerate(r.filter_stops):
         text.add(
             f"Filter stops (expected, not failures): {s.node_slug} (node {s.node_uuid}) stopped {s.stops:,} run(s), "
@@ -200,29 +190,17 @@ def workspace_text(r: FailureReport) -> str:
             "same window): " + ", ".join(f"{f.name or f.workflow_uuid} {f.failed:,}" for f in rest)
         )
     data: list[str] = []
-    for i, fb in enumerate(r.failed_batches):
-        text.add(
-            f"Batch {fb.batch_uuid} of {_workflow_name(r, fb.workflow_uuid)} ({fb.workflow_uuid}; created "
-            f"{when(fb.created_at)}, {fb.runs_count:,} runs) failed as a whole [{fb.classification}] — fix: {fb.fix}"
-        )
-        if fb.error_message:
-            data.append(
-                f"batch {fb.batch_uuid}: {text.excerpt(fb.error_message, 2000, f'failed_batches[{i}].error_message')}"
-            )
+    _failed_batches(r, text, data)
     if r.error_groups:
         text.add("Largest error groups, across workflows:")
-    for i, g in enumerate(r.error_groups, 1):
-        text.add(*_group(f"{i}.", g, r), f"   fix: {g.fix}")
-        data.append(f"group {i} example: {text.excerpt(g.example, 300, f'error_groups[{i - 1}].example')}")
+    _groups(r, text, data, WORKSPACE_EXAMPLE_CHARS)
     if r.more_groups:
         text.leave_out(
             [f"error_groups[{len(r.error_groups)}:]"],
             f"{r.more_groups:,} smaller group(s) past max_groups",
             "call inspect_failures with a larger max_groups, or per workflow (its next call above)",
         )
-    for i, g in enumerate(r.absorbed_by_fallback):
-        text.add(*_group("Absorbed by fallback (not failures):", g, r))
-        data.append(f"absorbed {i + 1} example: {text.excerpt(g.example, 300, f'absorbed_by_fallback[{i}].example')}")
+    _absorbed(r, text, data, WORKSPACE_EXAMPLE_CHARS)
     if not r.workflows:
         text.add("No failed run in this window" + (" (see the failed batches above)." if r.failed_batches else "."))
     else:
@@ -231,6 +209,33 @@ def workspace_text(r: FailureReport) -> str:
         text.data(data)
     text.add(*(f"Note: {n}" for n in r.notes))
     return str(text)
+
+
+def _failed_batches(r: FailureReport, text: Text, data: list[str]) -> None:
+    """Batches that failed as a whole; across the workspace each names its workflow."""
+    for i, fb in enumerate(r.failed_batches):
+        where = f"of {_workflow_name(r, fb.workflow_uuid)} ({fb.workflow_uuid}; " if r.workflow_uuid is None else "("
+        text.add(
+            f"Batch {fb.batch_uuid} {where}created {when(fb.created_at)}, {fb.runs_count:,} runs) failed as a whole "
+            f"[{fb.classification}] — fix: {fb.fix}"
+        )
+        if fb.error_message:
+            data.append(
+                f"batch {fb.batch_uuid}: {text.excerpt(fb.error_message, 2000, f'failed_batches[{i}].error_message')}"
+            )
+
+
+def _groups(r: FailureReport, text: Text, data: list[str], example: int) -> None:
+    for i, g in enumerate(r.error_groups, 1):
+        text.add(*_group(f"{i}.", g, r), f"   fix: {g.fix}")
+        data.append(f"group {i} example: {text.excerpt(g.example, example, f'error_groups[{i - 1}].example')}")
+
+
+def _absorbed(r: FailureReport, text: Text, data: list[str], example: int) -> None:
+    for i, g in enumerate(r.absorbed_by_fallback):
+        text.add(*_group("Absorbed by fallback (not failures):", g, r))
+        path = f"absorbed_by_fallback[{i}].example"
+        data.append(f"absorbed {i + 1} example: {text.excerpt(g.example, example, path)}")
 
 
 def _workflow_name(r: FailureReport, uuid: str | None) -> str:
