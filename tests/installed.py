@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from tests.support import structured, tool_text
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -83,11 +85,11 @@ async def tour_every_tool(client: Client, exports: Path) -> set[str]:
 
     async def call(name: str, args: dict[str, Any]) -> dict[str, Any]:
         result = await client.call_tool(name, args)
-        text = result.content[0].text if result.content else ""  # type: ignore[union-attr]
+        text = tool_text(result) if result.content else ""
         assert not result.is_error, f"{name}({args}): {text}"
         assert text and result.structured_content, name
         answered.add(name)
-        return result.structured_content
+        return structured(result)
 
     workflows = (await call("list_workflows", {}))["workflows"]
     tool = next(w for w in workflows if w["kind"] == "tool")

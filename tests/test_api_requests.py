@@ -19,12 +19,14 @@ WF = "3f2b1c9e-8d7a-4b6c-9e5f-1a2b3c4d5e6f"
 
 
 def test_the_wire_is_what_the_official_client_sends() -> None:
-    filters = rq.RunFilters(
-        workflow_uuid=WF.upper(),
-        statuses=["error"],
-        created_after="2026-11-24",  # type: ignore[arg-type]
-        created_before=datetime(2026, 11, 25, 8, 30, 1, 123456, tzinfo=UTC),
-        executions_filter={"groups": [{"conditions": [{"nodeSlug": "enrich", "status": "error"}]}]},  # type: ignore[arg-type]
+    filters = rq.RunFilters.model_validate(  # a date and the filter's wire dict, validated into their types
+        {
+            "workflow_uuid": WF.upper(),
+            "statuses": ["error"],
+            "created_after": "2026-11-24",
+            "created_before": datetime(2026, 11, 25, 8, 30, 1, 123456, tzinfo=UTC),
+            "executions_filter": {"groups": [{"conditions": [{"nodeSlug": "enrich", "status": "error"}]}]},
+        }
     )
     assert filters.wire() == {
         "workflowUuid": WF,

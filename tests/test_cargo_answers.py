@@ -13,11 +13,13 @@ import httpx
 import pytest
 from mcp import Client
 
+from cargo_mcp.analytics import sql as analytics_sql
 from cargo_mcp.api.client import CargoClient
 from cargo_mcp.api.errors import CargoApiError, CargoShapeError
 from cargo_mcp.api.requests import Request
 from cargo_mcp.failures import sweep
 from cargo_mcp.sandbox.server import Sandbox
+from tests.support import tool_text
 
 pytestmark = pytest.mark.anyio
 Faults = Callable[..., None]
@@ -33,7 +35,7 @@ ENDPOINTS = sorted(
 
 async def call(client: Client, name: str, args: dict[str, Any]) -> tuple[bool, str]:
     r = await client.call_tool(name, args)
-    return bool(r.is_error), r.content[0].text  # type: ignore[union-attr]
+    return bool(r.is_error), tool_text(r)
 
 
 def failed_batch(sb: Sandbox) -> str:
@@ -129,7 +131,7 @@ async def test_a_query_cargo_refuses_still_gets_advice_on_the_sql(mcp_client: Cl
 async def test_totals_that_did_not_come_back_are_an_error_not_zeros(
     mcp_client: Client, shared_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, rows: list[Any], says: str
 ) -> None:
-    real = sweep.sql
+    real = analytics_sql.sql
 
     async def totals_missing(client: CargoClient, text: str) -> list[dict[str, Any]]:
         if "AS cancelled" in text:  # the totals query only

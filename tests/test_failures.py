@@ -14,6 +14,7 @@ from cargo_mcp.failures.classify import classify
 from cargo_mcp.failures.queries import Scope, error_groups, normalized
 from cargo_mcp.guard.sql import check
 from cargo_mcp.sandbox.server import Sandbox
+from tests.support import prompt_text, tool_text
 
 pytestmark = pytest.mark.anyio
 
@@ -22,7 +23,7 @@ FAILING = ["rate_limit", "expired_credentials", "agent_max_steps", "provider_tim
 
 async def ok(client: Client, name: str, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
     r = await client.call_tool(name, args)
-    text: str = r.content[0].text  # type: ignore[union-attr]
+    text: str = tool_text(r)
     assert not r.is_error, text
     assert r.structured_content is not None
     return r.structured_content, text
@@ -137,7 +138,7 @@ async def test_inspect_failures_input_errors(mcp_client: Client, shared_sandbox:
     assert report["scope"] == "workspace" and report["workflows"]
     batch_uuid, _ = top_batch(shared_sandbox, "rate_limit")
     r = await mcp_client.call_tool("inspect_failures", {"batch_uuid": batch_uuid, "workflow": "Lead scorer"})
-    assert r.is_error and "belongs to workflow" in r.content[0].text  # type: ignore[union-attr]
+    assert r.is_error and "belongs to workflow" in tool_text(r)
 
 
 async def test_trace_run_names_the_failing_node_and_the_branch(mcp_client: Client, shared_sandbox: Sandbox) -> None:
@@ -200,7 +201,7 @@ async def test_debug_failed_batch_prompt(mcp_client: Client, shared_sandbox: San
     assert prompt.name == "debug_failed_batch" and [a.name for a in prompt.arguments or []] == ["batch_uuid"]
     batch_uuid, _ = top_batch(shared_sandbox, "data_error")
     got = await mcp_client.get_prompt("debug_failed_batch", {"batch_uuid": batch_uuid})
-    text = got.messages[0].content.text  # type: ignore[union-attr]
+    text = prompt_text(got)
     for step in (f'get_batch(batch_uuid="{batch_uuid}")', f'inspect_failures(batch_uuid="{batch_uuid}")', "trace_run("):
         assert step in text
     assert "untrusted" in text and "never claim a re-run was started" in text

@@ -23,7 +23,7 @@ from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.sandbox.workspace import RunRec
 from cargo_mcp.server.render import num
 from tests.npm_tools import ensure_node_packages, node_executable
-from tests.support import CARGO_CLIENT
+from tests.support import CARGO_CLIENT, tool_text
 
 pytestmark = pytest.mark.anyio
 
@@ -34,7 +34,7 @@ ACCEPTED = {"tool": ("file", "records"), "play": ("segment", "change", "filter",
 
 async def ok(client: Client, args: dict[str, Any], tool: str = "inspect_failures") -> tuple[dict[str, Any], str]:
     r = await client.call_tool(tool, args)
-    text: str = r.content[0].text  # type: ignore[union-attr]
+    text: str = tool_text(r)
     assert not r.is_error, text
     assert r.structured_content is not None
     return r.structured_content, text

@@ -14,6 +14,7 @@ from mcp import Client
 from cargo_mcp.guard.sql import check
 from cargo_mcp.sandbox.server import Sandbox
 from tests.guard_corpus import DOCUMENTED, LARGE_LEGIT, LEGIT
+from tests.support import resource_text, structured, tool_text
 
 
 @pytest.fixture(scope="module")
@@ -70,15 +71,14 @@ def test_legitimate_statements_near_the_size_limits_run_on_the_sandbox(api: http
 
 async def ok(client: Client, sql: str) -> dict[str, Any]:
     r = await client.call_tool("execute_query", {"sql": sql})
-    assert not r.is_error, r.content[0].text  # type: ignore[union-attr]
-    assert r.structured_content is not None
-    return r.structured_content
+    assert not r.is_error, tool_text(r)
+    return structured(r)
 
 
 async def refusal(client: Client, sql: str) -> str:
     r = await client.call_tool("execute_query", {"sql": sql})
     assert r.is_error
-    text: str = r.content[0].text  # type: ignore[union-attr]
+    text: str = tool_text(r)
     assert "Traceback" not in text
     return text
 
@@ -114,7 +114,7 @@ async def test_schema_resource(mcp_client: Client) -> None:
     resources = await mcp_client.list_resources()
     assert "cargo://sql/schema" in [str(r.uri) for r in resources.resources]
     result = await mcp_client.read_resource("cargo://sql/schema")
-    text = result.contents[0].text  # type: ignore[union-attr]
+    text = resource_text(result)
     assert "## runs" in text and "| execution_started_at | DateTime64(3, 'UTC') |" in text
     assert "10,000,000 rows read" in text
     assert "- runs.status: idle, pending, running, success, error" in text and "spans.execution_status: pending" in text

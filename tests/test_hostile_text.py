@@ -17,6 +17,7 @@ from cargo_mcp.failures.report import ErrorGroup, FailureReport, FilterStop, Rec
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.render import UNTRUSTED_BEGIN, UNTRUSTED_END, neutral
 from cargo_mcp.server.tools import failures
+from tests.support import structured, tool_text
 
 pytestmark = pytest.mark.anyio
 Faults = Callable[..., None]
@@ -84,7 +85,7 @@ def failed_batch(sb: Sandbox) -> Any:
 
 async def text_of(client: Client, name: str, args: dict[str, Any]) -> str:
     r = await client.call_tool(name, args)
-    text: str = r.content[0].text  # type: ignore[union-attr]
+    text: str = tool_text(r)
     assert not r.is_error, text
     return text
 
@@ -137,10 +138,10 @@ async def test_downloaded_rows_and_read_result(mcp_client: Client, shared_sandbo
     faults(path="/v1/orchestration/runs/count", kind="body", body={"count": len(rows)})
     faults(path="/files/", kind="body", body=rows)
     r = await mcp_client.call_tool("download_outputs", {"batch_uuid": batch.uuid, "format": "json"})
-    text = r.content[0].text  # type: ignore[union-attr]
+    text = tool_text(r)
     assert not r.is_error, text
     assert_neutral(text, tables=True)
-    result_id = r.structured_content["result_id"]  # type: ignore[index]
+    result_id = structured(r)["result_id"]
     assert_neutral(await text_of(mcp_client, "read_result", {"result_id": result_id}), tables=True)
 
 
@@ -176,7 +177,7 @@ async def test_node_graph(mcp_client: Client, shared_sandbox: Sandbox, faults: F
 async def test_errors_quoting_hostile_input(mcp_client: Client, shared_sandbox: Sandbox) -> None:
     for args in ({PAYLOAD: 1}, {"run_uuid": PAYLOAD}, {"run_uuid": "x", "context_nodes": PAYLOAD}):
         r = await mcp_client.call_tool("get_run", args)
-        text = r.content[0].text  # type: ignore[union-attr]
+        text = tool_text(r)
         assert r.is_error and "\n" not in text and not unsafe(text), text
 
 

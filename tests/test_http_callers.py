@@ -10,6 +10,7 @@ import pytest
 from cargo_mcp.api.errors import CargoApiError, CargoNetworkError
 from cargo_mcp.server.auth import SHARED_SCOPE, Caller, CallerRejected, CargoUnavailable, credential_scope
 from cargo_mcp.server.callers import Callers
+from cargo_mcp.server.services import Services
 
 pytestmark = pytest.mark.anyio
 
@@ -41,9 +42,16 @@ class FakeServices:
         self.closed = True
 
 
+def fake(services: Services) -> FakeServices:
+    """The fake behind what the registry handed out."""
+    assert isinstance(services, FakeServices), services
+    return services
+
+
 def registry(max_callers: int = 8) -> tuple[Callers, list[str], FakeServices]:
     checks: list[str] = []
     base = FakeServices(None, checks)
+    # the fake has the part of Services the registry uses (cargo, aclose), not its type
     callers = Callers(lambda: base, lambda _, scope, token: FakeServices(token, checks), max_callers)  # type: ignore[arg-type, return-value]
     return callers, checks, base
 
@@ -59,7 +67,7 @@ async def test_concurrent_first_requests_check_the_token_once() -> None:
             tg.start_soon(callers.verify, "alice")
     assert checks == ["alice"]
     async with callers.use(caller("alice")) as services:
-        assert services.token == "alice"  # type: ignore[attr-defined]
+        assert fake(services).token == "alice"
     assert checks == ["alice"]
 
 
@@ -83,14 +91,14 @@ async def test_least_recent_callers_are_closed_once_idle() -> None:
     async with callers.use(caller("a")) as a:
         await callers.verify("b")
         await callers.verify("c")  # evicts a, which is in use: closed only after the request
-        assert not a.closed  # type: ignore[attr-defined]
-    assert a.closed  # type: ignore[attr-defined]
+        assert not fake(a).closed
+    assert fake(a).closed
     async with callers.use(caller("b")) as b:
         pass
     await callers.verify("d")  # evicts c (b was used more recently)
     async with callers.use(caller("a")) as again:  # evicted callers are checked again, then served
-        assert again is not a and again.token == "a"  # type: ignore[attr-defined]
+        assert again is not a and fake(again).token == "a"
     async with callers.use(Caller(SHARED_SCOPE)) as shared:
-        assert shared is base
+        assert fake(shared) is base
     await callers.aclose()
-    assert b.closed  # type: ignore[attr-defined]
+    assert fake(b).closed

@@ -17,6 +17,7 @@ import pytest
 from mcp import MCPError
 from mcp.types import ListRootsResult, Root
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import FileUrl
 
 from cargo_mcp.cli import main
 from cargo_mcp.http_settings import HttpSettings, OAuthSettings
@@ -27,7 +28,7 @@ from cargo_mcp.server.auth import credential_scope
 from cargo_mcp.server.http import http_app, start_metrics
 from cargo_mcp.settings import Settings
 from tests.loopback import ISSUER, RESOURCE, Keys, RoundRobin, mcp_over_http, serving
-from tests.support import FAST_RETRY, TOOLS
+from tests.support import FAST_RETRY, TOOLS, resource_text
 
 pytestmark = pytest.mark.anyio
 INITIALIZE = {
@@ -221,7 +222,7 @@ async def test_two_stateless_replicas_behind_a_round_robin_proxy(
     assert not any(r.is_error for r in (listed, batch, download, page, again)), text(download) + text(page)
     assert page.structured_content["matching"] == download.structured_content["total"]
     assert page.structured_content["rows"][:3] == download.structured_content["rows"]
-    assert csv_text.contents[0].text.count("\n") == download.structured_content["total"] + 1  # type: ignore[union-attr]
+    assert resource_text(csv_text).count("\n") == download.structured_content["total"] + 1
     where = {method: index for index, method in proxy.served}
     assert {index for index, _ in proxy.served} == {0, 1}
     downloaded_on = where["tools/call:download_outputs"]
@@ -242,11 +243,11 @@ async def test_health_readiness_and_metrics(shared_sandbox: Sandbox, faults: Any
             ready = await client.get("/readyz")
             assert (health.status_code, health.text) == (200, "ok") and (ready.status_code, ready.text) == (200, "ready")
             assert "cargo" not in health.text + ready.text and "x-request-id" in health.headers
-        async with mcp_over_http(f"{url}/mcp", {"authorization": "Bearer metrics-test-token-1"}) as client:
+        async with mcp_over_http(f"{url}/mcp", {"authorization": "Bearer metrics-test-token-1"}) as mcp:
             batch = own_calls(shared_sandbox, 0)["get_batch"]
             faults(path=f"/v1/orchestration/batches/{batch['batch_uuid']}", kind="status", status=503, count=1)
-            assert not (await client.call_tool("get_batch", batch)).is_error  # one retry, then success
-            assert (await client.call_tool("execute_query", {"sql": "DROP TABLE runs"})).is_error
+            assert not (await mcp.call_tool("get_batch", batch)).is_error  # one retry, then success
+            assert (await mcp.call_tool("execute_query", {"sql": "DROP TABLE runs"})).is_error
     after = scrape(metrics_url)
 
     def grew(name: str, **labels: str) -> float:
@@ -341,7 +342,7 @@ async def test_client_roots_only_narrow_the_export_folder(
 
     def roots(*uris: str) -> Any:
         async def answer(_: Any) -> ListRootsResult:
-            return ListRootsResult(roots=[Root(uri=u) for u in uris])
+            return ListRootsResult(roots=[Root(uri=FileUrl(u)) for u in uris])
 
         return answer
 

@@ -41,6 +41,7 @@ def objects() -> dict[str, dict[str, Any]]:
 def container() -> dict[str, Any]:
     spec = objects()["Deployment"]["spec"]["template"]["spec"]
     (only,) = spec["containers"]
+    assert isinstance(only, dict), only
     return only
 
 

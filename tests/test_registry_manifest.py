@@ -19,6 +19,7 @@ from jsonschema import Draft7Validator
 
 from cargo_mcp import __version__, settings
 from cargo_mcp.cli import main
+from cargo_mcp.results import fetch, store
 from cargo_mcp.results.s3 import S3Location
 from tests.installed import ROOT
 
@@ -30,9 +31,9 @@ SCHEMA_SHA256 = "3fba09590c99f61735d234822279f4223fab9e300c0a81e81c91ab62a4114de
 SECRETS = {"CARGO_API_TOKEN"}
 DEFAULTS = {
     "CARGO_API_BASE_URL": settings.DEFAULT_BASE_URL,
-    "CARGO_MCP_RESULTS_MAX_BYTES": str(settings.DEFAULT_RESULTS_BYTES),
-    "CARGO_MCP_DOWNLOAD_HOSTS": ",".join(settings.DEFAULT_HOSTS),
-    "CARGO_MCP_MAX_DOWNLOAD_BYTES": str(settings.DEFAULT_DOWNLOAD_BYTES),
+    "CARGO_MCP_RESULTS_MAX_BYTES": str(store.DEFAULT_MAX_BYTES),
+    "CARGO_MCP_DOWNLOAD_HOSTS": ",".join(fetch.DEFAULT_HOSTS),
+    "CARGO_MCP_MAX_DOWNLOAD_BYTES": str(fetch.DEFAULT_MAX_BYTES),
     "CARGO_MCP_MAX_RUNS": str(settings.DEFAULT_MAX_RUNS),
     "CARGO_MCP_RESULTS_S3_PREFIX": S3Location.prefix,
 }

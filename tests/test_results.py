@@ -23,7 +23,7 @@ from cargo_mcp.server.app import build_server
 from cargo_mcp.server.render import UNTRUSTED_BEGIN
 from cargo_mcp.server.services import Services
 from cargo_mcp.settings import Settings
-from tests.support import FAST_RETRY
+from tests.support import FAST_RETRY, resource_text, tool_text
 
 pytestmark = pytest.mark.anyio
 Faults = Callable[..., None]
@@ -56,7 +56,7 @@ async def export_client(shared_sandbox: Sandbox, tmp_path: Path) -> AsyncIterato
 
 async def call(client: Client, name: str, args: dict[str, Any], **kw: Any) -> tuple[bool, str, dict[str, Any]]:
     r = await client.call_tool(name, args, **kw)
-    return bool(r.is_error), r.content[0].text, r.structured_content or {}  # type: ignore[union-attr]
+    return bool(r.is_error), tool_text(r), r.structured_content or {}
 
 
 async def test_past_the_export_cap_with_progress(
@@ -158,7 +158,7 @@ async def test_values_keep_their_json_types(export_client: tuple[Client, Path, P
     sizes = [r["employees"] for r in page["rows"]]
     assert sizes == sorted(sizes, reverse=True) and sizes[0] == max(r["employees"] or 0 for r in saved)
     res = await client.read_resource(f"cargo://results/{out['result_id']}")
-    first = next(csv.DictReader(io.StringIO(res.contents[0].text)))  # type: ignore[union-attr]
+    first = next(csv.DictReader(io.StringIO(resource_text(res))))
     assert first["qualified"] in ("true", "false", "") and first["employees"] == str(saved[0]["employees"])
 
 
@@ -171,7 +171,7 @@ async def test_result_resource_is_csv(export_client: tuple[Client, Path, Path], 
     templates = await client.list_resource_templates()
     assert any(t.uri_template == "cargo://results/{result_id}" for t in templates.resource_templates)
     res = await client.read_resource(f"cargo://results/{out['result_id']}")
-    body = res.contents[0].text  # type: ignore[union-attr]
+    body = resource_text(res)
     rows = list(csv.DictReader(io.StringIO(body)))
     assert len(rows) == out["total"] and list(rows[0]) == out["columns"]
     with pytest.raises(Exception, match="no result 'r_000000000000'"):

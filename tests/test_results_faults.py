@@ -22,7 +22,7 @@ from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.app import build_server
 from cargo_mcp.server.services import Services
 from cargo_mcp.settings import Settings
-from tests.support import FAST_RETRY
+from tests.support import FAST_RETRY, tool_text
 
 pytestmark = pytest.mark.anyio
 Faults = Callable[..., None]
@@ -66,11 +66,11 @@ def leftovers(*folders: Path) -> list[Path]:
 async def download(client: Client, args: dict[str, Any]) -> tuple[bool, str, dict[str, Any], list[str]]:
     messages: list[str] = []
 
-    async def progress(p: float, total: float | None, message: str | None) -> None:
+    async def progress(progress: float, total: float | None, message: str | None) -> None:
         messages.append(message or "")
 
     r = await client.call_tool("download_outputs", args, progress_callback=progress)
-    return bool(r.is_error), r.content[0].text, r.structured_content or {}, messages  # type: ignore[union-attr]
+    return bool(r.is_error), tool_text(r), r.structured_content or {}, messages
 
 
 TRANSIENT = [
@@ -254,7 +254,8 @@ async def test_loopback_urls_only_for_the_sandboxs_own_port(
         faults(path=DOWNLOAD, kind="body", body={"url": f"http://127.0.0.1:{port}/files/x.csv?signature=s"})
         failed, text, _, _ = await download(client, {"batch_uuid": batch})
         assert failed and f"127.0.0.1:{port} is a loopback address other than the one allowed" in text, text
-        assert loopback_origin(shared_sandbox.base_url) in text
+        origin = loopback_origin(shared_sandbox.base_url)
+        assert origin is not None and origin in text
         with pytest.raises(TimeoutError):
             listener.accept()
 

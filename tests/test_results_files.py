@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.app import build_server
 from cargo_mcp.server.services import Services
 from cargo_mcp.settings import Settings
-from tests.support import FAST_RETRY
+from tests.support import FAST_RETRY, tool_text
 
 pytestmark = pytest.mark.anyio
 
@@ -60,7 +61,7 @@ async def client(shared_sandbox: Sandbox, places: tuple[Path, Path, Path]) -> As
 
 async def call(client: Client, name: str, args: dict[str, Any], **kw: Any) -> tuple[bool, str]:
     r = await client.call_tool(name, args, **kw)
-    return bool(r.is_error), r.content[0].text  # type: ignore[union-attr]
+    return bool(r.is_error), tool_text(r)
 
 
 async def downloaded(client: Client, sb: Sandbox) -> str:
@@ -111,7 +112,7 @@ def test_a_link_planted_at_the_random_temporary_name_is_an_error(
 ) -> None:
     exports, outside, _ = places
     store, result_id = stored(tmp_path)
-    monkeypatch.setattr(export.secrets, "token_hex", lambda n: "guessed")
+    monkeypatch.setattr(secrets, "token_hex", lambda n: "guessed")
     (exports / ".out.csv.guessed.partial").symlink_to(outside / "stolen.csv")
     with pytest.raises(InputError, match=r"already exists in .*possibly a planted link\); nothing was written"):
         export.write(store, result_id, exports / "out.csv", "csv")

@@ -16,12 +16,12 @@ from mcp import Client
 from cargo_mcp.api.client import CargoClient
 from cargo_mcp.api.requests import DownloadRunOutputs
 from cargo_mcp.api.vocabulary import InputError
-from cargo_mcp.results import download
+from cargo_mcp.results import download, parse
 from cargo_mcp.results.download import download_outputs
 from cargo_mcp.results.fetch import FetchPolicy, loopback_origin
 from cargo_mcp.results.store import ResultNotFound, ResultStore
 from cargo_mcp.sandbox.server import Sandbox
-from tests.support import FAST_RETRY
+from tests.support import FAST_RETRY, tool_text
 
 pytestmark = pytest.mark.anyio
 
@@ -129,7 +129,7 @@ async def test_a_cancel_leaves_no_orphan_result(
 ) -> None:
     api, http, policy, body, runs = client_for(shared_sandbox)
     store = ResultStore(tmp_path)
-    read_rows = download.read_rows
+    read_rows = parse.read_rows
     reached: list[str] = []
 
     def cancelling(path: Path, fmt: str) -> tuple[list[str], Iterator[dict[str, Any]]]:
@@ -157,7 +157,7 @@ async def test_a_cancel_leaves_no_orphan_result(
 
 async def call(client: Client, name: str, args: dict[str, Any]) -> tuple[bool, str, dict[str, Any]]:
     r = await client.call_tool(name, args)
-    return bool(r.is_error), r.content[0].text, r.structured_content or {}  # type: ignore[union-attr]
+    return bool(r.is_error), tool_text(r), r.structured_content or {}
 
 
 @pytest.mark.parametrize(
@@ -207,7 +207,8 @@ def test_integers_past_64_bits_are_kept_and_found(tmp_path: Path) -> None:
 
 def test_where_lists_match_any_value_and_are_bounded(tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
-    meta = store.create(["k"], iter([{"k": "a"}, {"k": None}, {"k": 3}, {"k": "3"}]), "where")
+    rows: list[dict[str, Any]] = [{"k": "a"}, {"k": None}, {"k": 3}, {"k": "3"}]
+    meta = store.create(["k"], iter(rows), "where")
     assert store.read(meta.result_id, where={"k": ["a", None]})[2] == 2
     assert store.read(meta.result_id, where={"k": [3]})[2] == 2  # a CSV holds 3 as "3": both match
     assert store.read(meta.result_id, where={"k": []})[2] == 0

@@ -60,7 +60,7 @@ async def client(shared_sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[tuple
     settings = Settings(
         token=ws.token, base_url=shared_sandbox.base_url, results_dir=tmp_path, export_dir=tmp_path / "exports"
     )
-    base = {
+    base: dict[str, dict[str, Any]] = {
         "list_workflows": {},
         "get_workflow_nodes": {},
         "get_batch": {"batch_uuid": batch.uuid},

@@ -16,6 +16,7 @@ from cargo_mcp.api.errors import CargoApiError
 from cargo_mcp.api.vocabulary import InputError
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.tooling import tool_errors
+from tests.support import tool_text
 
 pytestmark = pytest.mark.anyio
 Faults = Callable[..., None]
@@ -24,7 +25,7 @@ SHAPE = "Cargo answered in a shape cargo-mcp does not understand"
 
 async def call(client: Client, name: str, args: dict[str, Any]) -> tuple[bool, str]:
     r = await client.call_tool(name, args)
-    return bool(r.is_error), r.content[0].text  # type: ignore[union-attr]
+    return bool(r.is_error), tool_text(r)
 
 
 def failed_batch(sb: Sandbox) -> str:
@@ -72,7 +73,8 @@ async def test_a_bug_in_a_tool_is_an_internal_error(
     assert failed and f"internal error in cargo-mcp ({kind}), reported in the server log" in text
     assert SHAPE not in text and "Traceback" not in text and "broken" not in text
     logged = [r for r in caplog.records if r.name == "cargo_mcp" and r.exc_info]
-    assert logged and "get_batch" in logged[0].getMessage() and logged[0].exc_info[0] is not None  # type: ignore[index]
+    exc_info = logged[0].exc_info if logged else None
+    assert exc_info and "get_batch" in logged[0].getMessage() and exc_info[0] is not None
 
 
 async def test_known_errors_are_found_at_any_depth_of_exception_groups(caplog: pytest.LogCaptureFixture) -> None:

@@ -12,6 +12,7 @@ import pytest
 from mcp import Client
 
 from cargo_mcp.sandbox.server import Sandbox
+from tests.support import structured, tool_text
 
 pytestmark = pytest.mark.anyio
 
@@ -26,9 +27,8 @@ class Agent:
     async def __call__(self, name: str, **args: Any) -> dict[str, Any]:
         self.calls += 1
         r = await self.client.call_tool(name, args)
-        assert not r.is_error, r.content[0].text  # type: ignore[union-attr]
-        assert r.structured_content is not None
-        return r.structured_content
+        assert not r.is_error, tool_text(r)
+        return structured(r)
 
 
 def batch_led_by(sb: Sandbox, cause: str) -> tuple[str, int]:

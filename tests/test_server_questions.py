@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
+from mcp.types import CallToolResult
 
 from cargo_mcp.api.vocabulary import InputError, when
 from cargo_mcp.results.store import ResultStore
@@ -19,6 +20,7 @@ from cargo_mcp.sandbox.catalog import DAY
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.sandbox.workspace import RunRec
 from cargo_mcp.server.tools import batches
+from tests.support import tool_text
 from tests.test_server_tools import fails, ok, workflow, ws0
 
 pytestmark = pytest.mark.anyio
@@ -33,9 +35,9 @@ def iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def text_of(r: Any) -> str:
-    assert not r.is_error, r.content[0].text
-    return str(r.content[0].text)
+def text_of(r: CallToolResult) -> str:
+    assert not r.is_error, tool_text(r)
+    return tool_text(r)
 
 
 # --- per-node durations -------------------------------------------------------------------------------
@@ -88,9 +90,9 @@ async def test_node_durations_match_the_generated_executions(mcp_client: Client,
         if twins[0] in t and twins[1] in t and t[twins[0]] != t[twins[1]]
     )
     out = await ok(mcp_client, "get_run_metrics", {"batch_uuid": b.uuid})
-    got = {n["node_uuid"]: n for n in out["nodes"] if n["slug"] == "variables"}
-    assert {n["name"] for n in got.values()} == {"Prepare inputs", "Format score"} and set(got) == set(twins)
-    assert all((n["p50_ms"], n["p95_ms"], n["max_ms"]) == truth[u] for u, n in got.items())
+    merged = {n["node_uuid"]: n for n in out["nodes"] if n["slug"] == "variables"}
+    assert {n["name"] for n in merged.values()} == {"Prepare inputs", "Format score"} and set(merged) == set(twins)
+    assert all((n["p50_ms"], n["p95_ms"], n["max_ms"]) == truth[u] for u, n in merged.items())
 
 
 async def test_node_durations_missing_say_why(mcp_client: Client, shared_sandbox: Sandbox, faults: Any) -> None:

@@ -14,7 +14,7 @@ from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.app import build_server
 from cargo_mcp.server.services import Services
 from cargo_mcp.settings import Settings
-from tests.support import FAST_RETRY, TOOLS
+from tests.support import FAST_RETRY, TOOLS, tool_text
 
 pytestmark = pytest.mark.anyio
 
@@ -27,7 +27,7 @@ def batch_of(sb: Sandbox) -> str:
 
 async def call(client: Client, name: str, args: dict[str, Any]) -> tuple[bool, str]:
     r = await client.call_tool(name, args)
-    return bool(r.is_error), r.content[0].text  # type: ignore[union-attr]
+    return bool(r.is_error), tool_text(r)
 
 
 @pytest.mark.parametrize(("status", "retry_after"), [(429, 1), (502, None), (503, None), (504, None)])

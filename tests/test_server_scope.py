@@ -17,7 +17,7 @@ from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server import scope
 from cargo_mcp.server.services import Services
 from tests.conftest import remote_settings
-from tests.support import FAST_RETRY
+from tests.support import FAST_RETRY, tool_text
 
 pytestmark = pytest.mark.anyio
 SCOPED = {"count_runs": scope.RUNS, "list_runs": scope.RUNS, "get_run_metrics": scope.METRICS}
@@ -54,7 +54,7 @@ async def test_every_scoped_tool_refuses_an_empty_window(
     batch, _ = a_batch(shared_sandbox)
     args = {"batch_uuid": batch, "created_after": "2026-11-24", "created_before": "2026-11-24T00:00:00Z"}
     r = await mcp_client.call_tool(tool, args)
-    assert r.is_error and "is not before created_before" in r.content[0].text  # type: ignore[union-attr]
+    assert r.is_error and "is not before created_before" in tool_text(r)
 
 
 async def test_metrics_take_the_workflow_from_the_batch(mcp_client: Client, shared_sandbox: Sandbox) -> None:

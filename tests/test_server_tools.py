@@ -10,23 +10,22 @@ from mcp import Client
 
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.sandbox.workspace import SandboxWorkspace, WorkflowRec
-from tests.support import TOOLS
+from tests.support import TOOLS, structured, tool_text
 
 pytestmark = pytest.mark.anyio
 
 
 async def ok(client: Client, name: str, args: dict[str, Any]) -> dict[str, Any]:
     r = await client.call_tool(name, args)
-    assert not r.is_error, r.content[0].text  # type: ignore[union-attr]
-    assert r.content and r.content[0].text  # type: ignore[union-attr]
-    assert r.structured_content is not None
-    return r.structured_content
+    assert not r.is_error, tool_text(r)
+    assert r.content and tool_text(r)
+    return structured(r)
 
 
 async def fails(client: Client, name: str, args: dict[str, Any]) -> str:
     r = await client.call_tool(name, args)
     assert r.is_error
-    text: str = r.content[0].text  # type: ignore[union-attr]
+    text: str = tool_text(r)
     assert "Traceback" not in text
     return text
 
@@ -205,7 +204,7 @@ async def test_list_runs_pages(mcp_client: Client, shared_sandbox: Sandbox) -> N
     uuids = [r["uuid"] for r in first["runs"] + rest["runs"]]
     assert len(uuids) == len(set(uuids)) == b.failed_runs_count and rest["next_offset"] is None
     r = await mcp_client.call_tool("list_runs", {"batch_uuid": b.uuid, "statuses": ["error"], "offset": 100_000})
-    assert f"offset 100,000 is past the end (the last row is {b.failed_runs_count:,})" in r.content[0].text  # type: ignore[union-attr]
+    assert f"offset 100,000 is past the end (the last row is {b.failed_runs_count:,})" in tool_text(r)
     created = [r["created_at"] for r in first["runs"]]
     assert created == sorted(created, reverse=True)
 
@@ -244,7 +243,7 @@ async def test_get_run_context_budget(mcp_client: Client, shared_sandbox: Sandbo
     small = r.structured_content or {}
     assert small["context_cut"] and all(len(str(small["context"][s])) < n for s, n in small["context_cut"].items())
     marker = f"[left out: context.{next(iter(small['context_cut']))} (cut to fit max_chars"
-    assert marker in r.content[0].text  # type: ignore[union-attr]
+    assert marker in tool_text(r)
     assert sum(len(str(v)) for v in small["context"].values()) < 1500
     odd = await ok(mcp_client, "get_run", {"run_uuid": run, "context_nodes": ["nope"]})
     assert odd["context"] == {} and odd["context_missing"] == ["nope"]
@@ -263,11 +262,11 @@ async def test_get_run_metrics_names_nodes_worst_first(mcp_client: Client, share
     assert out["total_errors"] == int((await ok(mcp_client, "execute_query", {"sql": sql}))["rows"][0]["n"])
     company = workflow(shared_sandbox, "company_enrichment")
     r = await mcp_client.call_tool("get_run_metrics", {"workflow_uuid": company.uuid, "created_after": "30d"})
-    text = r.content[0].text  # type: ignore[union-attr]
+    text = tool_text(r)
     assert "may have been absorbed" in text and any(n["has_fallback"] for n in (r.structured_content or {})["nodes"])
     scorer = workflow(shared_sandbox, "lead_scorer")  # its deployed release uses the slug 'variables' twice
     r = await mcp_client.call_tool("get_run_metrics", {"workflow_uuid": scorer.uuid, "created_after": "30d"})
-    text = r.content[0].text  # type: ignore[union-attr]
+    text = tool_text(r)
     twice = [n for n in (r.structured_content or {})["nodes"] if n["slug"] == "variables"]
     assert len(twice) >= 2  # each row of a shared slug carries its node's name, UUID and release
     assert all(f"variables | {n['name']} | native | {n['node_uuid']} | {n['release_uuid']}" in text for n in twice)
@@ -308,7 +307,7 @@ async def test_execute_query(mcp_client: Client) -> None:
     r = await mcp_client.call_tool("execute_query", {"sql": "SELECT uuid FROM runs", "max_rows": 7})
     out = r.structured_content or {}
     assert out["row_count"] == 7 and out["truncated"] and out["limit_applied"] == 7
-    assert "truncated at 7: more rows exist; raise max_rows" in r.content[0].text  # type: ignore[union-attr]
+    assert "truncated at 7: more rows exist; raise max_rows" in tool_text(r)
     out = await ok(mcp_client, "execute_query", {"sql": "SELECT uuid FROM runs LIMIT 3"})
     assert out["row_count"] == 3 and not out["truncated"] and out["limit_applied"] is None
     assert "DROP statements are refused" in await fails(mcp_client, "execute_query", {"sql": "DROP TABLE runs"})

@@ -11,14 +11,14 @@ from mcp import Client
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.app import build_server
 from cargo_mcp.settings import Settings
-from tests.support import TOOLS
+from tests.support import TOOLS, tool_text
 
 pytestmark = pytest.mark.anyio
 
 
 async def error(client: Client, tool: str, args: dict[str, Any]) -> str:
     r = await client.call_tool(tool, args)
-    text: str = r.content[0].text  # type: ignore[union-attr]
+    text: str = tool_text(r)
     assert r.is_error, text
     assert text.startswith(f"Error executing tool {tool}: Invalid input: ") and "pydantic" not in text, text
     return text.removeprefix(f"Error executing tool {tool}: Invalid input: ")

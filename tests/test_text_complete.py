@@ -21,11 +21,12 @@ import pytest
 from mcp import Client
 
 from cargo_mcp.sandbox.server import Sandbox
+from cargo_mcp.sandbox.workspace import SandboxWorkspace, WorkflowRec
 from cargo_mcp.server.app import build_server
 from cargo_mcp.server.render import duration, neutral, one_line, when
 from cargo_mcp.server.services import Services
 from cargo_mcp.settings import Settings
-from tests.support import FAST_RETRY, TOOLS
+from tests.support import FAST_RETRY, TOOLS, tool_text
 
 pytestmark = pytest.mark.anyio
 
@@ -168,7 +169,7 @@ async def client(shared_sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Clien
 
 async def answer(client: Client, name: str, args: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     r = await client.call_tool(name, args)
-    text = r.content[0].text  # type: ignore[union-attr]
+    text = tool_text(r)
     assert not r.is_error, f"{name}({args}): {text}"
     assert r.structured_content is not None
     return text, r.structured_content
@@ -193,11 +194,11 @@ async def complete(client: Client, name: str, args: dict[str, Any], follow: bool
     return out
 
 
-def ws(sb: Sandbox) -> Any:
+def ws(sb: Sandbox) -> SandboxWorkspace:
     return sb.workspaces[0]
 
 
-def wf(sb: Sandbox, key: str) -> Any:
+def wf(sb: Sandbox, key: str) -> WorkflowRec:
     return next(w for w in ws(sb).workflows if w.spec.key == key)
 
 

@@ -32,7 +32,7 @@ from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.app import build_server
 from cargo_mcp.server.services import Services
 from cargo_mcp.settings import Settings
-from tests.support import FAST_RETRY, TOOLS
+from tests.support import FAST_RETRY, TOOLS, tool_text
 
 SNAPS = Path(__file__).parent / "toolsnaps"
 REGENERATE = "UPDATE_TOOLSNAPS=1 uv run pytest tests/test_toolsnaps.py"
@@ -175,7 +175,7 @@ async def _answers_in(sb: Sandbox, exports: Path) -> dict[str, str]:
             if tool in ("read_result", "save_result"):
                 args = {**args, "result_id": result_id}
             r = await client.call_tool(tool, args)
-            text: str = r.content[0].text  # type: ignore[union-attr]
+            text: str = tool_text(r)
             assert not r.is_error, f"{tool}: {text}"
             if tool == "download_outputs":
                 assert r.structured_content is not None
@@ -221,6 +221,6 @@ def test_every_tool_and_prompt_has_a_snapshot_and_no_other(surface: dict[str, An
         ]:
             stale.unlink()
     tools = {p.stem for p in SNAPS.glob("*.json")}
-    answers = {p.stem for p in (SNAPS / "answers").glob("*.txt")}
+    answer_files = {p.stem for p in (SNAPS / "answers").glob("*.txt")}
     prompts = {p.stem for p in (SNAPS / "prompts").glob("*.json")}
-    assert tools == answers == TOOLS and prompts == set(surface["prompts"]), f"stale or missing files: {REGENERATE}"
+    assert tools == answer_files == TOOLS and prompts == set(surface["prompts"]), f"stale or missing files: {REGENERATE}"

@@ -40,11 +40,11 @@ def test_the_wheel_is_cargo_ai_mcp_with_both_scripts_a_license_and_urls(wheel: P
         scripts = z.read(f"{info}/entry_points.txt").decode()
     assert meta["Name"] == "cargo-ai-mcp" and meta["Version"] == __version__
     assert meta["License-Expression"] == "MIT" and f"{info}/licenses/LICENSE" in names
-    urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL"))
+    urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL", []))
     assert urls["Repository"] == urls["Homepage"] == REPOSITORY and urls["Issues"] == REPOSITORY + "/issues"
     assert "cargo-ai-mcp = cargo_mcp.cli:main" in scripts and "cargo-mcp = cargo_mcp.cli:main" in scripts
     assert any(n.startswith("cargo_mcp/") for n in names) and not any(n.startswith("tests/") for n in names)
-    required = meta.get_all("Requires-Dist")
+    required = meta.get_all("Requires-Dist", [])
     for package in SANDBOX_PACKAGES:  # only through the extra
         mentions = [r for r in required if r.startswith(package)]
         assert mentions and all("extra == 'sandbox'" in r for r in mentions), mentions

@@ -152,7 +152,7 @@ class FailureReport(BaseModel):
     batch: BatchFacts | None = None
     nodes: list[NodeFailures] = Field(description="Nodes with errors, worst first.")
     error_groups: list[ErrorGroup] = Field(description="Real failures, largest first.")
-    more_groups: int = Field(0, description="Groups left out by max_groups.")
+    more_groups: int = Field(default=0, description="Groups left out by max_groups.")
     absorbed_by_fallback: list[ErrorGroup] = Field(description="Errors a fallback edge handled (runs continued).")
     filter_stops: list[FilterStop] = Field(description="Runs a filter node stopped: expected, not failures.")
     failed_batches: list[FailedBatch] = Field(

@@ -445,7 +445,7 @@ class Engine:
 
 
 def _connect(conn_str: str) -> Any:
-    return chdb.connect(conn_str)
+    return chdb.connect(conn_str)  # type: ignore[no-untyped-call]  # chdb.connect has no annotations
 
 
 def _walk(node: Any) -> Iterator[dict[str, Any]]:
