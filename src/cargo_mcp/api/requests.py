@@ -95,23 +95,33 @@ class OwnerAndUpdate(Request):
 
 
 # --- runs ------------------------------------------------------------------------------------
-class RunSelection(Request):
-    """The run filters every run endpoint accepts (list, count, download, download-outputs)."""
+class RunsOf(Request):
+    """Which runs of a workflow: the filters of the run, record and metrics endpoints."""
 
     workflow_uuid: Uuid | None = None
     batch_uuid: Uuid | None = None
     release_uuid: Uuid | None = None
-    statuses: list[RunStatus] | None = None
     created_after: Date | None = None
     created_before: Date | None = None
+
+
+class Selection(RunsOf):
+    """What the run and record lists, counts and downloads add: the executions filter and the lineage."""
+
+    executions_filter: ExecutionsFilter | None = None
+    parent_batch_uuid: Uuid | None = None
+    parent_node_uuid: Uuid | None = None
+    is_group_parent: bool | None = None
+
+
+class RunSelection(Selection):
+    """The run filters every run endpoint accepts (list, count, download, download-outputs)."""
+
+    statuses: list[RunStatus] | None = None
     record_id: str | None = None
     record_title: str | None = None
     record_title_or_id: str | None = None
-    executions_filter: ExecutionsFilter | None = None
-    parent_batch_uuid: Uuid | None = None
     parent_uuid: Uuid | None = None
-    parent_node_uuid: Uuid | None = None
-    is_group_parent: bool | None = None
 
 
 class RunFilters(OwnerAndUpdate, RunSelection):
@@ -139,31 +149,18 @@ class DownloadRunOutputs(Page, OutputFile, RunSelection):
     is_finished: bool | None = None
 
 
-class RunMetrics(Request):
+class RunMetrics(RunsOf):
     workflow_uuid: Uuid
-    release_uuid: Uuid | None = None
-    batch_uuid: Uuid | None = None
-    created_after: Date | None = None
-    created_before: Date | None = None
 
 
 # --- records ---------------------------------------------------------------------------------
-class RecordSelection(Request):
+class RecordSelection(Selection):
     """The record filters of list, count and download-outputs (their ``statuses`` differ in type)."""
 
-    workflow_uuid: Uuid | None = None
     ids: list[str] | None = None
     title: str | None = None
     title_or_id: str | None = None
-    release_uuid: Uuid | None = None
-    batch_uuid: Uuid | None = None
-    parent_batch_uuid: Uuid | None = None
     parent_run_uuid: Uuid | None = None
-    parent_node_uuid: Uuid | None = None
-    is_group_parent: bool | None = None
-    executions_filter: ExecutionsFilter | None = None
-    created_after: Date | None = None
-    created_before: Date | None = None
 
 
 class RecordFilters(OwnerAndUpdate, RecordSelection):
