@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import BaseModel, Field
 
-from cargo_mcp.api.models import Node
+from cargo_mcp.api.models import Node, Run
 from cargo_mcp.api.vocabulary import text_arg, uuid_arg
 from cargo_mcp.clip import listing
 from cargo_mcp.failures.stops import condition_of, seen
@@ -29,6 +29,27 @@ class Step(BaseModel):
     credits: float = 0
     duration_s: float | None = None
     failing: bool = False
+
+
+class RunFacts(TypedDict):
+    """What a run's row and its detail both say of it."""
+
+    status: str
+    record_id: str
+    record_title: str
+    created_at: str
+    finished_at: str | None
+
+
+def run_facts(run: Run) -> RunFacts:
+    finished = run.finished_at.isoformat() if run.finished_at else None
+    return RunFacts(
+        status=run.status,
+        record_id=run.record_id,
+        record_title=run.record_title,
+        created_at=run.created_at.isoformat(),
+        finished_at=finished,
+    )
 
 
 class RunDetail(BaseModel):
@@ -117,14 +138,10 @@ async def run_detail(
         run_uuid=run.uuid,
         workflow_uuid=run.workflow_uuid,
         workflow_name=entry.name if entry else None,
-        status=run.status,
         error_message=run.error_message,
-        record_id=run.record_id,
-        record_title=run.record_title,
         batch_uuid=run.batch_uuid,
         release_uuid=run.release_uuid,
-        created_at=run.created_at.isoformat(),
-        finished_at=run.finished_at.isoformat() if run.finished_at else None,
+        **run_facts(run),
         duration_s=(run.finished_at - run.created_at).total_seconds() if run.finished_at else None,
         credits=round(sum(s.credits for s in path), 4),
         path=path,

@@ -17,7 +17,7 @@ from cargo_mcp.api import requests as rq
 from cargo_mcp.api.errors import CargoApiError
 from cargo_mcp.api.models import Execution, Run
 from cargo_mcp.server.render import Text, call, clip, is_cut, num, page_range, pct, when
-from cargo_mcp.server.runview import MAX_CONTEXT, MIN_CONTEXT, RunDetail, run_detail, run_text
+from cargo_mcp.server.runview import MAX_CONTEXT, MIN_CONTEXT, RunDetail, run_detail, run_facts, run_text
 from cargo_mcp.server.scope import METRICS, RUNS, Scope, ScopeArgs, resolve, scoped
 from cargo_mcp.server.services import Services
 from cargo_mcp.server.tooling import Uuid, add_tool, answer, services, tool_errors
@@ -147,11 +147,7 @@ def _row(r: Run) -> RunRow:
     failed = _failed(r)
     return RunRow(
         uuid=r.uuid,
-        status=r.status,
-        record_id=r.record_id,
-        record_title=r.record_title,
-        created_at=r.created_at.isoformat(),
-        finished_at=r.finished_at.isoformat() if r.finished_at else None,
+        **run_facts(r),
         failed_node=failed.node_slug if failed else None,
         error=clip(_error(r), ERROR_CHARS) or None,
     )
