@@ -166,6 +166,26 @@ class Scope:
         return model.model_validate({**{k: x for k, x in self.filters if x is not None}, **extra})
 
 
+def window(created_after: str | None, created_before: str | None, what: str) -> tuple[str | None, str | None]:
+    """The creation window arguments read (relative dates too); a window no ``what`` can fall in is refused."""
+    after = v.when(created_after, "created_after") if created_after else None
+    before = v.when(created_before, "created_before") if created_before else None
+    if after and before and after >= before:
+        raise InputError(
+            f"created_after ({after}) is not before created_before ({before}): no {what} can match. "
+            "Swap them, or widen the window."
+        )
+    return after, before
+
+
+async def workflow_named(s: Services, workflow: str, arg: str, notes: list[str]) -> str:
+    """The workflow UUID for a name or UUID argument; a note says which tool or play a name stands for."""
+    wf, entry = await s.catalog.workflow_uuid(workflow, arg)
+    if entry is not None and workflow.lower() != wf:
+        notes.append(f"workflow {echo(workflow)} is {entry.kind} {echo(entry.name)} (workflow_uuid {wf})")
+    return wf
+
+
 async def resolve(s: Services, args: ScopeArgs, *, workspace: bool = False) -> Scope:
     """Check every argument and build the filters; nothing here lists runs, so a mistake is refused before it can
     silently match no run. ``workspace``: without a workflow or batch the scope is the whole workspace (no
@@ -177,21 +197,13 @@ async def resolve(s: Services, args: ScopeArgs, *, workspace: bool = False) -> S
     release_uuid = v.uuid_arg(args.release_uuid, "release_uuid") if args.release_uuid else None
     statuses, n1 = v.run_statuses(args.statuses)
     exec_filter, n2 = v.executions_filter(args.node_status)
-    after = v.when(args.created_after, "created_after") if args.created_after else None
-    before = v.when(args.created_before, "created_before") if args.created_before else None
+    after, before = window(args.created_after, args.created_before, "run")
     notes += n1 + n2
-    if after and before and after >= before:
-        raise InputError(
-            f"created_after ({after}) is not before created_before ({before}): no run can match. "
-            "Swap them, or widen the window."
-        )
     name = args.workflow_arg
     batch = None
     wf: str | None = None
     if workflow:
-        wf, entry = await s.catalog.workflow_uuid(workflow, args.workflow_arg)
-        if entry is not None and workflow.lower() != wf:
-            notes.append(f"workflow {echo(workflow)} is {entry.kind} {entry.name!r} (workflow_uuid {wf})")
+        wf = await workflow_named(s, workflow, args.workflow_arg, notes)
         if batch_uuid:  # a batch of another workflow would silently match no run
             batch = await (await s.cargo()).get_batch(batch_uuid)
             if batch.workflow_uuid != wf:

@@ -12,10 +12,9 @@ from pydantic import BaseModel, Field
 from cargo_mcp.api.client import CargoClient
 from cargo_mcp.api.models import TERMINAL_STATUSES, Batch
 from cargo_mcp.api.requests import ListBatches, iso
-from cargo_mcp.api.vocabulary import InputError, batch_statuses, text_arg, uuid_arg
-from cargo_mcp.api.vocabulary import when as time_arg
-from cargo_mcp.clip import echo
+from cargo_mcp.api.vocabulary import batch_statuses, text_arg, uuid_arg
 from cargo_mcp.server.render import Text, clip, duration, num, page_range, pct, when
+from cargo_mcp.server.scope import window, workflow_named
 from cargo_mcp.server.tooling import Uuid, add_tool, answer, services, tool_errors
 
 
@@ -155,17 +154,12 @@ async def list_batches(
     """Batches, newest first: status, times, runs executed and failed. Last night's: created_after=yesterday."""
     s = services(ctx)
     wire, notes = batch_statuses(statuses)
-    after = time_arg(created_after, "created_after") if created_after else None
-    before = time_arg(created_before, "created_before") if created_before else None
-    if after and before and after >= before:
-        raise InputError(f"created_after ({after}) is not before created_before ({before}): no batch can match.")
+    after, before = window(created_after, created_before, "batch")
     query = ListBatches.model_validate({"statuses": wire, "limit": BATCH_PAGE})
     named_wf = text_arg(workflow, "workflow")
     if named_wf is not None:
-        wf, entry = await s.catalog.workflow_uuid(named_wf)
+        wf = await workflow_named(s, named_wf, "workflow", notes)
         query = query.model_copy(update={"workflow_uuids": [wf]})
-        if entry is not None and named_wf.lower() != wf:
-            notes.append(f"workflow {echo(named_wf)} is {entry.kind} {echo(entry.name)} (workflow_uuid {wf})")
     start = datetime.fromisoformat(after) if after else None
     end = datetime.fromisoformat(before) if before else None
     found, complete = await _scan(await s.cargo(), query, start, end, need=offset + limit)
