@@ -33,6 +33,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import chdb
@@ -181,10 +182,6 @@ class Engine:
         self._inflight_lock = threading.Lock()
         self._closed = False
         self._table_only_functions = self._load_table_only_functions()
-        # pyarrow's first Python-to-Arrow conversion in a process costs ~1.3 s (lazy imports);
-        # pay it here, at start-up, rather than in the first load().
-        warm = pa.table({"s": pa.array(["warm-up"], type=pa.string())})  # noqa: F841 (read by Python(warm))
-        self._owner.query("SELECT count() FROM Python(warm)")
         # An engine left open at exit would leave its directory behind; close it then.
         atexit.register(self.close)
 
@@ -292,8 +289,35 @@ class Engine:
         with self._lock:
             self._check_open()
             db = self._db(workspace_uuid)
-            # ``Python(tbl)`` looks the local variable ``tbl`` up by name in this thread's frames.
-            self._owner.query(f"INSERT INTO `{db}`.`{table}` SELECT * FROM Python(tbl)")
+            # ``Python(tbl)`` looks the local variable ``tbl`` up by name in this thread's frames. Rows are
+            # unique by their sorting key, so merging them on insert (optimize_on_insert) would only cost time.
+            self._owner.query(f"INSERT INTO `{db}`.`{table}` SELECT * FROM Python(tbl) SETTINGS optimize_on_insert=0")
+
+    def dump(self, workspace_uuid: str, table: str, path: Path) -> None:
+        """Write ``table`` of the workspace to a new file ``path`` (ClickHouse Native, zstd) for :meth:`load_file`."""
+        with self._lock:
+            self._check_open()
+            db = self._db(workspace_uuid)
+            self._owner.query(f"INSERT INTO FUNCTION {_native_file(path)} SELECT * FROM `{db}`.`{table}`")
+
+    def load_file(self, workspace_uuid: str, table: str, path: Path, shift_ms: int = 0) -> None:
+        """Append the rows of a :meth:`dump` file to ``table``, every timestamp moved by ``shift_ms`` milliseconds."""
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
+        moved = []
+        for name, ch_type in TABLES[table]:
+            if "DateTime64" in ch_type:
+                step = f"toIntervalMillisecond({int(shift_ms)})"
+                expr = f"arrayMap(t -> t + {step}, `{name}`)" if ch_type.startswith("Array(") else f"`{name}` + {step}"
+                moved.append(f"{expr} AS `{name}`")
+        columns = f"* REPLACE ({', '.join(moved)})" if moved and shift_ms else "*"
+        with self._lock:
+            self._check_open()
+            db = self._db(workspace_uuid)
+            self._owner.query(
+                f"INSERT INTO `{db}`.`{table}` SELECT {columns} FROM {_native_file(path)} "
+                "SETTINGS optimize_on_insert=0"
+            )
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -446,6 +470,11 @@ class Engine:
         message = message.replace(self._path, "/var/lib/clickhouse")
         message = re.sub(r"/\* sbx:[0-9A-Za-z_-]+ \*/ ?", "", message)
         return message
+
+
+def _native_file(path: Path) -> str:
+    literal = str(path).replace("\\", "\\\\").replace("'", "\\'")
+    return f"file('{literal}', 'Native', 'auto', 'zstd')"
 
 
 def _connect(conn_str: str) -> Any:
