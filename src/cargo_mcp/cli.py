@@ -1,8 +1,10 @@
-"""`cargo-mcp` entry point: serve (stdio | streamable HTTP), demo, sandbox, check-sql."""
+"""`cargo-mcp` entry point: serve (stdio | streamable HTTP), doctor, demo, sandbox, check-sql."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import socket
 import sys
 import time
 
@@ -16,12 +18,17 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
     serve.add_argument("--sandbox", action="store_true", help="use the embedded sandbox even if a token is set")
+    serve.add_argument(
+        "--sandbox-port", type=_port, help="serve the embedded sandbox's API on this loopback port (default: any free)"
+    )
+
+    sub.add_parser("doctor", help="check the token, base URL, SQL endpoint, folders and backend; exit 0 if all pass")
 
     sub.add_parser("demo", help="walk the three journeys with an MCP client against the sandbox")
 
     sb = sub.add_parser("sandbox", help="serve the embedded Cargo-API-compatible sandbox")
     sb.add_argument("--host", default="127.0.0.1")
-    sb.add_argument("--port", type=int, default=8765)
+    sb.add_argument("--port", type=_port, default=8765)
     sb.add_argument("--token", help="API token of the first workspace (default: derived from the seed)")
     sb.add_argument("--seed", type=int, default=7)
     sb.add_argument("--scale", type=float, default=1.0, help="multiply the main workspace's run count")
@@ -35,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         return _check_sql(args)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "doctor":
+        from cargo_mcp.doctor import run_doctor
+
+        return run_doctor()
     if args.command == "demo":
         from cargo_mcp.demo import run_demo
 
@@ -42,11 +53,26 @@ def main(argv: list[str] | None = None) -> int:
     return _sandbox(args)
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from cargo_mcp.settings import ConfigError, Settings
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port is a number from 1 to 65535, got {text!r}")
+    return int(text)
 
+
+def _serve(args: argparse.Namespace) -> int:
+    from cargo_mcp.settings import ConfigError, Settings, misspelled_variables
+
+    for warning in misspelled_variables():
+        print(f"cargo-mcp: warning: {warning}", file=sys.stderr)
     try:
         settings = Settings.from_env(force_sandbox=args.sandbox)
+        if args.sandbox_port:
+            settings = dataclasses.replace(settings, sandbox_port=args.sandbox_port)
+        if settings.sandbox and settings.sandbox_port and not _free(settings.sandbox_port):
+            raise ConfigError(
+                f"the sandbox port {settings.sandbox_port} is in use; choose another --sandbox-port or "
+                "CARGO_MCP_SANDBOX_PORT (or leave it unset for any free port)."
+            )
     except ConfigError as e:
         print(f"cargo-mcp: configuration error: {e}", file=sys.stderr)
         return 2
@@ -76,6 +102,15 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _check_sql(args: argparse.Namespace) -> int:
     import json
 
@@ -88,12 +123,20 @@ def _check_sql(args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
+    from cargo_mcp.sandbox.cache import default_root
     from cargo_mcp.sandbox.server import Sandbox
+    from cargo_mcp.settings import ConfigError, Settings
 
+    try:
+        cache = Settings.from_env(force_sandbox=True).sandbox_cache or default_root()
+    except ConfigError as e:
+        print(f"cargo-mcp: configuration error: {e}", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
-    sandbox = Sandbox(seed=args.seed, scale=args.scale, token=args.token)
+    sandbox = Sandbox(seed=args.seed, scale=args.scale, token=args.token, cache=cache)
     url = sandbox.serve_in_thread(args.host, args.port)
-    print(f"Cargo sandbox ready in {time.perf_counter() - t0:.1f} s at {url}/v1", file=sys.stderr)
+    took = time.perf_counter() - t0
+    print(f"Cargo sandbox ready in {took:.1f} s at {url}/v1 ({sandbox.cache_note})", file=sys.stderr)
     for ws in sandbox.workspaces:
         print(f"  workspace {ws.name!r} {ws.uuid}: {len(ws.runs)} runs, token {ws.token}", file=sys.stderr)
     print(

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 
 import anyio
 import httpx
 
 from cargo_mcp import __version__
-from cargo_mcp.api.errors import CargoApiError, CargoError, CargoNetworkError
+from cargo_mcp.api.errors import CargoApiError, CargoError, CargoNetworkError, NotCargoError
 from cargo_mcp.api.models import (
     Batch,
     GetRunResult,
@@ -28,6 +29,10 @@ from cargo_mcp.api.models import (
 )
 from cargo_mcp.api.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
 
+DEFAULT_BASE_URL = "https://api.getcargo.io"
+SLOW_QUERY_SECONDS = 5.0
+# (level, message): told about retries and slow queries while they happen (the server sends them to its client)
+Notice = Callable[[Literal["info", "notice", "warning"], str], Awaitable[None]]
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=10.0)
 ORCH = "/orchestration"
 
@@ -61,6 +66,7 @@ class CargoClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        notice: Notice | None = None,
     ) -> None:
         headers = {
             "authorization": f"Bearer {token}",
@@ -72,6 +78,7 @@ class CargoClient:
             headers["selected-workspace-uuid"] = workspace_uuid
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
+        self._notice = notice
         self._http = httpx.AsyncClient(
             base_url=f"{self.base_url}/v1",
             headers=headers,
@@ -119,14 +126,22 @@ class CargoClient:
                         f"{_transport_reason(e)} (after {attempt} attempt{'s' * (attempt > 1)}).",
                         hint="Check the network and CARGO_API_BASE_URL, then retry.",
                     ) from None
-                await anyio.sleep(wait)
+                await self._retrying(method, path, _transport_reason(e), attempt, wait)
                 continue
             if resp.status_code in RETRY_STATUSES:
                 wait = self._next_wait(attempt, started, parse_retry_after(resp.headers.get("retry-after")))
                 if wait is not None:
-                    await anyio.sleep(wait)
+                    await self._retrying(method, path, f"HTTP {resp.status_code}", attempt, wait)
                     continue
-            return _parse(resp, method, path)
+            return _parse(resp, method, path, self.base_url)
+
+    async def _retrying(self, method: str, path: str, why: str, attempt: int, wait: float) -> None:
+        if self._notice is not None:
+            await self._notice(
+                "warning",
+                f"Cargo {method} {path}: {why}; retry {attempt + 1} of {self.retry.max_attempts} in {wait:.1f} s",
+            )
+        await anyio.sleep(wait)
 
     def _next_wait(self, attempt: int, started: float, retry_after: float | None) -> float | None:
         if attempt >= self.retry.max_attempts:
@@ -187,7 +202,12 @@ class CargoClient:
         return [Play.model_validate(p) for p in (await self.request("GET", f"{ORCH}/plays/list"))["plays"]]
 
     async def query(self, sql: str) -> list[dict[str, Any]]:
+        started = time.monotonic()
         rows: list[dict[str, Any]] = (await self.request("POST", f"{ORCH}/query", body={"query": sql}))["rows"]
+        took = time.monotonic() - started
+        if took >= SLOW_QUERY_SECONDS and self._notice is not None:
+            shown = " ".join(sql.split())
+            await self._notice("notice", f"slow SQL query ({took:.1f} s, {len(rows):,} rows): {shown[:200]}")
         return rows
 
     async def current_workspace(self) -> Workspace:
@@ -207,7 +227,8 @@ def _transport_reason(e: httpx.TransportError) -> str:
     return "the connection was dropped"
 
 
-def _parse(resp: httpx.Response, method: str, path: str) -> Any:
+def _parse(resp: httpx.Response, method: str, path: str, base_url: str) -> Any:
+    _refuse_if_not_cargo(resp, method, path, base_url)
     data: Any
     try:
         data = resp.json() if resp.content else {}
@@ -224,6 +245,32 @@ def _parse(resp: httpx.Response, method: str, path: str) -> Any:
     body = data if isinstance(data, dict) else {}
     message = body.get("errorMessage") or resp.reason_phrase or "Unknown error"
     raise CargoApiError(str(message), status=resp.status_code, reason=body.get("reason"))
+
+
+def _refuse_if_not_cargo(resp: httpx.Response, method: str, path: str, base_url: str) -> None:
+    """An HTML page below 500, or a 404/405 without Cargo's ``{errorMessage, reason}`` body, is not Cargo."""
+    if resp.status_code >= 500:
+        return
+    html = "html" in resp.headers.get("content-type", "") or resp.content.lstrip()[:1] == b"<"
+    if html:
+        what = "an HTML page"
+    elif resp.status_code in (404, 405) and not _cargo_error_body(resp):
+        what = "a body without Cargo's errorMessage/reason"
+    else:
+        return
+    raise NotCargoError(
+        f"{base_url} does not answer like Cargo's API: {method} {path} got HTTP {resp.status_code} with {what}.",
+        status=resp.status_code,
+        hint=f"Set CARGO_API_BASE_URL to Cargo's API ({DEFAULT_BASE_URL}, the default) or remove it.",
+    )
+
+
+def _cargo_error_body(resp: httpx.Response) -> bool:
+    try:
+        data = resp.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and bool({"errorMessage", "reason"} & data.keys())
 
 
 __all__ = ["CargoClient", "CargoError", "query_string"]

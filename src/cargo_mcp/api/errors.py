@@ -59,6 +59,10 @@ class CargoNetworkError(CargoError):
     """Cargo could not be reached (connection failure or timeout), retries included."""
 
 
+class NotCargoError(CargoError):
+    """The base URL answered, but not like Cargo's API (an HTML page, or a 404 without Cargo's error body)."""
+
+
 def _hint(status: int | None, reason: str | None) -> str | None:
     if reason and reason in HINTS:
         return HINTS[reason]

@@ -6,6 +6,7 @@ Every function either returns the wire value (plus a note when it translated som
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -199,3 +200,9 @@ def when(value: str, field: str, now: datetime | None = None) -> str:
 
 def _iso(d: datetime) -> str:
     return d.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def suggestion(name: str, known: list[str]) -> str:
+    """The end of an "unknown X" sentence: the closest known name, or the known names."""
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known) or 'none'}."

@@ -82,6 +82,11 @@ class ResultStore:
         self._evict(keep=result_id)
         return meta
 
+    def result_ids(self) -> list[str]:
+        """The stored result ids, newest first."""
+        files = sorted(self.root.glob("r_*.sqlite"), key=lambda p: p.stat().st_mtime, reverse=True)
+        return [p.stem for p in files]
+
     def meta(self, result_id: str) -> ResultMeta:
         with self._open(result_id) as db:
             doc = json.loads(db.execute("SELECT doc FROM meta").fetchone()[0])

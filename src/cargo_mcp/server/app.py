@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 
 from cargo_mcp import __version__
-from cargo_mcp.server import prompts
+from cargo_mcp.server import completions, notify, prompts
 from cargo_mcp.server.backend import Backend
 from cargo_mcp.server.tools import batches, discovery, failures, outputs, query, results, runs
 from cargo_mcp.settings import Settings
@@ -50,10 +51,13 @@ def build_server(settings: Settings, backend_factory: Callable[[], Backend] | No
     async def lifespan(_: MCPServer[Backend]) -> AsyncIterator[Backend]:
         backend = backend_factory() if backend_factory else Backend(settings)
         backend.start()
-        try:
-            yield backend
-        finally:
-            await backend.aclose()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(backend.health.check)  # in the background: the handshake does not wait for Cargo
+            try:
+                yield backend
+            finally:
+                tg.cancel_scope.cancel()
+                await backend.aclose()
 
     mcp: MCPServer[Backend] = MCPServer(
         "cargo-mcp",
@@ -71,6 +75,8 @@ def build_server(settings: Settings, backend_factory: Callable[[], Backend] | No
         query.register,
         failures.register,
         prompts.register,
+        notify.register,
+        completions.register,
     ]
     for r in register:
         r(mcp)

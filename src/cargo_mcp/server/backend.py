@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -15,10 +13,10 @@ from cargo_mcp.api.client import CargoClient
 from cargo_mcp.api.retry import RetryPolicy
 from cargo_mcp.results.fetch import FetchPolicy
 from cargo_mcp.results.store import ResultStore
+from cargo_mcp.server import notify
+from cargo_mcp.server.embedded import EmbeddedSandbox
+from cargo_mcp.server.health import Health
 from cargo_mcp.settings import Settings
-
-if TYPE_CHECKING:
-    from cargo_mcp.sandbox.server import Sandbox
 
 CATALOG_TTL = 30.0
 
@@ -36,8 +34,8 @@ class Backend:
             max_bytes=settings.max_download_bytes,
         )
         self.store = ResultStore(settings.results_dir, settings.results_max_bytes)
-        self._sandbox: Future[Sandbox] | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self.health = Health(settings)
+        self._sandbox: EmbeddedSandbox | None = None
         self._client: CargoClient | None = None
         self._files: httpx.AsyncClient | None = None
         self._lock = anyio.Lock()
@@ -50,8 +48,7 @@ class Backend:
     def start(self) -> None:
         """Begin building the embedded sandbox in the background (sandbox mode only)."""
         if self.settings.sandbox and self._sandbox is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cargo-sandbox")
-            self._sandbox = self._pool.submit(_start_sandbox, self.settings.sandbox_seed)
+            self._sandbox = EmbeddedSandbox(self.settings)
 
     async def client(self) -> CargoClient:
         """The Cargo client; in sandbox mode the first call waits until the sandbox is up."""
@@ -63,9 +60,13 @@ class Backend:
                 if self.settings.sandbox:
                     self.start()
                     assert self._sandbox is not None
-                    sandbox = await anyio.to_thread.run_sync(self._sandbox.result)
+                    sandbox = await self._sandbox.ready()
                     base, token = sandbox.base_url, sandbox.workspaces[0].token
-                kwargs: dict[str, Any] = {"workspace_uuid": self.settings.workspace_uuid, "retry": self.retry}
+                kwargs: dict[str, Any] = {
+                    "workspace_uuid": self.settings.workspace_uuid,
+                    "retry": self.retry,
+                    "notice": notify.log,
+                }
                 if self.timeout is not None:
                     kwargs["timeout"] = self.timeout
                 self._client = CargoClient(base, token, **kwargs)
@@ -92,24 +93,7 @@ class Backend:
         if self._files is not None:
             await self._files.aclose()
         if self._sandbox is not None:
-            sandbox = await anyio.to_thread.run_sync(self._sandbox.result)
-            sandbox.close()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-
-
-def _start_sandbox(seed: int) -> Sandbox:
-    from cargo_mcp.sandbox.server import Sandbox
-
-    started = time.monotonic()
-    sandbox = Sandbox(seed=seed)
-    url = sandbox.serve_in_thread()
-    print(
-        f"cargo-mcp: embedded sandbox ready at {url} in {time.monotonic() - started:.1f} s "
-        "(synthetic data, not your Cargo workspace).",
-        file=sys.stderr,
-    )
-    return sandbox
+            await anyio.to_thread.run_sync(self._sandbox.close)
 
 
 def _is_local(url: str) -> bool:

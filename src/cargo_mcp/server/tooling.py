@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from cargo_mcp.api.errors import CargoError
 from cargo_mcp.api.vocabulary import InputError
 from cargo_mcp.server.backend import Backend
+from cargo_mcp.server.health import announced
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 
@@ -44,7 +45,7 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
                 raise
             raise _tool_error(known) from None
 
-    return wrapper
+    return announced(wrapper)  # the setup banner and the request's notifications
 
 
 def _tool_error(e: Exception) -> ToolError:

@@ -16,7 +16,7 @@ from cargo_mcp.api.vocabulary import InputError
 from cargo_mcp.results import export
 from cargo_mcp.results.download import download_outputs as fetch_all
 from cargo_mcp.results.store import ResultMeta, ResultStore
-from cargo_mcp.server import graph, releases
+from cargo_mcp.server import graph, notify, releases
 from cargo_mcp.server.backend import Backend
 from cargo_mcp.server.filters import (
     BatchArg,
@@ -112,6 +112,9 @@ async def download_outputs(
 
     async def progress(done: int, pages: int, message: str) -> None:
         await ctx.report_progress(done, pages, message)
+        await notify.log("info", f"download_outputs: page {done} of {pages}: {message}")
+
+    await notify.log("info", f"download_outputs: {total:,} matching runs of node {slug!r}, {format} pages")
 
     meta = await fetch_all(
         client,
@@ -124,6 +127,7 @@ async def download_outputs(
         description=f"outputs of node {slug} for {payload}",
         progress=progress,
     )
+    await notify.log("info", f"download_outputs: stored {meta.rows:,} rows as {meta.result_id}")
     if total > 10_000:
         notes.append(f"{total:,} runs exceed the 10,000-run export cap: fetched in {-(-total // 10_000)} pages")
     if total == 0:

@@ -1,0 +1,89 @@
+"""The embedded sandbox, started in a background thread; the first tool calls wait for it and say so."""
+
+from __future__ import annotations
+
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import anyio
+
+from cargo_mcp.api.errors import CargoError
+from cargo_mcp.server import notify
+from cargo_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from cargo_mcp.sandbox.server import Sandbox
+
+POLL_SECONDS = 0.25
+PROGRESS_EVERY = 1.0  # seconds between progress notifications while one step runs
+
+
+class EmbeddedSandbox:
+    """Builds (or loads from its cache) and serves the sandbox on loopback, off the event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.step = (0.0, "starting the embedded sandbox")  # (fraction done, what happens now)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cargo-sandbox")
+        self._future = self._pool.submit(self._start)
+
+    def _start(self) -> Sandbox:
+        from cargo_mcp.sandbox.cache import default_root
+        from cargo_mcp.sandbox.server import Sandbox
+
+        started = time.monotonic()
+        sandbox = Sandbox(
+            seed=self.settings.sandbox_seed,
+            cache=self.settings.sandbox_cache or default_root(),
+            on_step=self._on_step,
+        )
+        self._on_step(0.95, "starting the sandbox's HTTP server")
+        url = sandbox.serve_in_thread(port=self.settings.sandbox_port)
+        reach = f"; token {sandbox.workspaces[0].token}" if self.settings.sandbox_port else ""
+        print(
+            f"cargo-mcp: embedded sandbox ready at {url} in {time.monotonic() - started:.1f} s "
+            f"({sandbox.cache_note}{reach}; synthetic data, not your Cargo workspace).",
+            file=sys.stderr,
+        )
+        return sandbox
+
+    def _on_step(self, fraction: float, message: str) -> None:
+        self.step = (fraction, message)
+
+    async def ready(self) -> Sandbox:
+        """The running sandbox; while it starts, send the caller progress and log notifications."""
+        if not self._future.done():
+            await self._wait()
+        try:
+            return self._future.result()
+        except Exception as e:
+            raise CargoError(
+                f"the embedded sandbox could not start: {e}",
+                hint="See the server's stderr; set CARGO_API_TOKEN to use Cargo instead of the sandbox.",
+            ) from None
+
+    async def _wait(self) -> None:
+        began = time.monotonic()
+        await notify.log("info", f"waiting for the embedded sandbox: {self.step[1]}")
+        sent, sent_at, last = -1.0, 0.0, ""
+        while not self._future.done():
+            fraction, message = self.step
+            if message != last or time.monotonic() - sent_at >= PROGRESS_EVERY:
+                # Progress must grow with every notification: creep on while one step takes long.
+                sent, sent_at, last = min(99.0, max(fraction * 100, sent + 0.5)), time.monotonic(), message
+                await notify.progress(sent, 100, f"sandbox: {message} ({sent_at - began:.0f} s)")
+            await anyio.sleep(POLL_SECONDS)
+        await notify.progress(100, 100, "sandbox ready")
+        await notify.log("info", f"the embedded sandbox is ready after {time.monotonic() - began:.1f} s")
+
+    def close(self) -> None:
+        """Stop the sandbox (waiting for it to finish starting, and for its cache to be written)."""
+        try:
+            sandbox = self._future.result()
+        except Exception:
+            sandbox = None
+        if sandbox is not None:
+            sandbox.close()
+        self._pool.shutdown(wait=False)
