@@ -110,13 +110,19 @@ async def test_workflow_names_and_result_ids_complete(mcp_client: Client, shared
         made.append((r.structured_content or {})["result_id"])
     got = (await mcp_client.complete(results, {"name": "result_id", "value": "r_"})).completion.values
     assert got[:2] == made[::-1]  # newest first
-    assert (await mcp_client.complete(results, {"name": "result_id", "value": made[0][:8]})).completion.values[0] == made[0]
+    assert (await mcp_client.complete(results, {"name": "result_id", "value": made[0][:8]})).completion.values[
+        0
+    ] == made[0]
 
 
 @pytest.mark.parametrize(
     ("ref", "argument", "message"),
     [
-        (PromptReference(type="ref/prompt", name="debug_failed_batches"), "batch_uuid", "did you mean 'debug_failed_batch'"),
+        (
+            PromptReference(type="ref/prompt", name="debug_failed_batches"),
+            "batch_uuid",
+            "did you mean 'debug_failed_batch'",
+        ),
         (PROMPT, "batch", "has no argument 'batch'; did you mean 'batch_uuid'"),
         (ResourceTemplateReference(type="ref/resource", uri="cargo://nope/{x}"), "x", "unknown resource template"),
     ],
@@ -133,7 +139,11 @@ async def test_completion_of_something_unknown_is_invalid_params(
 @pytest.mark.parametrize(
     ("name", "arguments", "message"),
     [
-        ("debug_failed_batches", {"batch_uuid": "x"}, "Unknown prompt 'debug_failed_batches'; did you mean 'debug_failed_batch'"),
+        (
+            "debug_failed_batches",
+            {"batch_uuid": "x"},
+            "Unknown prompt 'debug_failed_batches'; did you mean 'debug_failed_batch'",
+        ),
         ("debug_failed_batch", {"batch": "x"}, "has no argument 'batch'; did you mean 'batch_uuid'"),
         ("debug_failed_batch", {}, "needs the argument(s) batch_uuid"),
         ("debug_failed_batch", {"batch_uuid": "yesterday"}, "batch_uuid"),

@@ -23,6 +23,7 @@ T1 = T0 + 3 * 86_400 + 1234.5  # a later start
 
 def snapshot(sb: Sandbox) -> dict[str, Any]:
     """Everything a client can see: the generated objects and every SQL row (timestamps as epoch seconds)."""
+    assert sb.wait_for_tables(60)
     rows = {}
     for ws in sb.workspaces:
         for table in TABLES:
@@ -94,8 +95,8 @@ def fresh() -> dict[str, Any]:
 
 def build_cache(root: Path) -> None:
     sb = Sandbox(seed=SEED, scale=SCALE, now=T0, cache=root)
-    sb.close()  # waits for the entry to be written
-    assert sb.cache_note.startswith("built and cached")
+    sb.close()
+    assert sb.cache_note.startswith("built and cached") and SandboxCache(root, SEED, SCALE).ready()
 
 
 def test_a_cached_start_equals_a_fresh_build_at_that_moment(tmp_path: Path, fresh: dict[str, Any]) -> None:
@@ -117,26 +118,29 @@ def test_a_cached_start_equals_a_fresh_build_at_that_moment(tmp_path: Path, fres
     assert b"chosen-token" not in (SandboxCache(tmp_path, SEED, SCALE).path / "workspaces.pickle").read_bytes()
 
 
-@pytest.mark.parametrize("damage", ["truncate_table", "garble_pickle", "bad_meta"])
+def garble(path: Path) -> None:
+    """Overwrite bytes in the middle of a file, keeping its size."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 64] = b"\x00" * 64
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["truncated_table", "garbled_pickle", "bad_meta"])
 def test_a_broken_entry_is_rebuilt(tmp_path: Path, damage: str) -> None:
     build_cache(tmp_path)
     entry = SandboxCache(tmp_path, SEED, SCALE).path
-    if damage == "truncate_table":
-        table = entry / "0-spans.native.zst"
+    if damage == "truncated_table":
+        table = entry / "0-spans.arrow"
         table.write_bytes(table.read_bytes()[:1000])
-    elif damage == "garble_pickle":
-        pickled = entry / "workspaces.pickle"
-        data = bytearray(pickled.read_bytes())
-        data[len(data) // 2 : len(data) // 2 + 64] = b"\x00" * 64
-        pickled.write_bytes(bytes(data))
+    elif damage == "garbled_pickle":
+        garble(entry / "workspaces.pickle")
     else:
         (entry / "meta.json").write_text("{not json")
     sb = Sandbox(seed=SEED, scale=SCALE, now=T1, cache=tmp_path)
     try:
         assert sb.cache_note.startswith("cache unreadable") and sb.cache_note.endswith("rebuilt")
-        assert len(sb.workspaces[0].runs) > 500
         count = sb.engine.internal_query(sb.workspaces[0].uuid, "SELECT count() AS n FROM runs")[0]["n"]
-        assert count == len(sb.workspaces[0].runs)
+        assert count == len(sb.workspaces[0].runs) > 500
     finally:
         sb.close()
     again = Sandbox(seed=SEED, scale=SCALE, now=T1, cache=tmp_path)
@@ -144,6 +148,19 @@ def test_a_broken_entry_is_rebuilt(tmp_path: Path, damage: str) -> None:
         assert again.cache_note.startswith("loaded from the cache")
     finally:
         again.close()
+
+
+def test_unreadable_cached_tables_are_built_from_the_workspaces(tmp_path: Path, fresh: dict[str, Any]) -> None:
+    build_cache(tmp_path)
+    entry = SandboxCache(tmp_path, SEED, SCALE).path
+    garble(entry / "0-runs.arrow")  # same size: found only when the engine reads it, after the start
+    sb = Sandbox(seed=SEED, scale=SCALE, now=T1, cache=tmp_path)
+    try:
+        assert sb.cache_note.startswith("loaded from the cache")
+        assert_same(fresh, snapshot(sb))  # the same data, SQL included
+        assert not entry.exists()  # the next start builds a new entry
+    finally:
+        sb.close()
 
 
 def test_the_key_holds_seed_scale_and_version(tmp_path: Path) -> None:
@@ -159,7 +176,7 @@ def test_an_unwritable_cache_folder_only_means_no_cache(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     sb = Sandbox(seed=SEED, scale=SCALE, now=T0, cache=blocker / "cache")
     try:
-        sb.wait_for_cache()
+        assert sb.cache_note.startswith("not cached: NotADirectoryError")
         assert len(sb.workspaces[0].runs) > 500 and not (blocker / "cache").exists()
     finally:
         sb.close()

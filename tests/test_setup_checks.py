@@ -20,7 +20,7 @@ from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.app import build_server
 from cargo_mcp.server.backend import Backend
 from cargo_mcp.server.health import SANDBOX_MARK
-from cargo_mcp.settings import Settings, misspelled_variables
+from cargo_mcp.settings import KNOWN_VARIABLES, Settings, misspelled_variables
 from tests.support import FAST_RETRY
 
 
@@ -128,11 +128,9 @@ def test_mistyped_variables_name_the_closest_one() -> None:
     env = {"CARGO_API_TOKNE": "x", "CARGO_HOME": "/r", "CARGO_TARGET_DIR": "t", "CARGO_MCP_COLOUR": "1"}
     assert misspelled_variables(env) == [
         "CARGO_API_TOKNE is not a cargo-mcp variable (ignored); did you mean CARGO_API_TOKEN?",
-        "CARGO_MCP_COLOUR is not a cargo-mcp variable (ignored); known: " + ", ".join(
-            v for v in ("CARGO_MCP_EXPORT_DIR", "CARGO_MCP_RESULTS_DIR", "CARGO_MCP_RESULTS_MAX_BYTES",
-                        "CARGO_MCP_DOWNLOAD_HOSTS", "CARGO_MCP_MAX_DOWNLOAD_BYTES", "CARGO_MCP_MAX_RUNS",
-                        "CARGO_MCP_SANDBOX_PORT", "CARGO_MCP_SANDBOX_CACHE", "CARGO_MCP_NPM_CACHE")
-        ) + ".",
+        "CARGO_MCP_COLOUR is not a cargo-mcp variable (ignored); known: "
+        + ", ".join(v for v in KNOWN_VARIABLES if v.startswith("CARGO_MCP_"))
+        + ".",
     ]  # Rust's own CARGO_HOME and CARGO_TARGET_DIR pass silently
 
 
@@ -150,13 +148,19 @@ def serve(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_serve_warns_about_a_mistyped_variable() -> None:
     proc = serve({"CARGO_API_TOKNE": "abc", "CARGO_API_TOKEN": "t", "CARGO_API_BASE_URL": "http://127.0.0.1:9"})
-    assert "warning: CARGO_API_TOKNE is not a cargo-mcp variable (ignored); did you mean CARGO_API_TOKEN?" in proc.stderr
+    assert (
+        "warning: CARGO_API_TOKNE is not a cargo-mcp variable (ignored); did you mean CARGO_API_TOKEN?" in proc.stderr
+    )
 
 
 @pytest.mark.parametrize(
     ("env", "args", "message"),
     [
-        ({"CARGO_MCP_RESULTS_DIR": "{file}/results"}, (), "CARGO_MCP_RESULTS_DIR must be a folder cargo-mcp can write to"),
+        (
+            {"CARGO_MCP_RESULTS_DIR": "{file}/results"},
+            (),
+            "CARGO_MCP_RESULTS_DIR must be a folder cargo-mcp can write to",
+        ),
         ({"CARGO_MCP_SANDBOX_PORT": "99999"}, (), "CARGO_MCP_SANDBOX_PORT must be a TCP port"),
         ({}, ("--sandbox-port", "{busy}"), "the sandbox port {busy} is in use"),
     ],

@@ -248,7 +248,7 @@ class Api:
     async def query(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.Query, await body(r))
         try:
-            res = await anyio.to_thread.run_sync(self.sb.engine.query, ws.uuid, q.query)
+            res = await anyio.to_thread.run_sync(self.sb.query, ws.uuid, q.query)
         except QueryError as e:
             raise ApiError(400, e.message, "queryFailed") from None
         return ok({"rows": res.rows})

@@ -2,8 +2,9 @@
 
 One folder per (package version, seed, scale, generator source digest) under the user cache folder
 (``CARGO_MCP_SANDBOX_CACHE`` overrides it): ``workspaces.pickle`` (the generated workspaces),
-one ClickHouse Native file per workspace table, and ``meta.json`` (written last) with the generation time
-and the file sizes. A folder is built under a temporary name and renamed into place, so a reader sees a
+one Arrow IPC file (zstd) per workspace table, and ``meta.json`` (written last) with the generation time
+and the file sizes. It is written while the engine loads the fresh build, so it is complete when the
+sandbox is ready. A folder is built under a temporary name and renamed into place, so a reader sees a
 complete entry or none. Loading moves every timestamp by the time since generation, so the data is
 "relative to start-up" as a fresh build is; a cache that cannot be read is removed and rebuilt.
 
@@ -20,7 +21,6 @@ import os
 import pickle
 import secrets
 import shutil
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+import pyarrow as pa
+import pyarrow.ipc as ipc
 
 import cargo_mcp
 from cargo_mcp import __version__
@@ -79,56 +81,60 @@ class SandboxCache:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def load(self, engine: Engine, now: float) -> list[SandboxWorkspace]:
-        """Load the entry into ``engine`` and return its workspaces, with timestamps moved to ``now``.
+    def load(self, now: float) -> Loaded:
+        """The entry's workspaces, with timestamps moved to ``now``; its tables follow with :meth:`Loaded.tables`.
 
         Raises :class:`FileNotFoundError` when there is no entry and :class:`CacheUnreadable` when it is
-        broken (the entry is then removed; ``engine`` may hold part of it: discard the engine).
+        broken (the entry is then removed).
         """
         try:
             meta = json.loads((self.path / _META).read_text())
-        except FileNotFoundError:
-            raise
-        except (OSError, ValueError) as e:
-            self._discard()
-            raise CacheUnreadable(f"meta.json unreadable ({e})") from None
-        try:
-            return self._load(meta, engine, now)
-        except Exception as e:
+            if meta.get("format") != FORMAT:
+                raise ValueError(f"format {meta.get('format')!r}, expected {FORMAT}")
+            for name, size in meta["files"].items():
+                if (self.path / name).stat().st_size != size:
+                    raise ValueError(f"{name} has the wrong size")
+            shift_ms = round((now - float(meta["now"])) * 1000)
+            with _gc_paused(), open(self.path / _OBJECTS, "rb") as f:
+                workspaces: list[SandboxWorkspace] = _Unpickler(f, shift_ms / 1000).load()
+            if [ws.uuid for ws in workspaces] != meta["workspaces"]:
+                raise ValueError("workspaces.pickle does not match meta.json")
+        except FileNotFoundError as e:
+            if e.filename == str(self.path / _META):
+                raise
             self._discard()
             raise CacheUnreadable(f"{type(e).__name__}: {e}") from None
-
-    def _load(self, meta: dict[str, Any], engine: Engine, now: float) -> list[SandboxWorkspace]:
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"format {meta.get('format')!r}, expected {FORMAT}")
-        for name, size in meta["files"].items():
-            if (self.path / name).stat().st_size != size:
-                raise ValueError(f"{name} has the wrong size")
-        shift_ms = round((now - float(meta["now"])) * 1000)
-        loaded: dict[str, Any] = {}
-        # Unpickling holds the GIL while the engine's inserts release it: do both at once.
-        reader = threading.Thread(target=_unpickle, args=(self.path / _OBJECTS, shift_ms / 1000, loaded), daemon=True)
-        reader.start()
-        try:
-            for i, uuid in enumerate(meta["workspaces"]):
-                engine.add_workspace(uuid)
-                for table in TABLES:
-                    engine.load_file(uuid, table, self.path / _table_file(i, table), shift_ms)
-        finally:
-            reader.join()
-        if "error" in loaded:
-            raise loaded["error"]
-        workspaces: list[SandboxWorkspace] = loaded["workspaces"]
-        if [ws.uuid for ws in workspaces] != meta["workspaces"]:
-            raise ValueError("workspaces.pickle does not match meta.json")
+        except Exception as e:  # whatever a damaged file makes the readers raise
+            self._discard()
+            raise CacheUnreadable(f"{type(e).__name__}: {e}") from None
         _touch(self.path / _META)
-        return workspaces
+        return Loaded(self, workspaces, shift_ms)
 
     # -- writing ---------------------------------------------------------------------------
 
-    def writer(self, workspaces: list[SandboxWorkspace], now: float) -> CacheWriter:
-        """A writer for a freshly generated sandbox (``now`` is its generation time)."""
-        return CacheWriter(self, workspaces, now)
+    def write(self, workspaces: list[SandboxWorkspace], tables: list[dict[str, pa.Table]], now: float) -> None:
+        """Write a freshly generated sandbox (``now``: its generation time) under a temporary name, then move
+        it into place; a concurrent writer of the same entry may win. Raises OSError when the folder is not
+        writable (nothing is left behind)."""
+        tmp = self.root / f".{self.key}.{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp.mkdir(mode=0o700)
+            with open(tmp / _OBJECTS, "wb") as f:
+                _Pickler(f, protocol=pickle.HIGHEST_PROTOCOL).dump(workspaces)
+            options = ipc.IpcWriteOptions(compression="zstd")
+            for i, ws_tables in enumerate(tables):
+                for name in TABLES:
+                    with ipc.new_file(tmp / _table_file(i, name), ws_tables[name].schema, options=options) as out:
+                        out.write_table(ws_tables[name])
+            files = {p.name: p.stat().st_size for p in tmp.iterdir()}
+            meta = {"format": FORMAT, "now": now, "workspaces": [ws.uuid for ws in workspaces], "files": files}
+            (tmp / _META).write_text(json.dumps(meta, indent=1))
+            self._prune()
+            with suppress(OSError):  # another process finished the same entry first
+                tmp.rename(self.path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def _discard(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
@@ -146,40 +152,28 @@ class SandboxCache:
             shutil.rmtree(p, ignore_errors=True)
 
 
-class CacheWriter:
-    """Writes one entry in two steps: the workspaces (Python, while the engine loads) and the tables."""
+class Loaded:
+    """A cache entry's workspaces, already in memory; its tables still to be loaded into an engine."""
 
-    def __init__(self, cache: SandboxCache, workspaces: list[SandboxWorkspace], now: float) -> None:
+    def __init__(self, cache: SandboxCache, workspaces: list[SandboxWorkspace], shift_ms: int) -> None:
         self.cache = cache
         self.workspaces = workspaces
-        self.now = now
-        self.tmp = cache.root / f".{cache.key}.{os.getpid()}-{secrets.token_hex(4)}"
+        self.shift_ms = shift_ms
 
-    def write_objects(self) -> None:
-        """Pickle the workspaces into the temporary folder."""
-        self.cache.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.tmp.mkdir(mode=0o700)
-        with open(self.tmp / _OBJECTS, "wb") as f:
-            _Pickler(f, protocol=pickle.HIGHEST_PROTOCOL).dump(self.workspaces)
+    def tables(self, engine: Engine) -> None:
+        """Create each workspace's database in ``engine`` and load its tables from the entry.
 
-    def finish(self, engine: Engine) -> None:
-        """Dump the tables, write meta.json and move the entry into place (a concurrent writer may win)."""
+        Raises :class:`CacheUnreadable` (and removes the entry) when a file cannot be read; ``engine`` may
+        then hold part of the data (drop those workspaces).
+        """
         try:
             for i, ws in enumerate(self.workspaces):
+                engine.add_workspace(ws.uuid)
                 for table in TABLES:
-                    engine.dump(ws.uuid, table, self.tmp / _table_file(i, table))
-            files = {p.name: p.stat().st_size for p in self.tmp.iterdir()}
-            uuids = [ws.uuid for ws in self.workspaces]
-            meta = {"format": FORMAT, "now": self.now, "workspaces": uuids, "files": files}
-            (self.tmp / _META).write_text(json.dumps(meta, indent=1))
-            self.cache._prune()
-            with suppress(OSError):  # another process finished the same entry first
-                self.tmp.rename(self.cache.path)
-        finally:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def abandon(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
+                    engine.load_file(ws.uuid, table, self.cache.path / _table_file(i, table), self.shift_ms)
+        except Exception as e:
+            self.cache._discard()
+            raise CacheUnreadable(f"{type(e).__name__}: {e}") from None
 
 
 # Runs and executions (~300,000 objects) are pickled as (class, field values) and rebuilt by a loader
@@ -239,15 +233,7 @@ def _move_the_rest(ws: SandboxWorkspace, seconds: float) -> None:
 
 
 def _table_file(workspace: int, table: str) -> str:
-    return f"{workspace}-{table}.native.zst"
-
-
-def _unpickle(path: Path, seconds: float, out: dict[str, Any]) -> None:
-    try:
-        with _gc_paused(), open(path, "rb") as f:
-            out["workspaces"] = _Unpickler(f, seconds).load()
-    except Exception as e:
-        out["error"] = e
+    return f"{workspace}-{table}.arrow"
 
 
 @contextmanager

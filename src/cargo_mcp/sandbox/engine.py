@@ -257,6 +257,14 @@ class Engine:
                 self._owner.query(create_table_sql(db, table))
             self._databases[workspace_uuid] = db
 
+    def drop_workspace(self, workspace_uuid: str) -> None:
+        """Remove the workspace's database and everything in it (no-op for an unknown workspace)."""
+        with self._lock:
+            self._check_open()
+            db = self._databases.pop(workspace_uuid, None)
+            if db is not None:
+                self._owner.query(f"DROP DATABASE IF EXISTS `{db}`")
+
     def has_workspace(self, workspace_uuid: str) -> bool:
         return workspace_uuid in self._databases
 
@@ -293,15 +301,9 @@ class Engine:
             # unique by their sorting key, so merging them on insert (optimize_on_insert) would only cost time.
             self._owner.query(f"INSERT INTO `{db}`.`{table}` SELECT * FROM Python(tbl) SETTINGS optimize_on_insert=0")
 
-    def dump(self, workspace_uuid: str, table: str, path: Path) -> None:
-        """Write ``table`` of the workspace to a new file ``path`` (ClickHouse Native, zstd) for :meth:`load_file`."""
-        with self._lock:
-            self._check_open()
-            db = self._db(workspace_uuid)
-            self._owner.query(f"INSERT INTO FUNCTION {_native_file(path)} SELECT * FROM `{db}`.`{table}`")
-
     def load_file(self, workspace_uuid: str, table: str, path: Path, shift_ms: int = 0) -> None:
-        """Append the rows of a :meth:`dump` file to ``table``, every timestamp moved by ``shift_ms`` milliseconds."""
+        """Append the rows of an Arrow IPC file of ``table`` (its columns in order), every timestamp moved by
+        ``shift_ms`` milliseconds. ClickHouse reads the file itself: no Python objects, no pandas."""
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
         moved = []
@@ -315,7 +317,7 @@ class Engine:
             self._check_open()
             db = self._db(workspace_uuid)
             self._owner.query(
-                f"INSERT INTO `{db}`.`{table}` SELECT {columns} FROM {_native_file(path)} "
+                f"INSERT INTO `{db}`.`{table}` SELECT {columns} FROM file('{_literal(str(path))}', 'Arrow') "
                 "SETTINGS optimize_on_insert=0"
             )
 
@@ -472,9 +474,9 @@ class Engine:
         return message
 
 
-def _native_file(path: Path) -> str:
-    literal = str(path).replace("\\", "\\\\").replace("'", "\\'")
-    return f"file('{literal}', 'Native', 'auto', 'zstd')"
+def _literal(text: str) -> str:
+    """``text`` inside a ClickHouse single-quoted string literal."""
+    return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def _connect(conn_str: str) -> Any:

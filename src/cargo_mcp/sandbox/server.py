@@ -8,12 +8,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow as pa
 import uvicorn
 
 from cargo_mcp.sandbox import tables
 from cargo_mcp.sandbox.app import create_app
-from cargo_mcp.sandbox.cache import CacheUnreadable, CacheWriter, SandboxCache
-from cargo_mcp.sandbox.engine import Engine
+from cargo_mcp.sandbox.cache import CacheUnreadable, Loaded, SandboxCache
+from cargo_mcp.sandbox.engine import Engine, QueryResult
 from cargo_mcp.sandbox.faults import Faults
 from cargo_mcp.sandbox.files import FileStore
 from cargo_mcp.sandbox.workspace import SandboxWorkspace, build_sandbox
@@ -26,8 +27,9 @@ Step = Callable[[float, str], None]  # (fraction done, what happens now); called
 class Sandbox:
     """A Cargo-API-compatible local workspace (two tenants). Create it in the main thread.
 
-    With ``cache`` (a folder) the generated data is read from there when present and written there
-    otherwise (the write finishes in the background; :meth:`close` waits for it).
+    With ``cache`` (a folder) the generated data is read from there when present, and written there
+    (while the engine loads) when not. A cached start is ready once the workspaces are in memory: the
+    SQL tables load in the background and SQL queries (:meth:`query`) wait for them.
     """
 
     def __init__(
@@ -47,10 +49,12 @@ class Sandbox:
         self.cache = SandboxCache(cache, seed, scale) if cache is not None else None
         self.cache_note = ""  # how the cache was used, for the start-up message
         self.engine = Engine()
-        self._writer: threading.Thread | None = None
+        self._tables_loaded = threading.Event()
+        self._loader: threading.Thread | None = None
         workspaces = self._from_cache(now, step)
         if workspaces is None:
             workspaces = self._generate(seed, scale, now, step)
+            self._tables_loaded.set()
         if token:
             workspaces[0].token = token
         self.workspaces = workspaces
@@ -70,14 +74,26 @@ class Sandbox:
             return None
         step(0.1, "loading the cached sandbox")
         try:
-            workspaces = self.cache.load(self.engine, now)
+            loaded = self.cache.load(now)
         except (FileNotFoundError, CacheUnreadable) as e:
             self.cache_note = f"cache unreadable ({e}); rebuilt"
-            self.engine.close()  # it may hold part of the entry
-            self.engine = Engine()
             return None
         self.cache_note = f"loaded from the cache in {self.cache.path}"
-        return workspaces
+        self._loader = threading.Thread(target=self._load_tables, args=(loaded,), daemon=True)
+        self._loader.start()
+        return loaded.workspaces
+
+    def _load_tables(self, loaded: Loaded) -> None:
+        """The cached tables; if they cannot be read, the same tables built from the workspaces in memory."""
+        try:
+            loaded.tables(self.engine)
+        except CacheUnreadable as e:
+            log.warning("the cached sandbox tables are unreadable (%s); building them from the workspaces", e)
+            for ws in loaded.workspaces:
+                self.engine.drop_workspace(ws.uuid)
+            self._load_engine(loaded.workspaces, [tables.workspace_tables(ws) for ws in loaded.workspaces])
+        finally:
+            self._tables_loaded.set()
 
     def _generate(self, seed: int, scale: float, now: float, step: Step) -> list[SandboxWorkspace]:
         step(0.05, "generating the synthetic workspaces (first start; cached afterwards)")
@@ -86,28 +102,37 @@ class Sandbox:
         step(0.35, "building the SQL tables")
         built = [tables.workspace_tables(ws) for ws in workspaces]
         step(0.75, "loading the SQL engine")
-        writer = self.cache.writer(workspaces, now) if self.cache is not None else None
-        pickled: list[str | None] = []
-        pickling = None
-        if writer is not None:  # the engine's inserts release the GIL: pickle meanwhile
-            pickling = threading.Thread(target=lambda: pickled.append(_failure(writer.write_objects)), daemon=True)
-            pickling.start()
+        writing = None
+        if self.cache is not None:  # the engine's inserts release the GIL: write the cache meanwhile
+            writing = threading.Thread(target=self._write_cache, args=(workspaces, built, now), daemon=True)
+            writing.start()
+        self._load_engine(workspaces, built)
+        if writing is not None:
+            writing.join()
+        return workspaces
+
+    def _load_engine(self, workspaces: list[SandboxWorkspace], built: list[dict[str, pa.Table]]) -> None:
         for ws, ws_tables in zip(workspaces, built, strict=True):
             self.engine.add_workspace(ws.uuid)
             for name, table in ws_tables.items():
                 self.engine.load(ws.uuid, name, table)
-        if writer is not None and pickling is not None:
-            pickling.join()
-            self._writer = threading.Thread(target=self._finish_cache, args=(writer, pickled[0]), daemon=True)
-            self._writer.start()  # dumping the tables releases the GIL too; it runs while the sandbox serves
-        return workspaces
 
-    def _finish_cache(self, writer: CacheWriter, failed: str | None) -> None:
-        failed = failed or _failure(lambda: writer.finish(self.engine))
-        if failed:
-            writer.abandon()
-            where = writer.tmp.parent
-            log.warning("could not write the sandbox cache in %s (%s); the next start builds it again", where, failed)
+    def _write_cache(self, workspaces: list[SandboxWorkspace], built: list[dict[str, pa.Table]], now: float) -> None:
+        assert self.cache is not None
+        try:
+            self.cache.write(workspaces, built, now)
+        except Exception as e:  # a read-only or full disk only means no cache: say so, go on
+            self.cache_note = f"not cached: {type(e).__name__}: {e}"
+            log.warning("could not write the sandbox cache in %s (%s)", self.cache.root, e)
+
+    def query(self, workspace_uuid: str, sql: str) -> QueryResult:
+        """Run a user's SQL (see :meth:`Engine.query`), once the tables are loaded."""
+        self.wait_for_tables()
+        return self.engine.query(workspace_uuid, sql)
+
+    def wait_for_tables(self, timeout: float | None = None) -> bool:
+        """Block until the SQL tables are loaded (immediately after a fresh build); False on timeout."""
+        return self._tables_loaded.wait(timeout)
 
     def serve_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on a background thread; return the base URL (``http://host:port``)."""
@@ -123,24 +148,11 @@ class Sandbox:
         self.base_url = f"http://{host}:{sock.getsockname()[1]}"
         return self.base_url
 
-    def wait_for_cache(self, timeout: float | None = None) -> None:
-        """Block until the cache entry being written (if any) is complete."""
-        if self._writer is not None and self._writer.is_alive():
-            self._writer.join(timeout)
-
     def close(self) -> None:
         if self._server is not None:
             self._server.should_exit = True
             if self._thread is not None:
                 self._thread.join(5)
-        self.wait_for_cache(60)
+        if self._loader is not None:
+            self._loader.join()
         self.engine.close()
-
-
-def _failure(fn: Callable[[], None]) -> str | None:
-    """Run a cache-writing step; a failure (disk full, read-only folder) only means no cache: say why."""
-    try:
-        fn()
-    except Exception as e:  # OSError, or the engine closed under the writer
-        return f"{type(e).__name__}: {e}"
-    return None

@@ -76,7 +76,8 @@ class EmbeddedSandbox:
                 await notify.progress(sent, 100, f"sandbox: {message} ({sent_at - began:.0f} s)")
             await anyio.sleep(POLL_SECONDS)
         await notify.progress(100, 100, "sandbox ready")
-        await notify.log("info", f"the embedded sandbox is ready after {time.monotonic() - began:.1f} s")
+        note = self._future.result().cache_note if self._future.exception() is None else "it failed"
+        await notify.log("info", f"the embedded sandbox is ready after {time.monotonic() - began:.1f} s ({note})")
 
     def close(self) -> None:
         """Stop the sandbox (waiting for it to finish starting, and for its cache to be written)."""
