@@ -134,7 +134,12 @@ def _sandbox(args: argparse.Namespace) -> int:
         return 2
     t0 = time.perf_counter()
     sandbox = Sandbox(seed=args.seed, scale=args.scale, token=args.token, cache=cache)
-    url = sandbox.serve_in_thread(args.host, args.port)
+    try:
+        url = sandbox.serve_in_thread(args.host, args.port)
+    except OSError as e:
+        sandbox.close()
+        print(f"cargo-mcp: configuration error: {e}", file=sys.stderr)
+        return 2
     took = time.perf_counter() - t0
     print(f"Cargo sandbox ready in {took:.1f} s at {url}/v1 ({sandbox.cache_note})", file=sys.stderr)
     for ws in sandbox.workspaces:
