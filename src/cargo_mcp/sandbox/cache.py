@@ -25,21 +25,23 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
-import pyarrow as pa
-import pyarrow.ipc as ipc
 
 import cargo_mcp
 from cargo_mcp import __version__
 from cargo_mcp.guard.tables import TABLES
 from cargo_mcp.sandbox import workspace
-from cargo_mcp.sandbox.engine import Engine
 from cargo_mcp.sandbox.workspace import SandboxWorkspace
 
+if TYPE_CHECKING:  # the key and the entry's state need neither (doctor reads them)
+    import pyarrow as pa
+
+    from cargo_mcp.sandbox.engine import Engine
+
 FORMAT = 1
-KEEP_ENTRIES = 3  # other (older) keys beyond these are removed when a new entry is written
+KEEP_ENTRIES = 3  # entries kept, the most recently used; older ones go when a new one is written
 STALE_TMP_SECONDS = 3600.0
 _OBJECTS = "workspaces.pickle"
 _META = "meta.json"
@@ -116,6 +118,8 @@ class SandboxCache:
         """Write a freshly generated sandbox (``now``: its generation time) under a temporary name, then move
         it into place; a concurrent writer of the same entry may win. Raises OSError when the folder is not
         writable (nothing is left behind)."""
+        import pyarrow.ipc as ipc
+
         tmp = self.root / f".{self.key}.{os.getpid()}-{secrets.token_hex(4)}"
         try:
             self.root.mkdir(parents=True, exist_ok=True, mode=0o700)

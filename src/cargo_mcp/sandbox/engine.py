@@ -34,14 +34,14 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import chdb
-import pyarrow as pa
-from chdb import session as chdb_session
+from typing import TYPE_CHECKING, Any
 
 from cargo_mcp.guard.tables import TABLES
-from cargo_mcp.sandbox.schema import arrow_schema, create_table_sql
+
+# chdb (a 0.5 GB library) and pyarrow load with the first Engine: a cached sandbox serves its API while
+# its engine starts behind it, and the HTTP app imports this module for QueryError only.
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 MAX_RESULT_ROWS = 10_000
 PUBLIC_DATABASE = "orchestration"
@@ -172,6 +172,8 @@ class Engine:
         self._path = tempfile.mkdtemp(prefix="cargo-sandbox-")
         self._owner: Any
         try:
+            from chdb import session as chdb_session
+
             self._owner = chdb_session.Session(self._path)  # type: ignore[no-untyped-call]
         except BaseException:
             shutil.rmtree(self._path, ignore_errors=True)
@@ -247,6 +249,8 @@ class Engine:
 
     def add_workspace(self, workspace_uuid: str) -> None:
         """Create the workspace's private database (``ws_<16 random hex>``) with the four tables."""
+        from cargo_mcp.sandbox.schema import create_table_sql
+
         with self._lock:
             self._check_open()
             if workspace_uuid in self._databases:
@@ -282,16 +286,20 @@ class Engine:
         """
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
-        schema = arrow_schema(table)
+        import pyarrow as pa
+
+        from cargo_mcp.sandbox.schema import arrow_schema
+
+        target = arrow_schema(table)
         names = list(columns.column_names) if isinstance(columns, pa.Table) else list(columns)
-        missing = [n for n in schema.names if n not in names]
-        extra = [n for n in names if n not in schema.names]
+        missing = [n for n in target.names if n not in names]
+        extra = [n for n in names if n not in target.names]
         if missing or extra:
             raise ValueError(f"{table}: missing columns {missing}, unexpected columns {extra}")
         if isinstance(columns, pa.Table):
-            tbl = columns.select(schema.names).cast(schema)
+            tbl = columns.select(target.names).cast(target)
         else:
-            tbl = pa.table({n: columns[n] for n in schema.names}, schema=schema)
+            tbl = pa.table({n: columns[n] for n in target.names}, schema=target)
         if tbl.num_rows == 0:
             return
         with self._lock:
@@ -303,7 +311,8 @@ class Engine:
 
     def load_file(self, workspace_uuid: str, table: str, path: Path, shift_ms: int = 0) -> None:
         """Append the rows of an Arrow IPC file of ``table`` (its columns in order), every timestamp moved by
-        ``shift_ms`` milliseconds. ClickHouse reads the file itself: no Python objects, no pandas."""
+        ``shift_ms`` milliseconds. ClickHouse reads the file itself (no Python objects, no pandas), on one
+        thread: it runs behind a serving sandbox, which needs the other core."""
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
         moved = []
@@ -318,7 +327,7 @@ class Engine:
             db = self._db(workspace_uuid)
             self._owner.query(
                 f"INSERT INTO `{db}`.`{table}` SELECT {columns} FROM file('{_literal(str(path))}', 'Arrow') "
-                "SETTINGS optimize_on_insert=0"
+                "SETTINGS optimize_on_insert=0, max_threads=1, max_insert_threads=1"
             )
 
     # -- queries -----------------------------------------------------------------------------
@@ -480,6 +489,8 @@ def _literal(text: str) -> str:
 
 
 def _connect(conn_str: str) -> Any:
+    import chdb
+
     return chdb.connect(conn_str)
 
 

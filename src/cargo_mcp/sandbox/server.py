@@ -7,8 +7,8 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
 import uvicorn
 
 from cargo_mcp.sandbox import tables
@@ -18,6 +18,9 @@ from cargo_mcp.sandbox.engine import Engine, QueryResult
 from cargo_mcp.sandbox.faults import Faults
 from cargo_mcp.sandbox.files import FileStore
 from cargo_mcp.sandbox.workspace import SandboxWorkspace, build_sandbox
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,7 @@ class Sandbox:
         step = on_step or (lambda _f, _m: None)
         self.cache = SandboxCache(cache, seed, scale) if cache is not None else None
         self.cache_note = ""  # how the cache was used, for the start-up message
-        self.engine = Engine()
+        self._engine: Engine | None = None
         self._tables_loaded = threading.Event()
         self._loader: threading.Thread | None = None
         workspaces = self._from_cache(now, step)
@@ -84,18 +87,30 @@ class Sandbox:
         return loaded.workspaces
 
     def _load_tables(self, loaded: Loaded) -> None:
-        """The cached tables; if they cannot be read, the same tables built from the workspaces in memory."""
+        """Start the engine and load the cached tables; if they cannot be read, the same tables built from
+        the workspaces in memory."""
         try:
-            loaded.tables(self.engine)
-        except CacheUnreadable as e:
-            log.warning("the cached sandbox tables are unreadable (%s); building them from the workspaces", e)
-            for ws in loaded.workspaces:
-                self.engine.drop_workspace(ws.uuid)
-            self._load_engine(loaded.workspaces, [tables.workspace_tables(ws) for ws in loaded.workspaces])
+            self._engine = engine = Engine()
+            try:
+                loaded.tables(engine)
+            except CacheUnreadable as e:
+                log.warning("the cached sandbox tables are unreadable (%s); building them from the workspaces", e)
+                for ws in loaded.workspaces:
+                    engine.drop_workspace(ws.uuid)
+                self._load_engine(loaded.workspaces, [tables.workspace_tables(ws) for ws in loaded.workspaces])
         finally:
             self._tables_loaded.set()
 
+    @property
+    def engine(self) -> Engine:
+        """The SQL engine with every table loaded (after a cached start, this waits for the loading)."""
+        self.wait_for_tables()
+        if self._engine is None:
+            raise RuntimeError("the sandbox's SQL engine did not start (see the log)")
+        return self._engine
+
     def _generate(self, seed: int, scale: float, now: float, step: Step) -> list[SandboxWorkspace]:
+        self._engine = Engine()
         step(0.05, "generating the synthetic workspaces (first start; cached afterwards)")
         # Tokens are set afterwards, so that the cache never holds a chosen token.
         workspaces = build_sandbox(seed=seed, now=now, scale=scale)
@@ -112,10 +127,11 @@ class Sandbox:
         return workspaces
 
     def _load_engine(self, workspaces: list[SandboxWorkspace], built: list[dict[str, pa.Table]]) -> None:
+        assert self._engine is not None
         for ws, ws_tables in zip(workspaces, built, strict=True):
-            self.engine.add_workspace(ws.uuid)
+            self._engine.add_workspace(ws.uuid)
             for name, table in ws_tables.items():
-                self.engine.load(ws.uuid, name, table)
+                self._engine.load(ws.uuid, name, table)
 
     def _write_cache(self, workspaces: list[SandboxWorkspace], built: list[dict[str, pa.Table]], now: float) -> None:
         assert self.cache is not None
@@ -127,7 +143,6 @@ class Sandbox:
 
     def query(self, workspace_uuid: str, sql: str) -> QueryResult:
         """Run a user's SQL (see :meth:`Engine.query`), once the tables are loaded."""
-        self.wait_for_tables()
         return self.engine.query(workspace_uuid, sql)
 
     def wait_for_tables(self, timeout: float | None = None) -> bool:
@@ -155,4 +170,5 @@ class Sandbox:
                 self._thread.join(5)
         if self._loader is not None:
             self._loader.join()
-        self.engine.close()
+        if self._engine is not None:
+            self._engine.close()
