@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import anyio
+import jsonschema  # noqa: F401 (the client validates tool results with it: its one-time import is not the server's)
 from mcp import Client, StdioServerParameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -26,12 +26,13 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture(scope="module")
-def big_sandbox() -> Iterator[tuple[str, str]]:
+def big_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    cache = tmp_path_factory.mktemp("sandbox-cache")  # not the user's cache folder
     proc = subprocess.Popen(
         [sys.executable, "-m", "cargo_mcp.cli", "sandbox", "--port", "0", "--scale", "1.6"],
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "CARGO_MCP_SANDBOX_CACHE": str(cache)},
     )
     assert proc.stderr is not None
     url = token = None

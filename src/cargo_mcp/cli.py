@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _port(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"a TCP port is a number from 1 to 65535, got {text!r}")
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port is a number from 1 to 65535 (0: any free port), got {text!r}")
     return int(text)
 
 

@@ -136,8 +136,8 @@ def _port(env: Mapping[str, str], name: str) -> int:
     raw = (env.get(name) or "").strip()
     if not raw:
         return 0
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
-        raise ConfigError(f"{name} must be a TCP port (1-65535), got {env[name]!r}.")
+    if not raw.isdigit() or not 0 <= int(raw) <= 65535:
+        raise ConfigError(f"{name} must be a TCP port (1-65535, or 0 for any free port), got {env[name]!r}.")
     return int(raw)
 
 

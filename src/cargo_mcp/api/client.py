@@ -7,6 +7,7 @@ Errors are :class:`~cargo_mcp.api.errors.CargoError`; the token never appears in
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
@@ -86,6 +87,7 @@ class CargoClient:
             transport=transport,
             follow_redirects=False,
             limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+            verify=_tls(self.base_url),
         )
 
     async def __aenter__(self) -> CargoClient:
@@ -213,6 +215,12 @@ class CargoClient:
     async def current_workspace(self) -> Workspace:
         data = await self.request("GET", "/workspaceManagement/workspaces/current")
         return Workspace.model_validate(data["workspace"])
+
+
+def _tls(base_url: str) -> ssl.SSLContext | bool:
+    """Plain http (the sandbox, a Cargo on localhost) needs no CA bundle: a context that trusts nothing (any TLS
+    connection would fail closed) spares loading it, which costs seconds on a busy machine. https: the default."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT) if base_url.startswith("http://") else True
 
 
 def _drop_none(body: dict[str, Any]) -> dict[str, Any]:

@@ -330,11 +330,14 @@ class Api:
     # --- auth wrapper ----------------------------------------------------------------------------
     def authed(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
+            self.sb.note_request()
             try:
                 ws = self._workspace(request)
                 return await handler(request, ws)
             except ApiError as e:
                 return JSONResponse({"errorMessage": e.message, "reason": e.reason}, status_code=e.status)
+            finally:
+                self.sb.note_request(answered=True)
 
         return endpoint
 

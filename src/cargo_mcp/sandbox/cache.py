@@ -97,7 +97,7 @@ class SandboxCache:
                 if (self.path / name).stat().st_size != size:
                     raise ValueError(f"{name} has the wrong size")
             shift_ms = round((now - float(meta["now"])) * 1000)
-            with _gc_paused(), open(self.path / _OBJECTS, "rb") as f:
+            with gc_paused(), open(self.path / _OBJECTS, "rb") as f:
                 workspaces: list[SandboxWorkspace] = _Unpickler(f, shift_ms / 1000).load()
             if [ws.uuid for ws in workspaces] != meta["workspaces"]:
                 raise ValueError("workspaces.pickle does not match meta.json")
@@ -241,8 +241,8 @@ def _table_file(workspace: int, table: str) -> str:
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Creating ~300,000 objects triggers the cyclic GC hundreds of times for nothing: pause it."""
+def gc_paused() -> Iterator[None]:
+    """Creating ~300,000 long-lived objects triggers the cyclic GC hundreds of times for nothing: pause it."""
     was = gc.isenabled()
     gc.disable()
     try:

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from cargo_mcp.api import models as m
-from cargo_mcp.sandbox.tables import record_status, s3
 from cargo_mcp.sandbox.workspace import (
     BatchRec,
     ReleaseRec,
@@ -15,6 +14,8 @@ from cargo_mcp.sandbox.workspace import (
     SandboxWorkspace,
     WorkflowRec,
     context_of,
+    record_status,
+    s3,
 )
 
 T = TypeVar("T")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -11,9 +12,8 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
-from cargo_mcp.sandbox import tables
 from cargo_mcp.sandbox.app import create_app
-from cargo_mcp.sandbox.cache import CacheUnreadable, Loaded, SandboxCache
+from cargo_mcp.sandbox.cache import CacheUnreadable, Loaded, SandboxCache, gc_paused
 from cargo_mcp.sandbox.engine import Engine, QueryResult
 from cargo_mcp.sandbox.faults import Faults
 from cargo_mcp.sandbox.files import FileStore
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 log = logging.getLogger(__name__)
+
+ENGINE_IDLE = 1.0  # seconds without API requests (after a first answer) before a cached sandbox starts its engine …
+ENGINE_WAIT = 5.0  # … or this long after its workspaces were loaded, whichever comes first
 
 Step = Callable[[float, str], None]  # (fraction done, what happens now); called from the building thread
 
@@ -53,6 +56,9 @@ class Sandbox:
         self.cache_note = ""  # how the cache was used, for the start-up message
         self._engine: Engine | None = None
         self._tables_loaded = threading.Event()
+        self._sql_wanted = threading.Event()
+        self._answered = threading.Event()
+        self._last_request = time.monotonic()
         self._loader: threading.Thread | None = None
         workspaces = self._from_cache(now, step)
         if workspaces is None:
@@ -61,6 +67,9 @@ class Sandbox:
         if token:
             workspaces[0].token = token
         self.workspaces = workspaces
+        # The records live as long as the sandbox: spare the cyclic GC scanning them (a full pass over
+        # ~1M objects takes about a second and would stall whatever request it lands in).
+        gc.freeze()
         self.by_token = {ws.token: ws for ws in self.workspaces}
         self.files = FileStore(ttl=url_ttl)
         self.faults = Faults() if faults else None
@@ -88,7 +97,18 @@ class Sandbox:
 
     def _load_tables(self, loaded: Loaded) -> None:
         """Start the engine and load the cached tables; if they cannot be read, the same tables built from
-        the workspaces in memory."""
+        the workspaces in memory.
+
+        Importing chdb holds the GIL for a while, so it waits: until the API has answered a first request
+        and been quiet for ENGINE_IDLE since (the first call is answered first), or until someone needs the
+        tables (:meth:`wait_for_tables`), at most ENGINE_WAIT.
+        """
+        deadline = time.monotonic() + ENGINE_WAIT
+        while not self._sql_wanted.is_set() and time.monotonic() < deadline:
+            idle = time.monotonic() - self._last_request
+            if self._answered.is_set() and idle >= ENGINE_IDLE:
+                break
+            self._sql_wanted.wait(min(ENGINE_IDLE, max(ENGINE_IDLE - idle, 0.05)))
         try:
             self._engine = engine = Engine()
             try:
@@ -97,7 +117,7 @@ class Sandbox:
                 log.warning("the cached sandbox tables are unreadable (%s); building them from the workspaces", e)
                 for ws in loaded.workspaces:
                     engine.drop_workspace(ws.uuid)
-                self._load_engine(loaded.workspaces, [tables.workspace_tables(ws) for ws in loaded.workspaces])
+                self._load_engine(loaded.workspaces, _arrow_tables(loaded.workspaces))
         finally:
             self._tables_loaded.set()
 
@@ -115,7 +135,7 @@ class Sandbox:
         # Tokens are set afterwards, so that the cache never holds a chosen token.
         workspaces = build_sandbox(seed=seed, now=now, scale=scale)
         step(0.35, "building the SQL tables")
-        built = [tables.workspace_tables(ws) for ws in workspaces]
+        built = _arrow_tables(workspaces)
         step(0.75, "loading the SQL engine")
         writing = None
         if self.cache is not None:  # the engine's inserts release the GIL: write the cache meanwhile
@@ -145,8 +165,15 @@ class Sandbox:
         """Run a user's SQL (see :meth:`Engine.query`), once the tables are loaded."""
         return self.engine.query(workspace_uuid, sql)
 
+    def note_request(self, *, answered: bool = False) -> None:
+        """An API request arrives, or has been answered (the engine's start waits for a quiet moment)."""
+        self._last_request = time.monotonic()
+        if answered:
+            self._answered.set()
+
     def wait_for_tables(self, timeout: float | None = None) -> bool:
         """Block until the SQL tables are loaded (immediately after a fresh build); False on timeout."""
+        self._sql_wanted.set()
         return self._tables_loaded.wait(timeout)
 
     def serve_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -172,3 +199,12 @@ class Sandbox:
             self._loader.join()
         if self._engine is not None:
             self._engine.close()
+        gc.unfreeze()
+
+
+def _arrow_tables(workspaces: list[SandboxWorkspace]) -> list[dict[str, pa.Table]]:
+    # pyarrow (with numpy, pandas) loads here, not when a cached sandbox starts serving its API.
+    from cargo_mcp.sandbox.tables import workspace_tables
+
+    with gc_paused():  # millions of short-lived column values: the collector would scan the records each time
+        return [workspace_tables(ws) for ws in workspaces]

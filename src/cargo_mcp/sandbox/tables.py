@@ -10,15 +10,11 @@ from typing import Any
 import pyarrow as pa
 
 from cargo_mcp.sandbox.schema import arrow_schema
-from cargo_mcp.sandbox.workspace import RunRec, SandboxWorkspace
+from cargo_mcp.sandbox.workspace import SandboxWorkspace, record_status, s3
 
 
 def ms(t: float | None) -> int | None:
     return None if t is None else int(t * 1000)
-
-
-def s3(run: RunRec, what: str) -> str:
-    return f"workspaces/{run.workflow.uuid}/runs/{run.uuid}/{what}.json"
 
 
 # runs.executions_<x>[] is the run's spans' <y>, in execution order (spans are built run by run).
@@ -227,11 +223,6 @@ def records_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
         for k, v in row.items():
             c[k].append(v)
     return dict(c)
-
-
-def record_status(run_status: str) -> str:
-    """RecordStatus has no ``idle``/``skipped``: map them to ``pending``/``cancelled``."""
-    return {"idle": "pending", "skipped": "cancelled"}.get(run_status, run_status)
 
 
 def workspace_tables(ws: SandboxWorkspace) -> dict[str, pa.Table]:

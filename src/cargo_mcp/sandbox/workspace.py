@@ -538,6 +538,16 @@ def _title(spec: NodeSpec, child: int) -> str:
     return f"✅ {spec.name or spec.slug}"
 
 
+def s3(run: RunRec, what: str) -> str:
+    """The object key of a run's ``context`` or ``computed-configs`` file, as Cargo names it."""
+    return f"workspaces/{run.workflow.uuid}/runs/{run.uuid}/{what}.json"
+
+
+def record_status(run_status: str) -> str:
+    """RecordStatus has no ``idle``/``skipped``: map them to ``pending``/``cancelled``."""
+    return {"idle": "pending", "skipped": "cancelled"}.get(run_status, run_status)
+
+
 def context_of(run: RunRec) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(runContext, runComputedConfigs)`` of a run, keyed by node slug (derived, deterministic)."""
     spec = run.workflow.spec

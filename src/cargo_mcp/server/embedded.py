@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 import time
+from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-import anyio
+import anyio.to_thread
 
 from cargo_mcp.api.errors import CargoError
 from cargo_mcp.server import notify
@@ -74,7 +75,8 @@ class EmbeddedSandbox:
                 # Progress must grow with every notification: creep on while one step takes long.
                 sent, sent_at, last = min(99.0, max(fraction * 100, sent + 0.5)), time.monotonic(), message
                 await notify.progress(sent, 100, f"sandbox: {message} ({sent_at - began:.0f} s)")
-            await anyio.sleep(POLL_SECONDS)
+            # Wakes the moment the sandbox is up; otherwise looks at its step again shortly.
+            await anyio.to_thread.run_sync(futures.wait, [self._future], POLL_SECONDS)
         await notify.progress(100, 100, "sandbox ready")
         note = self._future.result().cache_note if self._future.exception() is None else "it failed"
         await notify.log("info", f"the embedded sandbox is ready after {time.monotonic() - began:.1f} s ({note})")
