@@ -213,6 +213,13 @@ async def test_a_failed_start_check_leads_every_answer(shared_sandbox: Sandbox, 
             assert r.is_error and text.startswith(expected), text
             assert text.splitlines()[0].endswith("`cargo-mcp doctor` checks it all.]") and token not in text
             assert f"Error executing tool {tool}:" in text.splitlines()[1]
+        if case == "not_cargo":  # the call itself says so too, not "check the UUID"
+            text = (
+                (await client.call_tool("get_batch", {"batch_uuid": shared_sandbox.workspaces[0].batches[0].uuid}))
+                .content[0]
+                .text
+            )  # type: ignore[union-attr]
+            assert "does not answer like Cargo's API" in text.splitlines()[1] and "UUID" not in text.splitlines()[1]
 
 
 @pytest.mark.anyio
