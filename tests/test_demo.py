@@ -6,10 +6,12 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 
-def test_demo_walks_the_three_journeys_on_the_sandbox() -> None:
+def test_demo_walks_the_three_journeys_on_the_sandbox(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARGO_")}
+    env["CARGO_MCP_SANDBOX_CACHE"] = str(tmp_path)  # a cold start, and nothing written to the real cache
     proc = subprocess.run(
         [sys.executable, "-m", "cargo_mcp.cli", "demo"], env=env, capture_output=True, text=True, timeout=180
     )

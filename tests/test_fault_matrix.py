@@ -45,14 +45,17 @@ class Bench:
     http: httpx.Client
     servers: dict[float, MCPServer[Any]] = field(default_factory=dict)
     baselines: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    made: list[Services] = field(default_factory=list)
 
     def server(self, timeout: float | None) -> MCPServer[Any]:
         t = timeout or CELL_TIMEOUT
         if t not in self.servers:
-            self.servers[t] = build_server(
-                self.settings,
-                services_factory=lambda: Services(self.settings, retry=FAST_RETRY, timeout=httpx.Timeout(t)),
-            )
+
+            def services() -> Services:
+                self.made.append(Services(self.settings, retry=FAST_RETRY, timeout=httpx.Timeout(t)))
+                return self.made[-1]
+
+            self.servers[t] = build_server(self.settings, services_factory=services)
         return self.servers[t]
 
     def inject(self, fault: Fault) -> None:
@@ -62,9 +65,16 @@ class Bench:
     def clear(self) -> None:
         self.http.delete("/_sandbox/faults").raise_for_status()
 
-    async def call(self, tool: str, timeout: float | None = None) -> CallToolResult:
+    async def call(self, tool: str, timeout: float | None = None, fault: Fault | None = None) -> CallToolResult:
         async with Client(self.server(timeout)) as client:  # a new session: new services, cold caches
-            return await client.call_tool(tool, self.args[tool])
+            await self.made[-1].health.checked.wait()  # the start-up token check meets no fault: only the tool does
+            if fault is not None:
+                self.inject(fault)
+            try:
+                return await client.call_tool(tool, self.args[tool])
+            finally:
+                if fault is not None:
+                    self.clear()
 
     async def baseline(self, tool: str) -> tuple[str, Any]:
         if tool not in self.baselines:
@@ -151,12 +161,8 @@ async def test_cell(bench: Bench, caplog: pytest.LogCaptureFixture, tool: str, f
     counter = bench.sandbox.faults
     assert counter is not None
     hits = counter.hits
-    bench.inject(fault)
     caplog.clear()
-    try:
-        r = await bench.call(tool, fault.timeout)
-    finally:
-        bench.clear()
+    r = await bench.call(tool, fault.timeout, fault)
     text = text_of(r)
     assert not bad_logs(caplog.records), bad_logs(caplog.records)
     met = counter.hits - hits

@@ -18,9 +18,12 @@ import pytest
 from jsonschema import Draft7Validator
 
 from cargo_mcp import __version__, settings
+from cargo_mcp.api.client import DEFAULT_BASE_URL
 from cargo_mcp.cli import main
+from cargo_mcp.http_settings import HTTP_VARIABLES
 from cargo_mcp.results import fetch, store
 from cargo_mcp.results.s3 import S3Location
+from cargo_mcp.settings import KNOWN_VARIABLES
 from tests.installed import ROOT
 
 SERVER: dict[str, Any] = json.loads((ROOT / "manifests" / "server.json").read_text())
@@ -29,8 +32,9 @@ SERVER: dict[str, Any] = json.loads((ROOT / "manifests" / "server.json").read_te
 SCHEMA_FILE = files("skillsaw.schemas.mcp_registry.v2025_12_11") / "server.schema.json"
 SCHEMA_SHA256 = "3fba09590c99f61735d234822279f4223fab9e300c0a81e81c91ab62a4114de0"
 SECRETS = {"CARGO_API_TOKEN"}
+VARIABLE = r'"(CARGO_[A-Z0-9_]*[A-Z0-9])"'  # a quoted variable name (a prefix such as "CARGO_MCP_" is not one)
 DEFAULTS = {
-    "CARGO_API_BASE_URL": settings.DEFAULT_BASE_URL,
+    "CARGO_API_BASE_URL": DEFAULT_BASE_URL,
     "CARGO_MCP_RESULTS_MAX_BYTES": str(store.DEFAULT_MAX_BYTES),
     "CARGO_MCP_DOWNLOAD_HOSTS": ",".join(fetch.DEFAULT_HOSTS),
     "CARGO_MCP_MAX_DOWNLOAD_BYTES": str(fetch.DEFAULT_MAX_BYTES),
@@ -79,11 +83,12 @@ def test_every_environment_variable_is_declared_with_description_and_secrecy() -
     # Every variable a client-launched server reads; the HTTP deployment's own (http_settings.py) are an
     # operator's, documented in docs/deploy.md instead.
     http_only = ROOT / "src" / "cargo_mcp" / "http_settings.py"
-    read = set(re.findall(r'"(CARGO_[A-Z0-9_]+)"', "".join(p.read_text() for p in (ROOT / "src").rglob("*.py") if p != http_only)))
+    read = set(re.findall(VARIABLE, "".join(p.read_text() for p in (ROOT / "src").rglob("*.py") if p != http_only)))
     declared = {v["name"]: v for v in package()["environmentVariables"]}
-    assert set(declared) == read
+    assert set(declared) == read == set(KNOWN_VARIABLES)  # the misspelling warning knows each one
+    assert set(HTTP_VARIABLES) == set(re.findall(VARIABLE, http_only.read_text()))
     deploy = (ROOT / "docs" / "deploy.md").read_text()
-    for name in set(re.findall(r'"(CARGO_[A-Z0-9_]+)"', http_only.read_text())) - read:
+    for name in set(re.findall(VARIABLE, http_only.read_text())) - read:
         assert re.search(rf"\b{name}\b", deploy), f"{name} is not documented in docs/deploy.md"
     for name, var in declared.items():
         assert var["description"].strip() and var["isSecret"] is (name in SECRETS), name

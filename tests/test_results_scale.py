@@ -26,25 +26,26 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture(scope="module")
-def big_sandbox() -> Iterator[tuple[str, str]]:
+def big_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    cache = tmp_path_factory.mktemp("sandbox-cache")  # not the user's cache folder
     proc = subprocess.Popen(
         [sys.executable, "-m", "cargo_mcp.cli", "sandbox", "--port", "0", "--scale", "1.6"],
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "CARGO_MCP_SANDBOX_CACHE": str(cache)},
     )
-    assert proc.stderr is not None
-    url = token = None
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and not (url and token):
-        line = proc.stderr.readline()
-        assert line or proc.poll() is None, "sandbox process exited"
-        if m := re.search(r"ready in .* at (http://\S+)/v1", line):
-            url = m.group(1)
-        if m := re.search(r"'Acme Revenue' .* token (\S+)", line):
-            token = m.group(1)
-    assert url and token
-    try:
+    try:  # the process stops however the start goes
+        assert proc.stderr is not None
+        url = token = None
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not (url and token):
+            line = proc.stderr.readline()
+            assert line or proc.poll() is None, "sandbox process exited"
+            if m := re.search(r"ready in .* at (http://\S+)/v1", line):
+                url = m.group(1)
+            if m := re.search(r"'Acme Revenue' .* token (\S+)", line):
+                token = m.group(1)
+        assert url and token
         yield url, token
     finally:
         proc.terminate()

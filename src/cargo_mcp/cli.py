@@ -1,8 +1,11 @@
-"""`cargo-ai-mcp` (alias `cargo-mcp`) entry point: serve (stdio | streamable HTTP), demo, sandbox, check-sql."""
+"""`cargo-ai-mcp` (alias `cargo-mcp`) entry point: serve (stdio | streamable HTTP), doctor, demo, sandbox,
+check-sql."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import socket
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -22,6 +25,10 @@ def main(argv: list[str] | None = None) -> int:
         return _check_sql(args)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "doctor":
+        from cargo_mcp.doctor import run_doctor
+
+        return run_doctor()
     if args.command in ("demo", "sandbox") and (missing := sandbox_unavailable(args.command)):
         print(f"cargo-mcp: {missing}", file=sys.stderr)
         return 2
@@ -33,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line: serve, demo, sandbox, check-sql."""
+    """The command line: serve, doctor, demo, sandbox, check-sql."""
     parser = argparse.ArgumentParser(prog="cargo-ai-mcp", description="Read-only MCP server for Cargo.")
     parser.add_argument("--version", action="version", version=f"cargo-ai-mcp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -43,13 +50,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
     serve.add_argument("--sandbox", action="store_true", help="use the embedded sandbox even if a token is set")
+    serve.add_argument(
+        "--sandbox-port", type=_port, help="serve the embedded sandbox's API on this loopback port (default: any free)"
+    )
     _http_flags(serve)
+
+    sub.add_parser("doctor", help="check the token, base URL, SQL endpoint, folders and backend; exit 0 if all pass")
 
     sub.add_parser("demo", help="walk the three journeys with an MCP client against the sandbox")
 
     sb = sub.add_parser("sandbox", help="serve the embedded Cargo-API-compatible sandbox")
     sb.add_argument("--host", default="127.0.0.1")
-    sb.add_argument("--port", type=int, default=8765)
+    sb.add_argument("--port", type=_port, default=8765)
     sb.add_argument("--token", help="API token of the first workspace (default: derived from the seed)")
     sb.add_argument("--seed", type=int, default=7)
     sb.add_argument("--scale", type=float, default=1.0, help="multiply the main workspace's run count")
@@ -107,16 +119,32 @@ def _http_flags(serve: argparse.ArgumentParser) -> None:
     )
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from cargo_mcp.settings import ConfigError, Settings
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port is a number from 1 to 65535 (0: any free port), got {text!r}")
+    return int(text)
 
+
+def _serve(args: argparse.Namespace) -> int:
+    from cargo_mcp.http_settings import HTTP_VARIABLES
+    from cargo_mcp.settings import ConfigError, Settings, misspelled_variables
+
+    for warning in misspelled_variables(also_known=HTTP_VARIABLES):
+        print(f"cargo-mcp: warning: {warning}", file=sys.stderr)
     try:
         http = http_settings_from_args(args) if args.http else None
         settings = Settings.from_env(force_sandbox=args.sandbox, token_optional=bool(http and http.caller_tokens))
         if http is not None and http.caller_tokens and settings.sandbox:
             raise ConfigError(
                 "per-caller Cargo tokens need a Cargo API, not the embedded sandbox: set CARGO_API_BASE_URL "
-                "(for a demo, run `cargo-mcp sandbox` and use the URL it prints)."
+                "(for a demo, run `cargo-ai-mcp sandbox` and use the URL it prints)."
+            )
+        if args.sandbox_port:
+            settings = dataclasses.replace(settings, sandbox_port=args.sandbox_port)
+        if settings.sandbox and settings.sandbox_port and not _free(settings.sandbox_port):
+            raise ConfigError(
+                f"the sandbox port {settings.sandbox_port} is in use; choose another --sandbox-port or "
+                "CARGO_MCP_SANDBOX_PORT (or leave it unset for any free port)."
             )
     except ConfigError as e:
         print(f"cargo-mcp: configuration error: {e}", file=sys.stderr)
@@ -156,6 +184,13 @@ def http_settings_from_args(args: argparse.Namespace) -> HttpSettings:
     names += ("oauth_jwks_url", "oauth_scopes", "allowed_hosts", "allowed_origins", "forwarded_allow_ips")
     names += ("metrics_port", "metrics_host", "log_format", "caller_file_writes", "allow_unauthenticated")
     return HttpSettings.from_env(**{n: getattr(args, n) for n in names})
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _check_sql(args: argparse.Namespace) -> int:
@@ -172,16 +207,29 @@ def _check_sql(args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
+    from cargo_mcp.sandbox.cache import default_root
     from cargo_mcp.sandbox.server import Sandbox
+    from cargo_mcp.settings import ConfigError, Settings
 
+    try:
+        cache = Settings.from_env(force_sandbox=True).sandbox_cache or default_root()
+    except ConfigError as e:
+        print(f"cargo-mcp: configuration error: {e}", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
-    sandbox = Sandbox(seed=args.seed, scale=args.scale, token=args.token)
-    url = sandbox.serve_in_thread(args.host, args.port)
-    print(f"Cargo sandbox ready in {time.perf_counter() - t0:.1f} s at {url}/v1", file=sys.stderr)
+    sandbox = Sandbox(seed=args.seed, scale=args.scale, token=args.token, cache=cache)
+    try:
+        url = sandbox.serve_in_thread(args.host, args.port)
+    except OSError as e:
+        sandbox.close()
+        print(f"cargo-mcp: configuration error: {e}", file=sys.stderr)
+        return 2
+    took = time.perf_counter() - t0
+    print(f"Cargo sandbox ready in {took:.1f} s at {url}/v1 ({sandbox.cache_note})", file=sys.stderr)
     for ws in sandbox.workspaces:
         print(f"  workspace {ws.name!r} {ws.uuid}: {len(ws.runs)} runs, token {ws.token}", file=sys.stderr)
     print(
-        f"Point cargo-mcp at it: CARGO_API_BASE_URL={url} CARGO_API_TOKEN=<token> cargo-mcp serve",
+        f"Point cargo-ai-mcp at it: CARGO_API_BASE_URL={url} CARGO_API_TOKEN=<token> cargo-ai-mcp serve",
         file=sys.stderr,
     )
     try:

@@ -10,12 +10,15 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
+from cargo_mcp.server.health import SANDBOX_MARK
+
 WIDTH = 110
 MAX_LINES = 18
 
 
 async def _demo() -> int:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CARGO_")}
+    # No Cargo settings reach the demo's server (it runs on the sandbox), except where the sandbox is cached.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARGO_") or k == "CARGO_MCP_SANDBOX_CACHE"}
     params = StdioServerParameters(command=sys.executable, args=["-m", "cargo_mcp.cli", "serve", "--sandbox"], env=env)
     started = time.perf_counter()
     async with Client(params) as client:
@@ -24,6 +27,7 @@ async def _demo() -> int:
         print(f"Connected to cargo-mcp over stdio: {len(tools.tools)} tools ({took:.1f} s)")
         backend_line = next((ln for ln in (client.instructions or "").splitlines() if ln.startswith("BACKEND")), "")
         print(backend_line or "BACKEND: not announced by the server")
+        print(f"Every tool answer starts with: {SANDBOX_MARK}")
 
         async def call(name: str, args: dict[str, Any]) -> dict[str, Any]:
             t0 = time.perf_counter()
@@ -33,6 +37,8 @@ async def _demo() -> int:
             print(f"\n→ {name}({shown})  [{took * 1000:.0f} ms]")
             text = result.content[0].text if result.content else ""  # type: ignore[union-attr]
             lines = text.splitlines()
+            if lines[:1] == [SANDBOX_MARK]:  # every answer starts with it; shown once, above
+                lines = lines[1:]
             for line in lines[:MAX_LINES]:
                 print("  " + (line if len(line) <= WIDTH else line[: WIDTH - 1] + "…"))
             if len(lines) > MAX_LINES:

@@ -9,7 +9,7 @@ import importlib.util
 import platform
 import sys
 
-SANDBOX_MODULES = ("chdb", "pyarrow")
+SANDBOX_MODULES = ("chdb", "pyarrow", "platformdirs")
 
 
 def sandbox_unavailable(command: str) -> str | None:

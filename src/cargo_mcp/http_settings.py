@@ -24,6 +24,20 @@ MCP_PATH = "/mcp"
 HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"
 METRICS_PATH = "/metrics"
+# The environment variables of an HTTP deployment (docs/deploy.md), read beneath the serve --http flags.
+HTTP_VARIABLES = (
+    "CARGO_MCP_HTTP_TOKENS",
+    "CARGO_MCP_HTTP_CALLER_TOKENS",
+    "CARGO_MCP_HTTP_CALLER_FILE_WRITES",
+    "CARGO_MCP_HTTP_ALLOWED_HOSTS",
+    "CARGO_MCP_HTTP_ALLOWED_ORIGINS",
+    "CARGO_MCP_HTTP_FORWARDED_ALLOW_IPS",
+    "CARGO_MCP_OAUTH_ISSUER",
+    "CARGO_MCP_OAUTH_RESOURCE",
+    "CARGO_MCP_OAUTH_JWKS_URL",
+    "CARGO_MCP_OAUTH_SCOPES",
+    "CARGO_MCP_LOG_FORMAT",
+)
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from cargo_mcp.api.client import DEFAULT_BASE_URL
 from cargo_mcp.api.vocabulary import is_uuid
 from cargo_mcp.results.fetch import DEFAULT_HOSTS
 from cargo_mcp.results.fetch import DEFAULT_MAX_BYTES as DEFAULT_DOWNLOAD_BYTES
@@ -16,8 +19,28 @@ from cargo_mcp.results.s3 import S3Location
 from cargo_mcp.results.store import DEFAULT_MAX_AGE as DEFAULT_RESULTS_AGE
 from cargo_mcp.results.store import DEFAULT_MAX_BYTES as DEFAULT_RESULTS_BYTES
 
-DEFAULT_BASE_URL = "https://api.getcargo.io"
 DEFAULT_MAX_RUNS = 200_000
+
+# Every environment variable a client-launched server reads (manifests/server.json declares each one; the HTTP
+# deployment's own are http_settings.HTTP_VARIABLES).
+KNOWN_VARIABLES = (
+    "CARGO_API_TOKEN",
+    "CARGO_WORKSPACE_UUID",
+    "CARGO_API_BASE_URL",
+    "CARGO_MCP_EXPORT_DIR",
+    "CARGO_MCP_RESULTS_DIR",
+    "CARGO_MCP_RESULTS_MAX_BYTES",
+    "CARGO_MCP_RESULTS_MAX_AGE",
+    "CARGO_MCP_RESULTS_S3_BUCKET",
+    "CARGO_MCP_RESULTS_S3_ENDPOINT_URL",
+    "CARGO_MCP_RESULTS_S3_PREFIX",
+    "CARGO_MCP_RESULTS_S3_REGION",
+    "CARGO_MCP_DOWNLOAD_HOSTS",
+    "CARGO_MCP_MAX_DOWNLOAD_BYTES",
+    "CARGO_MCP_MAX_RUNS",
+    "CARGO_MCP_SANDBOX_PORT",
+    "CARGO_MCP_SANDBOX_CACHE",
+)
 
 
 class ConfigError(ValueError):
@@ -41,6 +64,8 @@ class Settings:
     download_hosts: tuple[str, ...] = DEFAULT_HOSTS
     max_download_bytes: int = DEFAULT_DOWNLOAD_BYTES
     max_runs: int = DEFAULT_MAX_RUNS
+    sandbox_port: int = 0
+    sandbox_cache: Path | None = None
 
     @classmethod
     def from_env(
@@ -68,6 +93,7 @@ class Settings:
         if parts.path.rstrip("/").endswith("/v1"):
             base_url = base_url.rstrip("/")[: -len("/v1")]
         export_dir = _folder(env, "CARGO_MCP_EXPORT_DIR")
+        results_dir = _folder(env, "CARGO_MCP_RESULTS_DIR", must_exist=False)
         hosts = tuple(
             h.strip().lower().lstrip(".") for h in env.get("CARGO_MCP_DOWNLOAD_HOSTS", "").split(",") if h.strip()
         )
@@ -78,14 +104,36 @@ class Settings:
             base_url=base_url.rstrip("/"),
             sandbox=sandbox,
             export_dir=export_dir,
-            results_dir=_folder(env, "CARGO_MCP_RESULTS_DIR", must_exist=False),
+            results_dir=results_dir,
             results_max_bytes=_int(env, "CARGO_MCP_RESULTS_MAX_BYTES", DEFAULT_RESULTS_BYTES),
             results_max_age=_seconds(env, "CARGO_MCP_RESULTS_MAX_AGE", DEFAULT_RESULTS_AGE),
             results_s3=_s3(env),
             download_hosts=hosts or DEFAULT_HOSTS,
             max_download_bytes=_int(env, "CARGO_MCP_MAX_DOWNLOAD_BYTES", DEFAULT_DOWNLOAD_BYTES),
             max_runs=_int(env, "CARGO_MCP_MAX_RUNS", DEFAULT_MAX_RUNS),
+            sandbox_port=_port(env, "CARGO_MCP_SANDBOX_PORT"),
+            sandbox_cache=_path(env, "CARGO_MCP_SANDBOX_CACHE"),
         )
+
+
+def misspelled_variables(env: Mapping[str, str] | None = None, *, also_known: tuple[str, ...] = ()) -> list[str]:
+    """One warning per ``CARGO_*`` variable that looks like a mistyped known one (or is an unknown CARGO_MCP_*).
+
+    Other ``CARGO_*`` names (Rust's cargo reads many: CARGO_HOME, CARGO_TARGET_DIR, …) pass silently.
+    """
+    env = os.environ if env is None else env
+    names = KNOWN_VARIABLES + also_known
+    warnings = []
+    for name in sorted(env):
+        if not name.startswith("CARGO_") or name in names:
+            continue
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.8)
+        if close:
+            warnings.append(f"{name} is not a cargo-mcp variable (ignored); did you mean {close[0]}?")
+        elif name.startswith("CARGO_MCP_"):
+            known = ", ".join(v for v in names if v.startswith("CARGO_MCP_"))
+            warnings.append(f"{name} is not a cargo-mcp variable (ignored); known: {known}.")
+    return warnings
 
 
 # An optional MCPB user_config the user left empty can reach us unsubstituted: it means "not set".
@@ -132,11 +180,38 @@ def _s3(env: Mapping[str, str]) -> S3Location | None:
     )
 
 
-def _folder(env: Mapping[str, str], name: str, must_exist: bool = True) -> Path | None:
+def _port(env: Mapping[str, str], name: str) -> int:
     raw = (env.get(name) or "").strip()
     if not raw:
+        return 0
+    if not raw.isdigit() or not 0 <= int(raw) <= 65535:
+        raise ConfigError(f"{name} must be a TCP port (1-65535, or 0 for any free port), got {env[name]!r}.")
+    return int(raw)
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = (env.get(name) or "").strip()
+    return Path(raw).expanduser().resolve() if raw else None
+
+
+def _folder(env: Mapping[str, str], name: str, must_exist: bool = True) -> Path | None:
+    path = _path(env, name)
+    if path is None:
         return None
-    path = Path(raw).expanduser().resolve()
-    if must_exist and not path.is_dir():
-        raise ConfigError(f"{name} must be an existing folder, got {raw!r}.")
+    problem = folder_problem(path, must_exist=must_exist)
+    if problem:
+        raise ConfigError(f"{name} {problem}")
     return path
+
+
+def folder_problem(path: Path, *, must_exist: bool = True) -> str | None:
+    """Why ``path`` cannot be used as a writable folder (a sentence fragment), or None when it can."""
+    if must_exist and not path.is_dir():
+        return f"must be an existing folder, got {str(path)!r}."
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        return f"must be a folder cargo-mcp can write to: {str(path)!r} is not ({e.strerror or e})."
+    return None

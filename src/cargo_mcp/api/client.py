@@ -9,8 +9,10 @@ Errors are :class:`~cargo_mcp.api.errors.CargoError`; an answer the models canno
 from __future__ import annotations
 
 import json
+import ssl
 import time
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
@@ -18,7 +20,7 @@ import httpx
 from pydantic import TypeAdapter, ValidationError
 
 from cargo_mcp import __version__, metrics
-from cargo_mcp.api.errors import CargoApiError, CargoError, CargoNetworkError, CargoShapeError
+from cargo_mcp.api.errors import CargoApiError, CargoError, CargoNetworkError, CargoShapeError, NotCargoError
 from cargo_mcp.api.models import Batch, GetRunResult, Play, Release, Run, RunMetric, Tool, Workflow, Workspace
 from cargo_mcp.api.requests import (
     DeployedRelease,
@@ -35,6 +37,10 @@ from cargo_mcp.api.requests import (
 from cargo_mcp.api.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after, seconds
 from cargo_mcp.clip import echo, shorten
 
+DEFAULT_BASE_URL = "https://api.getcargo.io"
+SLOW_QUERY_SECONDS = 5.0
+# (level, message): told about retries and slow queries while they happen (the server sends them to its client)
+Notice = Callable[[Literal["info", "notice", "warning"], str], Awaitable[None]]
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=10.0)
 ORCH = "/orchestration"
 MESSAGE_MAX = 2000  # characters of Cargo's errorMessage kept in an error (ClickHouse quotes whole statements)
@@ -73,6 +79,7 @@ class CargoClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        notice: Notice | None = None,
     ) -> None:
         headers = {
             "authorization": f"Bearer {token}",
@@ -84,6 +91,7 @@ class CargoClient:
             headers["selected-workspace-uuid"] = workspace_uuid
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
+        self._notice = notice
         self._http = httpx.AsyncClient(
             base_url=f"{self.base_url}/v1",
             headers=headers,
@@ -91,6 +99,7 @@ class CargoClient:
             transport=transport,
             follow_redirects=False,
             limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+            verify=_tls(self.base_url),
         )
 
     async def __aenter__(self) -> CargoClient:
@@ -125,7 +134,7 @@ class CargoClient:
                         hint="Check the network and CARGO_API_BASE_URL, then retry.",
                     ) from None
                 metrics.CARGO_RETRIES.inc()
-                await anyio.sleep(wait)
+                await self._retrying(method, path, _transport_reason(e), attempt, wait)
                 continue
             metrics.CARGO_RESPONSES.labels(str(resp.status_code)).inc()
             asked = None
@@ -134,9 +143,17 @@ class CargoClient:
                 wait = self._next_wait(attempt, started, asked)
                 if wait is not None:
                     metrics.CARGO_RETRIES.inc()
-                    await anyio.sleep(wait)
+                    await self._retrying(method, path, f"HTTP {resp.status_code}", attempt, wait)
                     continue
-            return Answer(_parse(resp, method, path, asked), f"{method} {path}")
+            return Answer(_parse(resp, method, path, self.base_url, asked), f"{method} {path}")
+
+    async def _retrying(self, method: str, path: str, why: str, attempt: int, wait: float) -> None:
+        if self._notice is not None:
+            await self._notice(
+                "warning",
+                f"Cargo {method} {path}: {why}; retry {attempt + 1} of {self.retry.max_attempts} in {wait:.1f} s",
+            )
+        await anyio.sleep(wait)
 
     def _next_wait(self, attempt: int, started: float, retry_after: float | None) -> float | None:
         if attempt >= self.retry.max_attempts:
@@ -198,7 +215,13 @@ class CargoClient:
 
     async def query(self, sql: str) -> list[dict[str, Any]]:
         """The rows of one SQL query (checked by the guard before)."""
-        return (await self.request("POST", f"{ORCH}/query", body=Query(query=sql))).get("rows", _ROWS)
+        started = time.monotonic()
+        rows = (await self.request("POST", f"{ORCH}/query", body=Query(query=sql))).get("rows", _ROWS)
+        took = time.monotonic() - started
+        if took >= SLOW_QUERY_SECONDS and self._notice is not None:
+            shown = " ".join(sql.split())
+            await self._notice("notice", f"slow SQL query ({took:.1f} s, {len(rows):,} rows): {shown[:200]}")
+        return rows
 
     async def current_workspace(self) -> Workspace:
         """The workspace of this client's token: how the HTTP server checks a caller's own token."""
@@ -268,6 +291,12 @@ def _place(location: str) -> str:
     return echo(f"{p.scheme}://{p.netloc}{p.path}" if p.netloc else p.path)
 
 
+def _tls(base_url: str) -> ssl.SSLContext | bool:
+    """Plain http (the sandbox, a Cargo on localhost) needs no CA bundle: a context that trusts nothing (any TLS
+    connection would fail closed) spares loading it, which costs seconds on a busy machine. https: the default."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT) if base_url.startswith("http://") else True
+
+
 def _transport_reason(e: httpx.TransportError) -> str:
     if isinstance(e, httpx.TimeoutException):
         return "the request timed out"
@@ -276,7 +305,7 @@ def _transport_reason(e: httpx.TransportError) -> str:
     return "the connection was dropped"
 
 
-def _parse(resp: httpx.Response, method: str, path: str, retry_after: float | None = None) -> Any:
+def _parse(resp: httpx.Response, method: str, path: str, base_url: str, retry_after: float | None = None) -> Any:
     if 300 <= resp.status_code < 400:  # never followed: the token would go along
         raise CargoApiError(
             f"Cargo answered {method} {path} with a redirect (HTTP {resp.status_code}) to "
@@ -284,6 +313,7 @@ def _parse(resp: httpx.Response, method: str, path: str, retry_after: float | No
             status=resp.status_code,
             hint=REDIRECT_HINT,
         )
+    _refuse_if_not_cargo(resp, method, path, base_url)
     data: Any
     try:
         data = resp.json() if resp.content else {}
@@ -310,6 +340,33 @@ def _parse(resp: httpx.Response, method: str, path: str, retry_after: float | No
             hint=f"Wait {wait} s, then call again.",
         )
     raise CargoApiError(message, status=resp.status_code, reason=reason)
+
+
+def _refuse_if_not_cargo(resp: httpx.Response, method: str, path: str, base_url: str) -> None:
+    """An HTML page below 500, or a 404/405 without Cargo's ``{errorMessage, reason}`` body, is not Cargo."""
+    if resp.status_code >= 500:
+        return
+    start = resp.content.lstrip()[:15].lower()
+    html = "html" in resp.headers.get("content-type", "") or start.startswith((b"<!doctype html", b"<html"))
+    if html:
+        what = "an HTML page"
+    elif resp.status_code in (404, 405) and not _cargo_error_body(resp):
+        what = "a body without Cargo's errorMessage/reason"
+    else:
+        return
+    raise NotCargoError(
+        f"{base_url} does not answer like Cargo's API: {method} {path} got HTTP {resp.status_code} with {what}.",
+        status=resp.status_code,
+        hint=f"Set CARGO_API_BASE_URL to Cargo's API ({DEFAULT_BASE_URL}, the default) or remove it.",
+    )
+
+
+def _cargo_error_body(resp: httpx.Response) -> bool:
+    try:
+        data = resp.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and bool({"errorMessage", "reason"} & data.keys())
 
 
 __all__ = ["CargoClient", "CargoError", "query_string"]

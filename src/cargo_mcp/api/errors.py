@@ -88,6 +88,10 @@ class CargoShapeError(CargoError):
         return f"{self.message} {self.hint}"
 
 
+class NotCargoError(CargoError):
+    """The base URL answered, but not like Cargo's API (an HTML page, or a 404 without Cargo's error body)."""
+
+
 def _hint(status: int | None, reason: str | None) -> str | None:
     if reason and reason in HINTS:
         return HINTS[reason]

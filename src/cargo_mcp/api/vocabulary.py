@@ -6,6 +6,7 @@ Every function either returns the wire value (plus a note when it translated som
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
@@ -244,3 +245,9 @@ def _when(value: str, field: str, now: datetime) -> str:
     else:
         d = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     return iso(d if d.tzinfo else d.replace(tzinfo=UTC))
+
+
+def suggestion(name: str, known: list[str]) -> str:
+    """The end of an "unknown X" sentence: the closest known name, or the known names."""
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known) or 'none'}."

@@ -188,6 +188,11 @@ class ResultStore:
         if self.mirror is not None:
             self.mirror.delete(self._name(path))
 
+    def result_ids(self) -> list[str]:
+        """This scope's stored result ids, newest first."""
+        files = sorted((self.root / self.scope).glob("r_*.sqlite"), key=_mtime, reverse=True)
+        return [p.stem for p in files]
+
     def meta(self, result_id: str) -> ResultMeta:
         with self._open(result_id) as db:
             return _meta(db)

@@ -17,7 +17,7 @@ from cargo_mcp.api import requests as p
 from cargo_mcp.api.models import TERMINAL_STATUSES
 from cargo_mcp.api.sql import EXPORT_CAP
 from cargo_mcp.sandbox import outputs, select, serialize
-from cargo_mcp.sandbox.engine import Engine, QueryError
+from cargo_mcp.sandbox.engine import QueryError, QueryResult
 from cargo_mcp.sandbox.faults import FaultMiddleware, Faults
 from cargo_mcp.sandbox.files import FileStore, access_denied
 from cargo_mcp.sandbox.workspace import BatchRec, RunRec, SandboxWorkspace, WorkflowRec
@@ -117,13 +117,29 @@ def _owner(ws: SandboxWorkspace, r: Request, what: Literal["tool", "play"]) -> W
     return wf
 
 
+# Runs a user's SQL in a workspace: ``Engine.query``, or a sandbox's that waits for its tables to load.
+Sql = Callable[[str, str], QueryResult]
+# Told as an API request arrives (False) and once it is answered (True).
+Activity = Callable[[bool], None]
+
+
+def _idle(_answered: bool) -> None:
+    pass
+
+
 class Api:
-    """Route handlers over the sandbox's parts: its workspaces by token, SQL engine, files and faults."""
+    """Route handlers over the sandbox's parts: its workspaces by token, SQL, files and faults."""
 
     def __init__(
-        self, by_token: Mapping[str, SandboxWorkspace], engine: Engine, files: FileStore, faults: Faults | None
+        self,
+        by_token: Mapping[str, SandboxWorkspace],
+        sql: Sql,
+        files: FileStore,
+        faults: Faults | None,
+        activity: Activity = _idle,
     ) -> None:
-        self.by_token, self.engine, self.files, self.fault_rules = by_token, engine, files, faults
+        self.by_token, self.sql, self.files, self.fault_rules = by_token, sql, files, faults
+        self.activity = activity
 
     # --- runs -------------------------------------------------------------------------------
     async def run_get(self, r: Request, ws: SandboxWorkspace) -> Response:
@@ -252,7 +268,7 @@ class Api:
     async def query(self, r: Request, ws: SandboxWorkspace) -> Response:
         q = parse(p.Query, await body(r))
         try:
-            res = await anyio.to_thread.run_sync(self.engine.query, ws.uuid, q.query)
+            res = await anyio.to_thread.run_sync(self.sql, ws.uuid, q.query)
         except QueryError as e:
             raise ApiError(400, e.message, "queryFailed") from None
         return ok({"rows": res.rows})
@@ -335,11 +351,14 @@ class Api:
     # --- auth wrapper ----------------------------------------------------------------------------
     def authed(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
+            self.activity(False)
             try:
                 ws = self._workspace(request)
                 return await handler(request, ws)
             except ApiError as e:
                 return JSONResponse({"errorMessage": e.message, "reason": e.reason}, status_code=e.status)
+            finally:
+                self.activity(True)
 
         return endpoint
 
@@ -380,10 +399,14 @@ class Api:
 
 
 def create_app(
-    by_token: Mapping[str, SandboxWorkspace], engine: Engine, files: FileStore, faults: Faults | None = None
+    by_token: Mapping[str, SandboxWorkspace],
+    sql: Sql,
+    files: FileStore,
+    faults: Faults | None = None,
+    activity: Activity = _idle,
 ) -> Any:
     """Build the ASGI app (wrapped in fault injection when ``faults`` is given)."""
-    api = Api(by_token, engine, files, faults)
+    api = Api(by_token, sql, files, faults, activity)
     o = "/v1/orchestration"
     table: list[tuple[str, str, Handler]] = [
         ("GET", f"{o}/runs/{{uuid}}", api.run_get),

@@ -35,14 +35,15 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import chdb
-import pyarrow as pa
-from chdb import session as chdb_session
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from cargo_mcp.api import sql as contract
-from cargo_mcp.sandbox.schema import arrow_schema, create_table_sql
+
+# chdb (a 0.5 GB library) and pyarrow load with the first Engine: a cached sandbox serves its API while
+# its engine starts behind it, and the HTTP app imports this module for QueryError only.
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 PUBLIC_DATABASE = "orchestration"
 
@@ -172,6 +173,8 @@ class Engine:
         self._path = tempfile.mkdtemp(prefix="cargo-sandbox-")
         self._owner: Any
         try:
+            from chdb import session as chdb_session
+
             self._owner = chdb_session.Session(self._path)  # type: ignore[no-untyped-call]
         except BaseException:
             shutil.rmtree(self._path, ignore_errors=True)
@@ -182,10 +185,6 @@ class Engine:
         self._inflight_lock = threading.Lock()
         self._closed = False
         self._table_only_functions = self._load_table_only_functions()
-        # pyarrow's first Python-to-Arrow conversion in a process costs ~1.3 s (lazy imports);
-        # pay it here, at start-up, rather than in the first load().
-        warm = pa.table({"s": pa.array(["warm-up"], type=pa.string())})  # noqa: F841 (read by Python(warm))
-        self._owner.query("SELECT count() FROM Python(warm)")
         # An engine left open at exit would leave its directory behind; close it then.
         atexit.register(self.close)
 
@@ -247,6 +246,8 @@ class Engine:
 
     def add_workspace(self, workspace_uuid: str) -> None:
         """Create the workspace's private database (``ws_<16 random hex>``) with the four tables."""
+        from cargo_mcp.sandbox.schema import create_table_sql
+
         with self._lock:
             self._check_open()
             if workspace_uuid in self._databases:
@@ -256,6 +257,14 @@ class Engine:
             for table in contract.TABLES:
                 self._owner.query(create_table_sql(db, table))
             self._databases[workspace_uuid] = db
+
+    def drop_workspace(self, workspace_uuid: str) -> None:
+        """Remove the workspace's database and everything in it (no-op for an unknown workspace)."""
+        with self._lock:
+            self._check_open()
+            db = self._databases.pop(workspace_uuid, None)
+            if db is not None:
+                self._owner.query(f"DROP DATABASE IF EXISTS `{db}`")
 
     def _db(self, workspace_uuid: str) -> str:
         try:
@@ -271,23 +280,49 @@ class Engine:
         """
         if table not in contract.TABLES:
             raise ValueError(f"unknown table {table!r}; expected one of {', '.join(contract.TABLES)}")
-        schema = arrow_schema(table)
+        import pyarrow as pa
+
+        from cargo_mcp.sandbox.schema import arrow_schema
+
+        target = arrow_schema(table)
         names = list(columns.column_names) if isinstance(columns, pa.Table) else list(columns)
-        missing = [n for n in schema.names if n not in names]
-        extra = [n for n in names if n not in schema.names]
+        missing = [n for n in target.names if n not in names]
+        extra = [n for n in names if n not in target.names]
         if missing or extra:
             raise ValueError(f"{table}: missing columns {missing}, unexpected columns {extra}")
         if isinstance(columns, pa.Table):
-            tbl = columns.select(schema.names).cast(schema)
+            tbl = columns.select(target.names).cast(target)
         else:
-            tbl = pa.table({n: columns[n] for n in schema.names}, schema=schema)
+            tbl = pa.table({n: columns[n] for n in target.names}, schema=target)
         if tbl.num_rows == 0:
             return
         with self._lock:
             self._check_open()
             db = self._db(workspace_uuid)
-            # ``Python(tbl)`` looks the local variable ``tbl`` up by name in this thread's frames.
-            self._owner.query(f"INSERT INTO `{db}`.`{table}` SELECT * FROM Python(tbl)")
+            # ``Python(tbl)`` looks the local variable ``tbl`` up by name in this thread's frames. Rows are
+            # unique by their sorting key, so merging them on insert (optimize_on_insert) would only cost time.
+            self._owner.query(f"INSERT INTO `{db}`.`{table}` SELECT * FROM Python(tbl) SETTINGS optimize_on_insert=0")
+
+    def load_file(self, workspace_uuid: str, table: str, path: Path, shift_ms: int = 0) -> None:
+        """Append the rows of an Arrow IPC file of ``table`` (its columns in order), every timestamp moved by
+        ``shift_ms`` milliseconds. ClickHouse reads the file itself (no Python objects, no pandas), on one
+        thread: it runs behind a serving sandbox, which needs the other core."""
+        if table not in contract.TABLES:
+            raise ValueError(f"unknown table {table!r}; expected one of {', '.join(contract.TABLES)}")
+        moved = []
+        for name, ch_type in contract.TABLES[table]:
+            if "DateTime64" in ch_type:
+                step = f"toIntervalMillisecond({int(shift_ms)})"
+                expr = f"arrayMap(t -> t + {step}, `{name}`)" if ch_type.startswith("Array(") else f"`{name}` + {step}"
+                moved.append(f"{expr} AS `{name}`")
+        columns = f"* REPLACE ({', '.join(moved)})" if moved and shift_ms else "*"
+        with self._lock:
+            self._check_open()
+            db = self._db(workspace_uuid)
+            self._owner.query(
+                f"INSERT INTO `{db}`.`{table}` SELECT {columns} FROM file('{_literal(str(path))}', 'Arrow') "
+                "SETTINGS optimize_on_insert=0, max_threads=1, max_insert_threads=1"
+            )
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -444,8 +479,15 @@ class Engine:
         return message
 
 
+def _literal(text: str) -> str:
+    """``text`` inside a ClickHouse single-quoted string literal."""
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
 def _connect(conn_str: str) -> Any:
-    return chdb.connect(conn_str)  # type: ignore[no-untyped-call]  # chdb.connect has no annotations
+    import chdb
+
+    return chdb.connect(conn_str)
 
 
 def _walk(node: Any) -> Iterator[dict[str, Any]]:

@@ -8,8 +8,7 @@ from typing import Any
 
 from cargo_mcp.api import requests as p
 from cargo_mcp.api.models import TERMINAL_STATUSES, ExecutionsFilter
-from cargo_mcp.sandbox.tables import record_status
-from cargo_mcp.sandbox.workspace import BatchRec, ExecRec, RunRec, SandboxWorkspace
+from cargo_mcp.sandbox.workspace import BatchRec, ExecRec, RunRec, SandboxWorkspace, record_status
 
 
 def _ts(d: Any) -> float | None:

@@ -7,14 +7,16 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from cargo_mcp.api import models as m
-from cargo_mcp.sandbox.tables import NODE_FIELDS, record_status, s3
 from cargo_mcp.sandbox.workspace import (
+    NODE_FIELDS,
     BatchRec,
     ReleaseRec,
     RunRec,
     SandboxWorkspace,
     WorkflowRec,
     context_of,
+    record_status,
+    s3,
 )
 
 T = TypeVar("T")

@@ -13,19 +13,13 @@ import pyarrow as pa
 from cargo_mcp.api.models import TERMINAL_STATUSES
 from cargo_mcp.api.sql import PARENTS
 from cargo_mcp.sandbox.schema import arrow_schema
-from cargo_mcp.sandbox.workspace import RunRec, SandboxWorkspace
+from cargo_mcp.sandbox.workspace import NODE_FIELDS, RunRec, SandboxWorkspace, record_status, s3
 
 
 def ms(t: float | None) -> int | None:
     return None if t is None else int(t * 1000)
 
 
-def s3(run: RunRec, what: str) -> str:
-    return f"workspaces/{run.workflow.uuid}/runs/{run.uuid}/{what}.json"
-
-
-# The fields of a node an execution (a span) names it by, prefixed ``node_``.
-NODE_FIELDS = ("action_slug", "connector_uuid", "integration_slug", "agent_uuid", "tool_uuid")
 # The sandbox has no child runs: every lineage column is null.
 NO_PARENTS = dict.fromkeys(name for name, _ in PARENTS)
 
@@ -214,11 +208,6 @@ def records_columns(ws: SandboxWorkspace) -> dict[str, list[Any]]:
         }
         for r in ws.records
     )
-
-
-def record_status(run_status: str) -> str:
-    """RecordStatus has no ``idle``/``skipped``: map them to ``pending``/``cancelled``."""
-    return {"idle": "pending", "skipped": "cancelled"}.get(run_status, run_status)
 
 
 def workspace_tables(ws: SandboxWorkspace) -> dict[str, pa.Table]:

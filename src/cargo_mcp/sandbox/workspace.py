@@ -549,6 +549,20 @@ def _title(spec: NodeSpec, child: int) -> str:
     return f"✅ {spec.name or spec.slug}"
 
 
+# The fields of a node an execution (a span) names it by, prefixed ``node_``.
+NODE_FIELDS = ("action_slug", "connector_uuid", "integration_slug", "agent_uuid", "tool_uuid")
+
+
+def s3(run: RunRec, what: str) -> str:
+    """The object key of a run's ``context`` or ``computed-configs`` file, as Cargo names it."""
+    return f"workspaces/{run.workflow.uuid}/runs/{run.uuid}/{what}.json"
+
+
+def record_status(run_status: str) -> str:
+    """RecordStatus has no ``idle``/``skipped``: map them to ``pending``/``cancelled``."""
+    return {"idle": "pending", "skipped": "cancelled"}.get(run_status, run_status)
+
+
 def context_of(run: RunRec) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(runContext, runComputedConfigs)`` of a run, keyed by node slug (derived, deterministic)."""
     spec = run.workflow.spec

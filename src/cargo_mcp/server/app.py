@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 
 from cargo_mcp import __version__
 from cargo_mcp.api.sql import MAX_RESULT_ROWS, TABLES
-from cargo_mcp.server import prompts
+from cargo_mcp.server import completions, health, notify, prompts
 from cargo_mcp.server.render import UNTRUSTED_BEGIN, UNTRUSTED_END
 from cargo_mcp.server.services import Services
 from cargo_mcp.server.tools import batches, discovery, failures, outputs, query, releases, results, runs
@@ -56,7 +57,12 @@ def build_server(settings: Settings, services_factory: Callable[[], Services] | 
         services = services_factory() if services_factory else Services(settings)
         services.start()
         try:
-            yield services
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(services.health.check)  # in the background: the handshake does not wait for Cargo
+                try:
+                    yield services
+                finally:
+                    tg.cancel_scope.cancel()
         finally:
             await services.aclose()
 
@@ -66,6 +72,7 @@ def build_server(settings: Settings, services_factory: Callable[[], Services] | 
         instructions=INSTRUCTIONS + (SANDBOX_NOTE if settings.sandbox else ""),
         version=__version__,
         lifespan=lifespan,
+        middleware=[health.banners],
     )
     register: list[Callable[[MCPServer[Any]], None]] = [
         discovery.register,
@@ -77,6 +84,8 @@ def build_server(settings: Settings, services_factory: Callable[[], Services] | 
         query.register,
         failures.register,
         prompts.register,
+        notify.register,
+        completions.register,
     ]
     for r in register:
         r(mcp)

@@ -48,6 +48,7 @@ from cargo_mcp.logs import REQUEST_ID
 from cargo_mcp.logs import configure as configure_logs
 from cargo_mcp.server.auth import SHARED_SCOPE, Authenticator, BearerTokens, Caller, JwtVerifier, Refusal
 from cargo_mcp.server.callers import Callers
+from cargo_mcp.server.health import banners
 from cargo_mcp.settings import Settings
 
 if TYPE_CHECKING:
@@ -295,7 +296,8 @@ def authenticator(http: HttpSettings, callers: Callers) -> Authenticator:
 
 def build_app(mcp: MCPServer[Any], http: HttpSettings, holder: ServicesHolder, callers: Callers) -> Starlette:
     """The ASGI app serving ``mcp`` (built with ``holder.make`` as its services factory) under ``http``."""
-    mcp.middleware.extend([tool_metrics(mcp), caller_services])
+    at = mcp.middleware.index(banners)  # outside the banners, so that they read the caller's services
+    mcp.middleware[at:at] = [tool_metrics(mcp), caller_services]
     security = transport_security(http)
     sdk_app = mcp.streamable_http_app(
         streamable_http_path=MCP_PATH,

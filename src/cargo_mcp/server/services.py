@@ -1,5 +1,6 @@
 """What the tools use, made once per server run by the lifespan: Cargo, the file fetcher, the result store, the
-catalog and the releases; and the view of them one HTTP caller gets (:meth:`Services.for_caller`)."""
+catalog, the releases and the setup's health; and the view of them one HTTP caller gets
+(:meth:`Services.for_caller`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from cargo_mcp.results.s3 import S3Mirror
 from cargo_mcp.results.store import ResultStore
 from cargo_mcp.server.catalog import Catalog
 from cargo_mcp.server.connection import CargoConnection
+from cargo_mcp.server.health import Health
 from cargo_mcp.server.releases import Releases
 from cargo_mcp.settings import Settings
 
@@ -33,6 +35,7 @@ class Services:
         self._retry, self._timeout = retry, timeout
         self._parent: Services | None = None
         self.connection = CargoConnection(settings, retry=retry, timeout=timeout)
+        self.health = Health(settings)
         self.catalog = Catalog(self.connection)
         self.releases = Releases(self.connection)
         mirror = None
@@ -76,6 +79,7 @@ class Services:
         if token is not None:
             view.settings = replace(view.settings, token=token, workspace_uuid=None, sandbox=False)
             view.connection = CargoConnection(view.settings, retry=self._retry, timeout=self._timeout)
+            view.health = Health(view.settings)  # the server's start-up check was about the server's token
             view.catalog = Catalog(view.connection)
             view.releases = Releases(view.connection)
         return view

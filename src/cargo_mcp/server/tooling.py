@@ -21,6 +21,7 @@ from cargo_mcp.api.errors import CargoError
 from cargo_mcp.api.vocabulary import InputError
 from cargo_mcp.clip import ECHO_MAX, echo
 from cargo_mcp.results.store import ResultStoreUnavailable
+from cargo_mcp.server import notify
 from cargo_mcp.server.manual import lean
 from cargo_mcp.server.render import neutral
 from cargo_mcp.server.services import Services
@@ -103,11 +104,12 @@ class StrictTool(Tool):
     wrong with a value; every error text it returns has hostile characters escaped."""
 
     async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
-        try:
-            self._check(arguments)
-            return await super().run(arguments, context, convert_result=convert_result)
-        except ToolError as e:  # one line, whatever a message quotes
-            raise type(e)(neutral(str(e)).replace("\n", "\\n")) from e.__cause__
+        with notify.serving(context):  # the code below the tool may log and report progress to this request
+            try:
+                self._check(arguments)
+                return await super().run(arguments, context, convert_result=convert_result)
+            except ToolError as e:  # one line, whatever a message quotes
+                raise type(e)(neutral(str(e)).replace("\n", "\\n")) from e.__cause__
 
     def _check(self, arguments: dict[str, Any]) -> None:
         known = [f.alias or name for name, f in self.fn_metadata.arg_model.model_fields.items()]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import CallToolResult
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from cargo_mcp.api.models import Node
@@ -152,3 +153,17 @@ async def get_workflow_nodes(
 def register(mcp: MCPServer[Any]) -> None:
     add_tool(mcp, list_workflows, "List tools and plays")
     add_tool(mcp, get_workflow_nodes, "Show a workflow's node graph and slugs")
+
+    @mcp.resource(
+        "cargo://workflows/{workflow}",
+        name="workflow",
+        title="A workflow's node graph",
+        description="The deployed node graph of a tool or play (name or UUID), as get_workflow_nodes draws it.",
+        mime_type="text/plain",
+    )
+    async def workflow_graph(workflow: str, ctx: Context[Any, Any]) -> str:
+        try:
+            result = await get_workflow_nodes(ctx, workflow=workflow)
+        except ToolError as e:
+            raise ResourceError(str(e)) from None
+        return "\n".join(c.text for c in result.content if isinstance(c, TextContent))

@@ -19,7 +19,7 @@ from cargo_mcp.api.vocabulary import InputError, text_arg
 from cargo_mcp.clip import listing
 from cargo_mcp.results.download import download_outputs as fetch_all
 from cargo_mcp.results.store import ResultMeta, ResultStore
-from cargo_mcp.server import graph
+from cargo_mcp.server import graph, notify
 from cargo_mcp.server.release_split import release_note
 from cargo_mcp.server.render import Text, call, page_range
 from cargo_mcp.server.scope import DOWNLOADS, ScopeArgs, resolve, scoped
@@ -77,6 +77,9 @@ async def download_outputs(
 
     async def progress(done: int, pages: int, message: str) -> None:
         await ctx.report_progress(done, pages, message)
+        await notify.log("info", f"download_outputs: page {done} of {pages}: {message}")
+
+    await notify.log("info", f"download_outputs: {total:,} matching runs of node {slug!r}, {format} pages")
 
     async with fetch_all(
         client,
@@ -89,6 +92,7 @@ async def download_outputs(
         description=f"outputs of node {slug} for {filters}",
         progress=progress,
     ) as meta:
+        await notify.log("info", f"download_outputs: stored {meta.rows:,} rows as {meta.result_id}")
         if total > EXPORT_CAP:
             pages = -(-total // EXPORT_CAP)
             notes.append(f"{total:,} runs exceed the {EXPORT_CAP:,}-run export cap: fetched in {pages} pages")
