@@ -162,6 +162,36 @@ async def test_the_tool_rerun_sends_the_start_data_of_the_records_still_failing(
     assert "tools take file or records" in text
 
 
+def shown_items(text: str) -> list[Any]:
+    """The ids or records the text's re-run body lists (its data line, cut with …)."""
+    line = next(x for x in text.splitlines() if x.startswith("re-run body: "))
+    listed = re.search(r'"(?:ids|records)":\[(.*),…\]', line)
+    assert listed, line
+    return list(json.loads(f"[{listed.group(1)}]"))
+
+
+async def test_a_long_rerun_body_is_shown_whole_through_the_call_its_text_names(
+    mcp_client: Client, shared_sandbox: Sandbox
+) -> None:
+    ws = shared_sandbox.workspaces[0]
+    for cause, key in (("expired_credentials", "ids"), ("rate_limit", "records")):  # a play, a tool
+        batch = top_batch(shared_sandbox, cause)
+        report, text = await ok(mcp_client, {"batch_uuid": batch})
+        expected = still_failing(per_record(shared_sandbox, f"batch_uuid = '{batch}'"))
+        rid = report["rerun"]["result_id"]
+        assert rid and f"stored as result {rid}" in text and f"save_result(result_id={rid!r}" in text
+        items = shown_items(text)
+        marker = re.search(r"^\[left out: rerun\.body\.data\.(\w+)\[(\d+):\] .*; call (read_result.*)\]$", text, re.M)
+        assert marker and marker.group(1) == key and int(marker.group(2)) == len(items), text
+        args = dict(re.findall(r"(\w+)=('[^']*'|\d+)", marker.group(3)))
+        page = await mcp_client.call_tool("read_result", {k: json.loads(v.replace("'", '"')) for k, v in args.items()})
+        rows = (page.structured_content or {})["rows"]
+        assert items + [r["recordId"] if key == "ids" else r for r in rows] == report["rerun"]["body"]["data"][key]
+        by_key = {r.key: r.record_id for r in ws.runs_of_batch[batch]}
+        got = [x if key == "ids" else by_key[x["_id"]] for x in report["rerun"]["body"]["data"][key]]
+        assert sorted(got) == sorted(expected) and len(got) == len(expected) > len(items)
+
+
 async def test_a_rerun_past_the_cap_says_how_to_get_the_rest(
     mcp_client: Client, shared_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -126,6 +126,9 @@ class Rerun(BaseModel):
     records: int
     body: dict[str, Any] | None
     note: str
+    result_id: str | None = Field(
+        default=None, description="The body's ids (or records), stored for read_result and save_result when long."
+    )
 
 
 class WorkflowFailures(BaseModel):

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import Field
@@ -14,20 +15,21 @@ from pydantic import Field
 from cargo_mcp.failures.inputs import Files
 from cargo_mcp.failures.queries import Scope
 from cargo_mcp.failures.releases import label
-from cargo_mcp.failures.report import ErrorGroup, FailureReport, iso
+from cargo_mcp.failures.report import ErrorGroup, FailureReport, Rerun, iso
 from cargo_mcp.failures.sweep import Target, sweep
 from cargo_mcp.failures.workspace import sweep_workspace
 from cargo_mcp.server import graph
 from cargo_mcp.server.render import Text, call, duration, num, pct, when
 from cargo_mcp.server.runview import RunDetail, run_data, run_detail, run_head
 from cargo_mcp.server.scope import FAILURES, ScopeArgs, resolve, scoped
+from cargo_mcp.server.services import Services
 from cargo_mcp.server.tooling import Uuid, add_tool, answer, services, tool_errors
 
 DEFAULT_WINDOW = timedelta(days=7)
 MAX_GROUPS = 50
 EXAMPLE_CHARS = 1000  # of a group's literal example message in the text
 WORKSPACE_EXAMPLE_CHARS = 300  # the same across the workspace, where every workflow's groups share the text
-RERUN_SHOWN = 1500  # characters of the re-run body in the text (the whole body is in the structured rerun.body)
+RERUN_SHOWN = 1500  # characters of the re-run body in the text (a longer one's ids or records are also stored)
 WORKFLOW_LINES = 15  # workspace sweep: workflows with a line each; the others share one line
 
 
@@ -95,7 +97,61 @@ async def inspect_failures(
         "(records that succeeded drop out)",
     )
     report.notes += notes
+    if report.rerun and report.rerun.body and len(_compact(report.rerun.body)) > RERUN_SHOWN:
+        report.rerun.result_id = await _store_rerun(s, report.rerun.body, report.scope)
     return answer(report, failure_text(report, lambda n: call("inspect_failures", **args.given(), max_groups=n)))
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _items(body: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The list a re-run body sends: ``ids`` (plays) or ``records`` (tools), under ``data``."""
+    data = body["data"]
+    key = "ids" if "ids" in data else "records"
+    return key, list(data[key])
+
+
+async def _store_rerun(s: Services, body: dict[str, Any], scope: str) -> str:
+    """Keep a re-run body's ids (a row each, column recordId) or records (a row each) as a stored result: the text
+    shows only their start, read_result and save_result give them all."""
+    key, items = _items(body)
+    rows = [{"recordId": x} if key == "ids" or not isinstance(x, dict) else x for x in items]
+    columns = list(dict.fromkeys(c for row in rows for c in row))
+    meta = await anyio.to_thread.run_sync(lambda: s.store.create(columns, rows, f"re-run {key} of {scope}"))
+    return meta.result_id
+
+
+def _rerun(rr: Rerun, text: Text, data: list[str]) -> None:
+    """The re-run request; its body (record data) with the data block. A long body shows its first ids or records,
+    the rest are named by the stored result that holds them all."""
+    text.add(f"Re-run request ({rr.endpoint}; shown as data, nothing is re-run): {rr.note}")
+    if rr.body is None:
+        return
+    if rr.result_id is None:
+        data.append(f"re-run body: {text.excerpt(_compact(rr.body), RERUN_SHOWN, 'rerun.body')}")
+        return
+    key, items = _items(rr.body)
+    empty = _compact({**rr.body, "data": {**rr.body["data"], key: []}})
+    head, _, tail = empty.rpartition(f'"{key}":[]')
+    head += f'"{key}":'
+    shown: list[str] = []
+    used = len(head) + len(tail) + 3  # the brackets and the ellipsis
+    for item in items:
+        used += len(_compact(item)) + 1
+        if used > RERUN_SHOWN:
+            break
+        shown.append(_compact(item))
+    k, n, rid = len(shown), len(items), rr.result_id
+    noun = "record ids" if key == "ids" else "records"
+    data.append(f"re-run body: {head}[{','.join([*shown, '…'])}]{tail}")
+    text.add(
+        f"   The body (in the data block) lists {k:,} of its {n:,} {noun}; all {n:,} are stored as result {rid} "
+        f"(a row each): save_result(result_id={rid!r}, path='rerun.csv') writes them to a file."
+    )
+    more = call("read_result", result_id=rid, offset=k, limit=n - k)
+    text.leave_out([f"rerun.body.data.{key}[{k}:]"], f"{n - k:,} more of its {n:,} {noun}", f"call {more}")
 
 
 def failure_text(r: FailureReport, again: Callable[[int], str]) -> str:
@@ -151,10 +207,7 @@ def failure_text(r: FailureReport, again: Callable[[int], str]) -> str:
             + (f"; it read: {text.excerpt(_pairs(s.seen), 1000, f'filter_stops[{i}].seen')}" if s.seen else "")
         )
     if r.rerun:
-        body = text.excerpt(json.dumps(r.rerun.body, separators=(",", ":")), RERUN_SHOWN, "rerun.body")
-        text.add(
-            f"Re-run request ({r.rerun.endpoint}; shown as data, nothing is re-run): {r.rerun.note}", f"   body: {body}"
-        )
+        _rerun(r.rerun, text, data)
     if not r.error_groups:
         text.add(
             "No failed node executions in this scope"
