@@ -17,6 +17,7 @@ import httpx
 import pytest
 from mcp import Client
 
+from cargo_mcp.api.models import TERMINAL_STATUSES
 from cargo_mcp.failures import inputs, rerun, sweep
 from cargo_mcp.sandbox import fakes
 from cargo_mcp.sandbox.server import Sandbox
@@ -334,6 +335,30 @@ async def test_without_a_workflow_every_workflow_is_swept(mcp_client: Client, sh
     worst = report["workflows"][0]
     one, _ = await ok(mcp_client, {"workflow": worst["name"], "created_after": iso(since)})
     assert one["totals"]["failed"] == worst["failed"] and one["records"]["failed_records"] == worst["failed_records"]
+
+
+async def test_the_workspace_text_says_what_its_rate_and_shares_are_of(
+    mcp_client: Client, shared_sandbox: Sandbox
+) -> None:
+    ws = shared_sandbox.workspaces[0]
+    since = ws.now - 10 * 86400
+    report, text = await ok(mcp_client, {"created_after": iso(since)})
+    runs = [r for r in ws.runs if int(r.created_at * 1000) >= int(since * 1000)]
+    finished = sum(r.status in TERMINAL_STATUSES for r in runs)
+    cancelled = sum(r.status == "cancelled" for r in runs)
+    failed = sum(r.status == "error" for r in runs)
+    executed = finished - cancelled
+    assert cancelled and (report["totals"]["finished"], report["totals"]["cancelled"]) == (finished, cancelled)
+    assert (
+        f"{len(runs):,} runs, finished {finished:,} (of which {cancelled:,} cancelled), failed {failed:,} "
+        f"({100 * failed / executed:.1f}% of the {executed:,} executed: finished, not cancelled)" in text
+    )
+    # an error group a fallback absorbed: its share is of the absorbed errors (the runs went on), not of failures
+    absorbed = sum(1 for r in runs for e in r.executions if e.status == "error" and e.next_node is not None)
+    assert report["absorbed_by_fallback"] and absorbed
+    for g in report["absorbed_by_fallback"]:
+        assert g["share"] == round(g["count"] / absorbed, 4) > 0
+        assert f"{g['count']:,} errors in {g['runs']:,} runs ({g['share']:.1%} of the errors fallbacks absorbed)" in text
 
 
 # --- releases -----------------------------------------------------------------------------------------------------

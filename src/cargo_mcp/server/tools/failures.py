@@ -15,7 +15,7 @@ from pydantic import Field
 from cargo_mcp.failures.inputs import Files
 from cargo_mcp.failures.queries import Scope
 from cargo_mcp.failures.releases import label
-from cargo_mcp.failures.report import ErrorGroup, FailureReport, Rerun, iso
+from cargo_mcp.failures.report import ErrorGroup, FailureReport, Rerun, Totals, iso
 from cargo_mcp.failures.sweep import Target, sweep
 from cargo_mcp.failures.workspace import sweep_workspace
 from cargo_mcp.server import graph
@@ -173,11 +173,7 @@ def failure_text(r: FailureReport, again: Callable[[int], str]) -> str:
         if b.error_message:
             data.append(f"batch error: {text.excerpt(b.error_message, 2000, 'batch.error_message')}")
     _failed_batches(r, text, data)
-    cancelled = f" (of which {t.cancelled:,} cancelled)" if t.cancelled else ""
-    text.add(
-        f"Runs {t.runs:,}, finished {t.finished:,}{cancelled}, failed {t.failed:,} "
-        f"({pct(t.failed, t.finished - t.cancelled)} of executed); credits on failed runs {num(t.failed_credits)}"
-    )
+    text.add(f"Runs {t.runs:,}, {_outcome(t)}; credits on failed runs {num(t.failed_credits)}")
     text.add(*_records(r), *_releases(r))
     if r.nodes:
         text.add(
@@ -224,8 +220,8 @@ def workspace_text(r: FailureReport) -> str:
     t, w = r.totals, r.window
     text = Text(
         f"Failures across the workspace, runs created {when(w['created_after'])} → "
-        f"{when(w['created_before']) if w['created_before'] else 'now'}: {t.runs:,} runs, {t.failed:,} failed "
-        f"({pct(t.failed, t.finished - t.cancelled)} of executed); credits on failed runs {num(t.failed_credits)}"
+        f"{when(w['created_before']) if w['created_before'] else 'now'}: {t.runs:,} runs, {_outcome(t)}; "
+        f"credits on failed runs {num(t.failed_credits)}"
     )
     text.add(*_records(r))
     if r.workflows:
@@ -262,6 +258,16 @@ def workspace_text(r: FailureReport) -> str:
         text.data(data)
     text.add(*(f"Note: {n}" for n in r.notes))
     return str(text)
+
+
+def _outcome(t: Totals) -> str:
+    """Finished, cancelled and failed runs, and the failure rate with what it is a rate of."""
+    cancelled = f" (of which {t.cancelled:,} cancelled)" if t.cancelled else ""
+    executed = t.finished - t.cancelled
+    return (
+        f"finished {t.finished:,}{cancelled}, failed {t.failed:,} ({pct(t.failed, executed)} of the {executed:,} "
+        "executed: finished, not cancelled)"
+    )
 
 
 def _failed_batches(r: FailureReport, text: Text, data: list[str]) -> None:
@@ -343,7 +349,8 @@ def _group(head: str, g: ErrorGroup, r: FailureReport) -> list[str]:
     where = f"{_workflow_name(r, g.workflow_uuid)} / " if r.workflow_uuid is None else ""
     lines = [
         f"{head} [{g.classification}] {where}{g.node_slug} ({node}): {g.count:,} errors in {g.runs:,} runs "
-        f"({g.share:.1%}), {num(g.credits)} credits — {g.pattern}",
+        f"({g.share:.1%}{' of the errors fallbacks absorbed' if g.classification == 'fallback' else ''}), "
+        f"{num(g.credits)} credits — {g.pattern}",
         f"   cause: {g.cause}; seen {when(g.first_seen)} → {when(g.last_seen)}"
         f"{' (clustered)' if g.clustered else ''} {g.time_profile}",
         f"   exemplar runs: {', '.join(g.exemplar_runs)} (records {', '.join(g.exemplar_records)})",
