@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from cargo_mcp.sandbox.workspace import RunRec
 from cargo_mcp.server.render import num
 from tests.npm_tools import ensure_node_packages, node_executable
 from tests.support import CARGO_CLIENT
+from tests.test_server_tools import fails
 
 pytestmark = pytest.mark.anyio
 
@@ -437,3 +439,29 @@ async def test_filter_stops_name_their_condition_inputs_and_cost(mcp_client: Cli
             == "{{nodes.start.domain != ''}}; nodes.start.domain = \"\"; computed condition = false"
         )
         assert detail["stop_condition"] in shown
+
+
+async def test_a_workflow_that_is_no_tool_or_play_is_named_by_uuid(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    ws = shared_sandbox.workspaces[0]
+    since = ws.now - 10 * 86400
+    adhoc = next(w for w in ws.workflows if w.spec.kind == "adhoc")
+    runs = Counter(r.workflow.uuid for r in ws.runs if int(r.created_at * 1000) >= int(since * 1000))
+    failing = {r.workflow.uuid for r in ws.runs if r.status == "error" and r.created_at >= since}
+    assert runs[adhoc.uuid] and adhoc.uuid not in failing
+    _, text = await ok(mcp_client, {"created_after": iso(since)})
+    clean = [w for w in ws.workflows if runs[w.uuid] and w.uuid not in failing]
+    named = [
+        f"workflow {w.uuid} ({runs[w.uuid]:,} runs; not a listed tool or play: list_workflows does not show it)"
+        if w.spec.kind == "adhoc"
+        else f"{w.spec.name} ({runs[w.uuid]:,} runs)"
+        for w in clean
+    ]
+    assert len(clean) >= 2 and all(n in text for n in named), text
+    assert f"{len(clean)} other workflow(s) ran {sum(runs[w.uuid] for w in clean):,} run(s) without a failure" in text
+    # its graph: not "check the release UUID", but what it is and the call that shows one of its runs' graphs
+    error = await fails(mcp_client, "get_workflow_nodes", {"workflow": adhoc.uuid})
+    assert "not among the listed tools and plays" in error and "no deployed release" in error and "release UUID" not in error
+    run_uuid = re.search(r"get_workflow_nodes\(run_uuid='([0-9a-f-]+)'\)", error)
+    assert run_uuid and ws.runs_by_uuid[run_uuid.group(1)].workflow is adhoc
+    graph, _ = await ok(mcp_client, {"run_uuid": run_uuid.group(1)}, tool="get_workflow_nodes")
+    assert graph["workflow_uuid"] == adhoc.uuid and graph["nodes"]

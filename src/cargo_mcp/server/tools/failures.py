@@ -17,7 +17,7 @@ from cargo_mcp.failures.queries import Scope
 from cargo_mcp.failures.releases import label
 from cargo_mcp.failures.report import ErrorGroup, FailureReport, Rerun, Totals, iso
 from cargo_mcp.failures.sweep import Target, sweep
-from cargo_mcp.failures.workspace import sweep_workspace
+from cargo_mcp.failures.workspace import UNLISTED, sweep_workspace
 from cargo_mcp.server import graph
 from cargo_mcp.server.render import Text, call, duration, num, pct, when
 from cargo_mcp.server.runview import RunDetail, run_data, run_detail, run_head
@@ -229,7 +229,8 @@ def workspace_text(r: FailureReport) -> str:
     for i, f in enumerate(r.workflows[:WORKFLOW_LINES], 1):
         rate = f"{f.failure_rate:.1%}" if f.failure_rate is not None else "n/a"
         text.add(
-            f"{i}. {f.name or '(ad-hoc)'} ({f.kind or 'workflow'} {f.workflow_uuid}): {f.failed:,} failed of "
+            f"{i}. {f'{f.name} ({f.kind} {f.workflow_uuid})' if f.name else f'workflow {f.workflow_uuid} ({UNLISTED})'}"
+            f": {f.failed:,} failed of "
             f"{f.runs:,} runs ({rate}) = {f.failed_records:,} records → {f.next_call}"
         )
     rest = r.workflows[WORKFLOW_LINES:]
