@@ -146,6 +146,10 @@ class Text:
     def add(self, *lines: str) -> None:
         self.lines += (line.replace("\n", "\\n") for line in lines)
 
+    def prepend(self, *lines: str) -> None:
+        """Lines before all others: a head that says what the table below it showed."""
+        self.lines[:0] = (line.replace("\n", "\\n") for line in lines)
+
     def block(self, text: str) -> None:
         self.lines.append(text)
 
@@ -153,11 +157,13 @@ class Text:
         """Lines of record data between the untrusted-data markers."""
         self.lines.append(untrusted("\n".join(line.replace("\n", "\\n") for line in lines)))
 
-    def table(self, rows: Sequence[dict[str, Any]], columns: Sequence[str], *, data: bool, **how: Any) -> None:
-        """A :func:`table`; ``data``: record data from Cargo, shown between the untrusted-data markers."""
+    def table(self, rows: Sequence[dict[str, Any]], columns: Sequence[str], *, data: bool, **how: Any) -> int:
+        """A :func:`table`; ``data``: record data from Cargo, shown between the untrusted-data markers. Returns how
+        many of the rows it shows (the others did not fit its budget)."""
         body, markers = table(rows, columns, **how)
         self.lines.append(untrusted(body) if data else body)
         self.markers += markers
+        return body.count("\n")
 
     def excerpt(self, value: Any, limit: int, path: str, how: str | None = None) -> str:
         """``value`` on one line; past ``limit`` characters cut, with a marker naming ``path`` (and ``how``)."""
@@ -204,8 +210,14 @@ def duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def page_range(offset: int, count: int, total: int) -> str:
-    """``showing 11-20``, or why nothing is shown: past the end, or an empty result."""
+def page_range(offset: int, count: int, total: int, shown: int | None = None) -> str:
+    """``showing 11-20``, or why nothing is shown: past the end, or an empty result. ``shown``: how many of the
+    page's ``count`` rows the text shows, when its budget cut the table."""
+    if shown is not None and shown < count:
+        return (
+            f"showing {offset + 1:,}-{offset + shown:,}: {shown:,} of the {count:,} rows of this page fit the text "
+            "(the marker at the end names the call for the rest)" + (f" (offset={offset})" if offset else "")
+        )
     if count:
         return f"showing {offset + 1:,}-{offset + count:,}" + (f" (offset={offset})" if offset else "")
     if offset and offset >= total:
