@@ -15,6 +15,7 @@ Conventions every tool's text follows (the model reads only the text on many hos
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -45,8 +46,14 @@ def neutral(text: str) -> str:
     return _UNSAFE.sub(_escape, text)
 
 
+FLOAT_DIGITS = 15  # significant digits of a float in the text: a double's decimal precision, no binary noise
+
+
 def one_line(value: Any) -> str:
-    """A value as one line: JSON for non-strings, runs of whitespace (newlines too) as one space."""
+    """A value as one line: JSON for non-strings (a float to FLOAT_DIGITS significant digits: 4182.17, not
+    4182.170000000004), runs of whitespace (newlines too) as one space."""
+    if isinstance(value, float) and math.isfinite(value) and float(short := f"{value:.{FLOAT_DIGITS}g}") != value:
+        return short
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     return " ".join(text.split())
 
