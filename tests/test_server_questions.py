@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -338,6 +338,9 @@ async def test_last_nights_batches(mcp_client: Client, shared_sandbox: Sandbox) 
     r = await mcp_client.call_tool("list_batches", {"created_after": "yesterday", "limit": 100})
     text, out = text_of(r), r.structured_content or {}
     assert truth and out["total"] == len(truth) and out["next_offset"] is None
+    midnight = datetime.combine(datetime.now(UTC).date() - timedelta(days=1), datetime.min.time(), UTC)
+    assert text.startswith(f"{len(truth):,} batch(es) created {midnight:%Y-%m-%dT%H:%M:%SZ} → now match")
+    assert f"created_after 'yesterday' was read as {midnight:%Y-%m-%dT%H:%M:%S}.000Z" in out["notes"]
     assert [b["batch_uuid"] for b in out["batches"]] == [b.uuid for b in truth]
     for got, b in zip(out["batches"], truth, strict=True):
         assert got["workflow_name"] == b.workflow.spec.name and got["workflow_uuid"] == b.workflow.uuid

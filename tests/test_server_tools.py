@@ -169,6 +169,22 @@ async def test_count_runs_matches_sql_and_ground_truth(mcp_client: Client, share
     assert rl["count"] == truth["runs"] > 0
 
 
+async def test_a_misspelt_workflow_name_gets_the_closest_names(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    names = [w.spec.name for w in ws0(shared_sandbox).workflows if w.spec.kind in ("tool", "play")]
+    for name in names:
+        typo = name[:-3] + name[-2] + name[-3] + name[-1]  # two letters swapped
+        text = await fails(mcp_client, "inspect_failures", {"workflow": typo})
+        assert f"no tool or play is named {typo!r}" in text and "Did you mean " in text
+        suggested = text.split("Did you mean ", 1)[1].split("?", 1)[0]
+        assert repr(name) in suggested.split(" or "), text
+    assert "Did you mean" not in await fails(mcp_client, "list_batches", {"workflow": "zzzz qqqq"})
+
+
+async def test_an_unknown_batch_points_to_list_batches(mcp_client: Client) -> None:
+    text = await fails(mcp_client, "get_batch", {"batch_uuid": "11111111-2222-4333-8444-555555555555"})
+    assert "batchNotFound" in text and "list_batches lists the batches" in text
+
+
 async def test_count_runs_rejects_bad_input_before_calling(mcp_client: Client) -> None:
     text = await fails(mcp_client, "count_runs", {"workflow_uuid": "Contact finder", "statuses": ["broken"]})
     assert "unknown run status 'broken'" in text

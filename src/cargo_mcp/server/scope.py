@@ -177,9 +177,9 @@ async def resolve(s: Services, args: ScopeArgs, *, workspace: bool = False) -> S
     release_uuid = v.uuid_arg(args.release_uuid, "release_uuid") if args.release_uuid else None
     statuses, n1 = v.run_statuses(args.statuses)
     exec_filter, n2 = v.executions_filter(args.node_status)
-    after = v.when(args.created_after, "created_after") if args.created_after else None
-    before = v.when(args.created_before, "created_before") if args.created_before else None
-    notes += n1 + n2
+    after, n3 = v.when_read(args.created_after, "created_after") if args.created_after else (None, [])
+    before, n4 = v.when_read(args.created_before, "created_before") if args.created_before else (None, [])
+    notes += n1 + n2 + n3 + n4
     if after and before and after >= before:
         raise InputError(
             f"created_after ({after}) is not before created_before ({before}): no run can match. "

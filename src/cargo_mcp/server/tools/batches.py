@@ -12,8 +12,7 @@ from pydantic import BaseModel, Field
 from cargo_mcp.api.client import CargoClient
 from cargo_mcp.api.models import TERMINAL_STATUSES, Batch
 from cargo_mcp.api.requests import ListBatches, iso
-from cargo_mcp.api.vocabulary import InputError, batch_statuses, text_arg, uuid_arg
-from cargo_mcp.api.vocabulary import when as time_arg
+from cargo_mcp.api.vocabulary import InputError, batch_statuses, text_arg, uuid_arg, when_read
 from cargo_mcp.clip import echo
 from cargo_mcp.server.render import Text, clip, duration, num, page_range, pct, when
 from cargo_mcp.server.tooling import Uuid, add_tool, answer, services, tool_errors
@@ -155,8 +154,9 @@ async def list_batches(
     """Batches, newest first: status, times, runs executed and failed. Last night's: created_after=yesterday."""
     s = services(ctx)
     wire, notes = batch_statuses(statuses)
-    after = time_arg(created_after, "created_after") if created_after else None
-    before = time_arg(created_before, "created_before") if created_before else None
+    after, n1 = when_read(created_after, "created_after") if created_after else (None, [])
+    before, n2 = when_read(created_before, "created_before") if created_before else (None, [])
+    notes += n1 + n2
     if after and before and after >= before:
         raise InputError(f"created_after ({after}) is not before created_before ({before}): no batch can match.")
     query = ListBatches.model_validate({"statuses": wire, "limit": BATCH_PAGE})
@@ -183,7 +183,10 @@ async def list_batches(
     elif not complete:
         notes.append("not counted to the end (Cargo gives no total): created_after bounds the count")
     result = BatchList(batches=rows, total=total, offset=offset, next_offset=nxt, notes=notes)
-    head = f"{total:,} batch(es) match" if total is not None else f"at least {len(found):,} batches match"
+    window = f" created {when(after)} → {when(before) if before else 'now'}" if after else ""
+    window = window or (f" created before {when(before)}" if before else "")
+    head = f"{total:,} batch(es)" if total is not None else f"at least {len(found):,} batches"
+    head += f"{window} match"
     head += f"; {page_range(offset, len(rows), len(found))}" + (f" (next_offset={nxt})" if nxt is not None else "")
     text = Text(head, *(f"Note: {n}" for n in notes))
     view = [r.model_dump() for r in rows]
