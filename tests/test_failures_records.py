@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import httpx
 import pytest
 from mcp import Client
 
+from cargo_mcp.api.models import TERMINAL_STATUSES
 from cargo_mcp.failures import inputs, rerun, sweep
 from cargo_mcp.sandbox import fakes
 from cargo_mcp.sandbox.server import Sandbox
@@ -24,6 +26,7 @@ from cargo_mcp.sandbox.workspace import RunRec
 from cargo_mcp.server.render import num
 from tests.npm_tools import ensure_node_packages, node_executable
 from tests.support import CARGO_CLIENT, tool_text
+from tests.test_server_tools import fails
 
 pytestmark = pytest.mark.anyio
 
@@ -160,6 +163,36 @@ async def test_the_tool_rerun_sends_the_start_data_of_the_records_still_failing(
     assert sorted(by_key[x["_id"]] for x in sent) == sorted(expected) and report["rerun"]["records"] == len(expected)
     assert all(x == fakes.record_input(tool.spec.record_kind, x["_id"]) for x in sent)  # what the runs started with
     assert "tools take file or records" in text
+
+
+def shown_items(text: str) -> list[Any]:
+    """The ids or records the text's re-run body lists (its data line, cut with …)."""
+    line = next(x for x in text.splitlines() if x.startswith("re-run body: "))
+    listed = re.search(r'"(?:ids|records)":\[(.*),…\]', line)
+    assert listed, line
+    return list(json.loads(f"[{listed.group(1)}]"))
+
+
+async def test_a_long_rerun_body_is_shown_whole_through_the_call_its_text_names(
+    mcp_client: Client, shared_sandbox: Sandbox
+) -> None:
+    ws = shared_sandbox.workspaces[0]
+    for cause, key in (("expired_credentials", "ids"), ("rate_limit", "records")):  # a play, a tool
+        batch = top_batch(shared_sandbox, cause)
+        report, text = await ok(mcp_client, {"batch_uuid": batch})
+        expected = still_failing(per_record(shared_sandbox, f"batch_uuid = '{batch}'"))
+        rid = report["rerun"]["result_id"]
+        assert rid and f"stored as result {rid}" in text and f"save_result(result_id={rid!r}" in text
+        items = shown_items(text)
+        marker = re.search(r"^\[left out: rerun\.body\.data\.(\w+)\[(\d+):\] .*; call (read_result.*)\]$", text, re.M)
+        assert marker and marker.group(1) == key and int(marker.group(2)) == len(items), text
+        args = dict(re.findall(r"(\w+)=('[^']*'|\d+)", marker.group(3)))
+        page = await mcp_client.call_tool("read_result", {k: json.loads(v.replace("'", '"')) for k, v in args.items()})
+        rows = (page.structured_content or {})["rows"]
+        assert items + [r["recordId"] if key == "ids" else r for r in rows] == report["rerun"]["body"]["data"][key]
+        by_key = {r.key: r.record_id for r in ws.runs_of_batch[batch]}
+        got = [x if key == "ids" else by_key[x["_id"]] for x in report["rerun"]["body"]["data"][key]]
+        assert sorted(got) == sorted(expected) and len(got) == len(expected) > len(items)
 
 
 async def test_a_rerun_past_the_cap_says_how_to_get_the_rest(
@@ -306,6 +339,30 @@ async def test_without_a_workflow_every_workflow_is_swept(mcp_client: Client, sh
     assert one["totals"]["failed"] == worst["failed"] and one["records"]["failed_records"] == worst["failed_records"]
 
 
+async def test_the_workspace_text_says_what_its_rate_and_shares_are_of(
+    mcp_client: Client, shared_sandbox: Sandbox
+) -> None:
+    ws = shared_sandbox.workspaces[0]
+    since = ws.now - 10 * 86400
+    report, text = await ok(mcp_client, {"created_after": iso(since)})
+    runs = [r for r in ws.runs if int(r.created_at * 1000) >= int(since * 1000)]
+    finished = sum(r.status in TERMINAL_STATUSES for r in runs)
+    cancelled = sum(r.status == "cancelled" for r in runs)
+    failed = sum(r.status == "error" for r in runs)
+    executed = finished - cancelled
+    assert cancelled and (report["totals"]["finished"], report["totals"]["cancelled"]) == (finished, cancelled)
+    assert (
+        f"{len(runs):,} runs, finished {finished:,} (of which {cancelled:,} cancelled), failed {failed:,} "
+        f"({100 * failed / executed:.1f}% of the {executed:,} executed: finished, not cancelled)" in text
+    )
+    # an error group a fallback absorbed: its share is of the absorbed errors (the runs went on), not of failures
+    absorbed = sum(1 for r in runs for e in r.executions if e.status == "error" and e.next_node is not None)
+    assert report["absorbed_by_fallback"] and absorbed
+    for g in report["absorbed_by_fallback"]:
+        assert g["share"] == round(g["count"] / absorbed, 4) > 0
+        assert f"{g['count']:,} errors in {g['runs']:,} runs ({g['share']:.1%} of the errors fallbacks absorbed)" in text
+
+
 # --- releases -----------------------------------------------------------------------------------------------------
 
 
@@ -382,3 +439,29 @@ async def test_filter_stops_name_their_condition_inputs_and_cost(mcp_client: Cli
             == "{{nodes.start.domain != ''}}; nodes.start.domain = \"\"; computed condition = false"
         )
         assert detail["stop_condition"] in shown
+
+
+async def test_a_workflow_that_is_no_tool_or_play_is_named_by_uuid(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    ws = shared_sandbox.workspaces[0]
+    since = ws.now - 10 * 86400
+    adhoc = next(w for w in ws.workflows if w.spec.kind == "adhoc")
+    runs = Counter(r.workflow.uuid for r in ws.runs if int(r.created_at * 1000) >= int(since * 1000))
+    failing = {r.workflow.uuid for r in ws.runs if r.status == "error" and r.created_at >= since}
+    assert runs[adhoc.uuid] and adhoc.uuid not in failing
+    _, text = await ok(mcp_client, {"created_after": iso(since)})
+    clean = [w for w in ws.workflows if runs[w.uuid] and w.uuid not in failing]
+    named = [
+        f"workflow {w.uuid} ({runs[w.uuid]:,} runs; not a listed tool or play: list_workflows does not show it)"
+        if w.spec.kind == "adhoc"
+        else f"{w.spec.name} ({runs[w.uuid]:,} runs)"
+        for w in clean
+    ]
+    assert len(clean) >= 2 and all(n in text for n in named), text
+    assert f"{len(clean)} other workflow(s) ran {sum(runs[w.uuid] for w in clean):,} run(s) without a failure" in text
+    # its graph: not "check the release UUID", but what it is and the call that shows one of its runs' graphs
+    error = await fails(mcp_client, "get_workflow_nodes", {"workflow": adhoc.uuid})
+    assert "not among the listed tools and plays" in error and "no deployed release" in error and "release UUID" not in error
+    run_uuid = re.search(r"get_workflow_nodes\(run_uuid='([0-9a-f-]+)'\)", error)
+    assert run_uuid and ws.runs_by_uuid[run_uuid.group(1)].workflow is adhoc
+    graph, _ = await ok(mcp_client, {"run_uuid": run_uuid.group(1)}, tool="get_workflow_nodes")
+    assert graph["workflow_uuid"] == adhoc.uuid and graph["nodes"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from cargo_mcp.sandbox import outputs
 from cargo_mcp.sandbox.catalog import DAY
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.sandbox.workspace import RunRec
+from cargo_mcp.server.render import UNTRUSTED_BEGIN, UNTRUSTED_END
 from cargo_mcp.server.tools import batches
 from tests.support import tool_text
 from tests.test_server_tools import fails, ok, workflow, ws0
@@ -249,6 +250,41 @@ async def test_read_result_counts_empty_cells_and_groups(mcp_client: Client, sha
     assert failed["groups"] == [{"values": {"runStatus": "error"}, "count": batch.failed_runs_count}]
 
 
+def table_rows(text: str) -> int:
+    """The rows of the text's table (the lines of its data block after the header)."""
+    block = text.split(UNTRUSTED_BEGIN, 1)[1].split(UNTRUSTED_END, 1)[0]
+    return len(block.strip("\n").splitlines()) - 1
+
+
+async def test_a_page_says_how_many_rows_it_shows_and_of_how_many_records(
+    mcp_client: Client, shared_sandbox: Sandbox
+) -> None:
+    ws = ws0(shared_sandbox)
+    batch = max((b for b in ws.batches if b.workflow.spec.key == "contact_finder"), key=lambda b: b.runs_count)
+    runs = ws.runs_of_batch[batch.uuid]
+    records = len({r.record_id for r in runs})
+    assert records < len(runs)  # a batch repeats records
+    r = await mcp_client.call_tool("download_outputs", {"batch_uuid": batch.uuid, "limit": 100})
+    text, out = text_of(r), r.structured_content or {}
+    printed = table_rows(text)
+    assert 0 < printed < 100 and out["returned"] == 100 and out["records"] == records
+    assert text.startswith(f"{len(runs):,} row(s) = {records:,} distinct record(s) (a record repeats in a row per run)")
+    assert f"showing 1-{printed}: {printed} of the 100 rows of this page fit the text" in text.splitlines()[0]
+    assert f"call read_result(result_id={out['result_id']!r}, offset={printed}, limit={100 - printed})" in text
+    # read_result: the matching rows, their records, and the rows its text shows
+    failed = [r for r in runs if r.status == "error"]
+    where = {"runStatus": "error"}
+    r = await mcp_client.call_tool("read_result", {"result_id": out["result_id"], "where": where, "limit": 1000})
+    text, page = text_of(r), r.structured_content or {}
+    printed, distinct = table_rows(text), len({r.record_id for r in failed})
+    assert page["matching"] == len(failed) and page["records"] == distinct
+    assert distinct < len(failed) and text.startswith(
+        f"{len(failed):,} matching row(s) = {distinct:,} distinct record(s) (a record repeats in a row per run) in "
+    )
+    assert 0 < printed < len(failed)
+    assert f"showing 1-{printed}: {printed} of the {len(failed)} rows of this page fit" in text.splitlines()[0]
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
@@ -304,6 +340,9 @@ async def test_last_nights_batches(mcp_client: Client, shared_sandbox: Sandbox) 
     r = await mcp_client.call_tool("list_batches", {"created_after": "yesterday", "limit": 100})
     text, out = text_of(r), r.structured_content or {}
     assert truth and out["total"] == len(truth) and out["next_offset"] is None
+    midnight = datetime.combine(datetime.now(UTC).date() - timedelta(days=1), datetime.min.time(), UTC)
+    assert text.startswith(f"{len(truth):,} batch(es) created {midnight:%Y-%m-%dT%H:%M:%SZ} → now match")
+    assert f"created_after 'yesterday' was read as {midnight:%Y-%m-%dT%H:%M:%S}.000Z" in out["notes"]
     assert [b["batch_uuid"] for b in out["batches"]] == [b.uuid for b in truth]
     for got, b in zip(out["batches"], truth, strict=True):
         assert got["workflow_name"] == b.workflow.spec.name and got["workflow_uuid"] == b.workflow.uuid

@@ -168,6 +168,22 @@ async def test_count_runs_matches_sql_and_ground_truth(mcp_client: Client, share
     assert rl["count"] == truth["runs"] > 0
 
 
+async def test_a_misspelt_workflow_name_gets_the_closest_names(mcp_client: Client, shared_sandbox: Sandbox) -> None:
+    names = [w.spec.name for w in ws0(shared_sandbox).workflows if w.spec.kind in ("tool", "play")]
+    for name in names:
+        typo = name[:-3] + name[-2] + name[-3] + name[-1]  # two letters swapped
+        text = await fails(mcp_client, "inspect_failures", {"workflow": typo})
+        assert f"no tool or play is named {typo!r}" in text and "Did you mean " in text
+        suggested = text.split("Did you mean ", 1)[1].split("?", 1)[0]
+        assert repr(name) in suggested.split(" or "), text
+    assert "Did you mean" not in await fails(mcp_client, "list_batches", {"workflow": "zzzz qqqq"})
+
+
+async def test_an_unknown_batch_points_to_list_batches(mcp_client: Client) -> None:
+    text = await fails(mcp_client, "get_batch", {"batch_uuid": "11111111-2222-4333-8444-555555555555"})
+    assert "batchNotFound" in text and "list_batches lists the batches" in text
+
+
 async def test_count_runs_rejects_bad_input_before_calling(mcp_client: Client) -> None:
     text = await fails(mcp_client, "count_runs", {"workflow_uuid": "Contact finder", "statuses": ["broken"]})
     assert "unknown run status 'broken'" in text
@@ -314,6 +330,33 @@ async def test_execute_query(mcp_client: Client) -> None:
     assert "Multiple statements" in await fails(mcp_client, "execute_query", {"sql": "SELECT 1; SELECT 2"})
     text = await fails(mcp_client, "execute_query", {"sql": "SELECT nope FROM runs"})
     assert "queryFailed" in text and "Code: 47" in text and "Columns — runs: uuid" in text
+
+
+def significant_digits(number: str) -> int:
+    return len(number.split("e")[0].replace("-", "").replace(".", "").lstrip("0"))
+
+
+async def test_execute_query_shows_floats_without_binary_noise_and_says_what_its_limit_is(
+    mcp_client: Client, shared_sandbox: Sandbox
+) -> None:
+    sql = "SELECT workflow_uuid, sum(credits_used_count) AS credits FROM runs GROUP BY workflow_uuid"
+    r = await mcp_client.call_tool("execute_query", {"sql": sql})
+    text, out = r.content[0].text, r.structured_content or {}  # type: ignore[union-attr]
+    truth: dict[str, float] = {}
+    for run in ws0(shared_sandbox).runs:
+        truth[run.workflow.uuid] = truth.get(run.workflow.uuid, 0.0) + run.credits
+    noisy = [row for row in out["rows"] if significant_digits(repr(row["credits"])) > 15]
+    assert noisy, "no sum with binary noise: the case is not exercised"
+    for row in out["rows"]:  # the structured value is Cargo's, exact; the text's is the same number, readable
+        assert row["credits"] == pytest.approx(truth[row["workflow_uuid"]], rel=1e-9)
+        line = next(x for x in text.splitlines() if x.startswith(row["workflow_uuid"] + " | "))
+        shown = line.split(" | ")[1]
+        assert significant_digits(shown) <= 15 and float(shown) == pytest.approx(row["credits"], rel=1e-14)
+    # the guard's LIMIT: the text says why it is one more than max_rows
+    r = await mcp_client.call_tool("execute_query", {"sql": "SELECT uuid FROM runs LIMIT 5000", "max_rows": 40})
+    text, out = r.content[0].text, r.structured_content or {}  # type: ignore[union-attr]
+    assert len(ws0(shared_sandbox).runs) > 40 and out["row_count"] == 40 and out["sql"].endswith(" LIMIT 41")
+    assert "the guard set the outer LIMIT 41: max_rows 40 plus one row that tells whether more exist" in text
 
 
 MISSING = "3f2b1c9e-8d7a-4b6c-9e5f-1a2b3c4d5e6f"

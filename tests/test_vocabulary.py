@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import calendar
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from cargo_mcp.api.client import query_string
+from cargo_mcp.api.requests import iso
 from cargo_mcp.api.retry import RetryPolicy, parse_retry_after
-from cargo_mcp.api.vocabulary import InputError, executions_filter, filter_slugs, run_statuses, uuid_arg, when
+from cargo_mcp.api.vocabulary import (
+    InputError,
+    executions_filter,
+    filter_slugs,
+    run_statuses,
+    uuid_arg,
+    when,
+    when_read,
+)
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -110,6 +120,37 @@ def test_a_whole_day_as_the_upper_bound_includes_that_day() -> None:
 def test_bad_date_says_what_to_send() -> None:
     with pytest.raises(InputError, match=r"created_after = 'last tuesday' is not a date.*ISO-8601.*'24h'"):
         when("last tuesday", "created_after", NOW)
+
+
+@pytest.mark.parametrize("weekday", range(7))
+def test_a_weekday_gets_its_date_and_today_in_the_error(weekday: int) -> None:
+    name = calendar.day_name[weekday]
+    for today in (NOW + timedelta(days=d) for d in range(7)):  # every weekday as today
+        days = (today.date() - timedelta(days=k) for k in range(1, 8))
+        day = next(d for d in days if d.weekday() == weekday)  # the last one before today
+        with pytest.raises(InputError) as e:
+            when(f"last {name.lower()}", "created_after", today)
+        assert f"(today is {today:%A} {today.date().isoformat()} UTC)" in str(e.value)
+        assert f"For last {name} send '{day.isoformat()}'." in str(e.value)
+        assert when(day.isoformat(), "created_after", today).startswith(day.isoformat())  # what it says is accepted
+
+
+def test_a_last_unit_gets_its_relative_age() -> None:
+    for words, age in (("last week", "7d"), ("past hour", "1h"), ("last month", "30d")):
+        with pytest.raises(InputError, match=rf"For the last {words.split()[1]} send '{age}'"):
+            when(words, "created_after", NOW)
+        assert when(age, "created_after", NOW) < iso(NOW)
+    with pytest.raises(InputError) as e:
+        when("soonish", "created_after", NOW)
+    assert " For " not in str(e.value)
+
+
+def test_a_relative_date_is_echoed_as_what_it_was_read_as() -> None:
+    assert when_read("yesterday", "created_after", NOW) == (
+        "2026-11-23T00:00:00.000Z",
+        ["created_after 'yesterday' was read as 2026-11-23T00:00:00.000Z"],
+    )
+    assert when_read("2026-11-01", "created_before", NOW) == ("2026-11-02T00:00:00.000Z", [])
 
 
 def test_uuid_check() -> None:

@@ -213,18 +213,43 @@ def when(value: str, field: str, now: datetime | None = None) -> str:
     A whole day (``2026-11-30``, ``today``, ``yesterday``) starts at 00:00 UTC; in a ``*_before`` field it
     ends there instead (the next midnight), so ``created_before="2026-11-30"`` includes that day.
     """
+    now = now or datetime.now(UTC)
     try:
-        return _when(value, field, now or datetime.now(UTC))
+        return _when(value, field, now)
     except ValueError:
         raise InputError(
-            f"{field} = {echo(value)} is not a date. Send ISO-8601 (2026-11-24T08:00:00Z or 2026-11-24) "
-            "or a relative age such as '30m', '24h', '7d', '2w', 'today', 'yesterday'."
+            f"{field} = {echo(value)} is not a date (today is {now:%A %Y-%m-%d} UTC).{_instead(value, now)} Send "
+            "ISO-8601 (2026-11-24T08:00:00Z or 2026-11-24) or a relative age such as '30m', '24h', '7d', '2w', "
+            "'today', 'yesterday'."
         ) from None
     except OverflowError:
         raise InputError(
             f"{field} = {echo(value)} is out of range: send a date between the years 1 and 9999, or a shorter "
             "relative age."
         ) from None
+
+
+def when_read(value: str, field: str, now: datetime | None = None) -> tuple[str, list[str]]:
+    """:func:`when`, and a note saying what a relative form (``yesterday``, ``7d``) was read as."""
+    got = when(value, field, now)
+    return got, [] if re.match(r"\d{4}-\d\d-\d\d", value.strip()) else [f"{field} {value.strip()!r} was read as {got}"]
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_LAST = {"hour": "1h", "day": "24h", "week": "7d", "month": "30d", "year": "365d"}
+
+
+def _instead(value: str, now: datetime) -> str:
+    """What to send for a relative date :func:`when` does not read: a weekday's date, a unit's age."""
+    words = value.strip().lower().split()
+    last = words[-1].rstrip("s") if words else ""
+    if last in _WEEKDAYS:
+        back = (now.weekday() - _WEEKDAYS.index(last)) % 7 or 7
+        day = now.date() - timedelta(days=back)
+        return f" For last {last.capitalize()} send '{day.isoformat()}'."
+    if last in _LAST and len(words) == 2 and words[0] in ("last", "past", "previous"):
+        return f" For the last {last} send '{_LAST[last]}'."
+    return ""
 
 
 def _when(value: str, field: str, now: datetime) -> str:

@@ -144,7 +144,8 @@ def error_groups(s: Scope, limit: int = 200) -> str:
         "any(execution_error_message) AS example, sum(execution_credits_used_count) AS credits, "
         # totals over every group, also those past the LIMIT: real = not every run continued through a fallback
         f"sumIf(1, {_CONTINUED} != count()) OVER () AS real_groups, "
-        f"sumIf(count(), {_CONTINUED} != count()) OVER () AS real_errors "
+        f"sumIf(count(), {_CONTINUED} != count()) OVER () AS real_errors, "
+        f"sumIf(count(), {_CONTINUED} = count()) OVER () AS absorbed_errors "
         f"FROM spans WHERE {span_scope(s)} AND execution_status = 'error' "
         f"GROUP BY workflow_uuid, node_slug, pattern ORDER BY errors DESC LIMIT {limit}"
     )

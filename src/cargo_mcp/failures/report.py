@@ -97,7 +97,9 @@ class ErrorGroup(BaseModel):
     fix: str
     count: int = Field(description="Failed executions in this group.")
     runs: int
-    share: float = Field(description="count / all failed executions of the scope (0..1).")
+    share: float = Field(
+        description="count / all failed executions of the scope (0..1); absorbed: / all errors fallbacks absorbed."
+    )
     first_seen: str
     last_seen: str
     clustered: bool = Field(description="Most errors fell in a small part of the scope's time span.")
@@ -126,6 +128,9 @@ class Rerun(BaseModel):
     records: int
     body: dict[str, Any] | None
     note: str
+    result_id: str | None = Field(
+        default=None, description="The body's ids (or records), stored for read_result and save_result when long."
+    )
 
 
 class WorkflowFailures(BaseModel):

@@ -180,16 +180,17 @@ def records_of(row: dict[str, Any]) -> Records:
 
 
 def groups_of(rows: list[dict[str, Any]], profile_rows: list[dict[str, Any]]) -> list[ErrorGroup]:
-    """Error groups from the group and profile rows; shares of real failures over every group, also those past
-    the query's LIMIT."""
+    """Error groups from the group and profile rows; shares over every group, also those past the query's LIMIT: a
+    real failure's of all real failures, an absorbed error's of all absorbed errors."""
     profiles: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0] * BUCKETS)
     for row in profile_rows:
         profiles[(row["workflow_uuid"], row["node_slug"], row["pattern"])][int(row["bucket"])] += int(row["n"])
     groups = [_group(row, profiles[(row["workflow_uuid"], row["node_slug"], row["pattern"])]) for row in rows]
-    all_real = int(rows[0].get("real_errors") or 0) if rows else 0
+    first = rows[0] if rows else {}
+    all_real, all_absorbed = int(first.get("real_errors") or 0), int(first.get("absorbed_errors") or 0)
     for g in groups:
-        if g.classification != "fallback":
-            g.share = round(g.count / all_real, 4) if all_real else 0.0
+        whole = all_absorbed if g.classification == "fallback" else all_real
+        g.share = round(g.count / whole, 4) if whole else 0.0
     return groups
 
 

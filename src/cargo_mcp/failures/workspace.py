@@ -14,6 +14,8 @@ from cargo_mcp.failures.report import FailureReport, Totals, WorkflowFailures
 from cargo_mcp.failures.sweep import BUCKETS, failed_batch, gather, groups_of, records_of, totals_of, window
 
 MAX_WORKFLOWS = 500  # workflows read (those with the most failed runs)
+CLEAN_NAMED = 15  # workflows without a failure named in the note
+UNLISTED = "not a listed tool or play: list_workflows does not show it"
 
 
 async def sweep_workspace(
@@ -64,12 +66,25 @@ async def sweep_workspace(
     )
     clean = [r for r in rows if not int(r["failed"])]
     if clean:
-        report.notes.append(
-            f"{len(clean)} other workflow(s) ran {sum(int(r['runs']) for r in clean):,} run(s) without a failure"
-        )
+        report.notes.append(_clean(clean, names))
     if len(rows) >= MAX_WORKFLOWS:
         report.notes.append(f"only the {MAX_WORKFLOWS} workflows with the most failed runs were read")
     return report
+
+
+def _clean(rows: list[dict[str, Any]], names: dict[str, tuple[str, str]]) -> str:
+    """The workflows that ran without a failure, each by name — or by UUID, saying it is no listed tool or play."""
+
+    def one(r: dict[str, Any]) -> str:
+        uuid = str(r["workflow_uuid"])
+        if uuid in names:
+            return f"{names[uuid][0]} ({int(r['runs']):,} runs)"
+        return f"workflow {uuid} ({int(r['runs']):,} runs; {UNLISTED})"
+
+    named = ", ".join(one(r) for r in rows[:CLEAN_NAMED])
+    more = f" and {len(rows) - CLEAN_NAMED:,} more" if len(rows) > CLEAN_NAMED else ""
+    runs = sum(int(r["runs"]) for r in rows)
+    return f"{len(rows)} other workflow(s) ran {runs:,} run(s) without a failure: {named}{more}"
 
 
 def _workflow(

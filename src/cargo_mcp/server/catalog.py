@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -79,8 +80,11 @@ class Catalog:
             names = ", ".join(f"{e.name!r} ({e.kind}, {e.workflow_uuid})" for e in partial[:10])
             raise InputError(f"{arg} {echo(key)} is ambiguous: it matches {names}. Send the exact name or UUID.")
         names = ", ".join(repr(e.name) for e in entries[:25])
+        by_low = {e.name.lower(): e.name for e in entries}
+        close = difflib.get_close_matches(low, list(by_low), n=3, cutoff=0.6)
+        guess = f" Did you mean {' or '.join(repr(by_low[c]) for c in close)}?" if close else ""
         raise InputError(
-            f"{arg}: no tool or play is named {echo(key)} and it is not a UUID. Known workflows: {names}. "
+            f"{arg}: no tool or play is named {echo(key)} and it is not a UUID.{guess} Known workflows: {names}. "
             "list_workflows shows them with their UUIDs."
         )
 

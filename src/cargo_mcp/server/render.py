@@ -15,6 +15,7 @@ Conventions every tool's text follows (the model reads only the text on many hos
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -45,8 +46,14 @@ def neutral(text: str) -> str:
     return _UNSAFE.sub(_escape, text)
 
 
+FLOAT_DIGITS = 15  # significant digits of a float in the text: a double's decimal precision, no binary noise
+
+
 def one_line(value: Any) -> str:
-    """A value as one line: JSON for non-strings, runs of whitespace (newlines too) as one space."""
+    """A value as one line: JSON for non-strings (a float to FLOAT_DIGITS significant digits: 4182.17, not
+    4182.170000000004), runs of whitespace (newlines too) as one space."""
+    if isinstance(value, float) and math.isfinite(value) and float(short := f"{value:.{FLOAT_DIGITS}g}") != value:
+        return short
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     return " ".join(text.split())
 
@@ -146,6 +153,10 @@ class Text:
     def add(self, *lines: str) -> None:
         self.lines += (line.replace("\n", "\\n") for line in lines)
 
+    def prepend(self, *lines: str) -> None:
+        """Lines before all others: a head that says what the table below it showed."""
+        self.lines[:0] = (line.replace("\n", "\\n") for line in lines)
+
     def block(self, text: str) -> None:
         self.lines.append(text)
 
@@ -153,11 +164,13 @@ class Text:
         """Lines of record data between the untrusted-data markers."""
         self.lines.append(untrusted("\n".join(line.replace("\n", "\\n") for line in lines)))
 
-    def table(self, rows: Sequence[dict[str, Any]], columns: Sequence[str], *, data: bool, **how: Any) -> None:
-        """A :func:`table`; ``data``: record data from Cargo, shown between the untrusted-data markers."""
+    def table(self, rows: Sequence[dict[str, Any]], columns: Sequence[str], *, data: bool, **how: Any) -> int:
+        """A :func:`table`; ``data``: record data from Cargo, shown between the untrusted-data markers. Returns how
+        many of the rows it shows (the others did not fit its budget)."""
         body, markers = table(rows, columns, **how)
         self.lines.append(untrusted(body) if data else body)
         self.markers += markers
+        return body.count("\n")
 
     def excerpt(self, value: Any, limit: int, path: str, how: str | None = None) -> str:
         """``value`` on one line; past ``limit`` characters cut, with a marker naming ``path`` (and ``how``)."""
@@ -204,8 +217,14 @@ def duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def page_range(offset: int, count: int, total: int) -> str:
-    """``showing 11-20``, or why nothing is shown: past the end, or an empty result."""
+def page_range(offset: int, count: int, total: int, shown: int | None = None) -> str:
+    """``showing 11-20``, or why nothing is shown: past the end, or an empty result. ``shown``: how many of the
+    page's ``count`` rows the text shows, when its budget cut the table."""
+    if shown is not None and shown < count:
+        return (
+            f"showing {offset + 1:,}-{offset + shown:,}: {shown:,} of the {count:,} rows of this page fit the text "
+            "(the marker at the end names the call for the rest)" + (f" (offset={offset})" if offset else "")
+        )
     if count:
         return f"showing {offset + 1:,}-{offset + count:,}" + (f" (offset={offset})" if offset else "")
     if offset and offset >= total:

@@ -166,10 +166,14 @@ class Scope:
         return model.model_validate({**{k: x for k, x in self.filters if x is not None}, **extra})
 
 
-def window(created_after: str | None, created_before: str | None, what: str) -> tuple[str | None, str | None]:
-    """The creation window arguments read (relative dates too); a window no ``what`` can fall in is refused."""
-    after = v.when(created_after, "created_after") if created_after else None
-    before = v.when(created_before, "created_before") if created_before else None
+def window(
+    created_after: str | None, created_before: str | None, what: str, notes: list[str]
+) -> tuple[str | None, str | None]:
+    """The creation window arguments read (relative dates too, each noted in ``notes`` with what it was read as);
+    a window no ``what`` can fall in is refused."""
+    after, n1 = v.when_read(created_after, "created_after") if created_after else (None, [])
+    before, n2 = v.when_read(created_before, "created_before") if created_before else (None, [])
+    notes += n1 + n2
     if after and before and after >= before:
         raise InputError(
             f"created_after ({after}) is not before created_before ({before}): no {what} can match. "
@@ -197,8 +201,8 @@ async def resolve(s: Services, args: ScopeArgs, *, workspace: bool = False) -> S
     release_uuid = v.uuid_arg(args.release_uuid, "release_uuid") if args.release_uuid else None
     statuses, n1 = v.run_statuses(args.statuses)
     exec_filter, n2 = v.executions_filter(args.node_status)
-    after, before = window(args.created_after, args.created_before, "run")
     notes += n1 + n2
+    after, before = window(args.created_after, args.created_before, "run", notes)
     name = args.workflow_arg
     batch = None
     wf: str | None = None

@@ -154,7 +154,7 @@ async def list_batches(
     """Batches, newest first: status, times, runs executed and failed. Last night's: created_after=yesterday."""
     s = services(ctx)
     wire, notes = batch_statuses(statuses)
-    after, before = window(created_after, created_before, "batch")
+    after, before = window(created_after, created_before, "batch", notes)
     query = ListBatches.model_validate({"statuses": wire, "limit": BATCH_PAGE})
     named_wf = text_arg(workflow, "workflow")
     if named_wf is not None:
@@ -177,7 +177,10 @@ async def list_batches(
     elif not complete:
         notes.append("not counted to the end (Cargo gives no total): created_after bounds the count")
     result = BatchList(batches=rows, total=total, offset=offset, next_offset=nxt, notes=notes)
-    head = f"{total:,} batch(es) match" if total is not None else f"at least {len(found):,} batches match"
+    span = f" created {when(after)} → {when(before) if before else 'now'}" if after else ""
+    span = span or (f" created before {when(before)}" if before else "")
+    head = f"{total:,} batch(es)" if total is not None else f"at least {len(found):,} batches"
+    head += f"{span} match"
     head += f"; {page_range(offset, len(rows), len(found))}" + (f" (next_offset={nxt})" if nxt is not None else "")
     text = Text(head, *(f"Note: {n}" for n in notes))
     view = [r.model_dump() for r in rows]

@@ -9,7 +9,10 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
+from cargo_mcp.api.client import CargoClient
+from cargo_mcp.api.errors import CargoApiError
 from cargo_mcp.api.models import Node
+from cargo_mcp.api.requests import ListRuns
 from cargo_mcp.api.vocabulary import InputError, text_arg, uuid_arg
 from cargo_mcp.server import graph
 from cargo_mcp.server.catalog import WorkflowEntry
@@ -100,7 +103,12 @@ async def get_workflow_nodes(
     rel = None
     if workflow:
         wf_uuid, entry = await s.catalog.workflow_uuid(workflow)
-        rel = await client.deployed_release(wf_uuid)
+        try:
+            rel = await client.deployed_release(wf_uuid)
+        except CargoApiError as e:
+            if e.status != 404 or entry is not None:
+                raise
+            raise InputError(await _unlisted(client, wf_uuid)) from None
         nodes, how = rel.nodes, f"deployed release of workflow {entry.name if entry else wf_uuid}"
     elif batch_uuid:
         batch = await client.get_batch(uuid_arg(batch_uuid, "batch_uuid"))
@@ -148,6 +156,19 @@ async def get_workflow_nodes(
     text.table(node_rows, columns, data=False, path="nodes", width=80)
     text.add(*(f"Warning: {w}" for w in result.warnings))
     return answer(result, str(text))
+
+
+async def _unlisted(client: CargoClient, wf_uuid: str) -> str:
+    """Why a workflow that is no tool or play has no graph to show, and the call that shows the graph of a run."""
+    runs, count = await client.list_runs(ListRuns(workflow_uuid=wf_uuid, limit=1))
+    head = (
+        f"workflow {wf_uuid} is not among the listed tools and plays (list_workflows) and has no deployed release: "
+        "its runs are ad-hoc, each carrying its own nodes."
+    )
+    if not runs:
+        return head + " It has no run either: check the UUID (list_workflows lists the tools and plays)."
+    one = call("get_workflow_nodes", run_uuid=runs[0].uuid)
+    return head + f" The graph one of its {count:,} runs ran: {one} (list_runs(workflow_uuid={wf_uuid!r}) lists them)."
 
 
 def register(mcp: MCPServer[Any]) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import Field
@@ -14,20 +15,21 @@ from pydantic import Field
 from cargo_mcp.failures.inputs import Files
 from cargo_mcp.failures.queries import Scope
 from cargo_mcp.failures.releases import label
-from cargo_mcp.failures.report import ErrorGroup, FailureReport, iso
+from cargo_mcp.failures.report import ErrorGroup, FailureReport, Rerun, Totals, iso
 from cargo_mcp.failures.sweep import Target, sweep
-from cargo_mcp.failures.workspace import sweep_workspace
+from cargo_mcp.failures.workspace import UNLISTED, sweep_workspace
 from cargo_mcp.server import graph
 from cargo_mcp.server.render import Text, call, duration, num, pct, when
 from cargo_mcp.server.runview import RunDetail, run_data, run_detail, run_head
 from cargo_mcp.server.scope import FAILURES, ScopeArgs, resolve, scoped
+from cargo_mcp.server.services import Services
 from cargo_mcp.server.tooling import Uuid, add_tool, answer, services, tool_errors
 
 DEFAULT_WINDOW = timedelta(days=7)
 MAX_GROUPS = 50
 EXAMPLE_CHARS = 1000  # of a group's literal example message in the text
 WORKSPACE_EXAMPLE_CHARS = 300  # the same across the workspace, where every workflow's groups share the text
-RERUN_SHOWN = 1500  # characters of the re-run body in the text (the whole body is in the structured rerun.body)
+RERUN_SHOWN = 1500  # characters of the re-run body in the text (a longer one's ids or records are also stored)
 WORKFLOW_LINES = 15  # workspace sweep: workflows with a line each; the others share one line
 
 
@@ -95,7 +97,61 @@ async def inspect_failures(
         "(records that succeeded drop out)",
     )
     report.notes += notes
+    if report.rerun and report.rerun.body and len(_compact(report.rerun.body)) > RERUN_SHOWN:
+        report.rerun.result_id = await _store_rerun(s, report.rerun.body, report.scope)
     return answer(report, failure_text(report, lambda n: call("inspect_failures", **args.given(), max_groups=n)))
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _items(body: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The list a re-run body sends: ``ids`` (plays) or ``records`` (tools), under ``data``."""
+    data = body["data"]
+    key = "ids" if "ids" in data else "records"
+    return key, list(data[key])
+
+
+async def _store_rerun(s: Services, body: dict[str, Any], scope: str) -> str:
+    """Keep a re-run body's ids (a row each, column recordId) or records (a row each) as a stored result: the text
+    shows only their start, read_result and save_result give them all."""
+    key, items = _items(body)
+    rows = [{"recordId": x} if key == "ids" or not isinstance(x, dict) else x for x in items]
+    columns = list(dict.fromkeys(c for row in rows for c in row))
+    meta = await anyio.to_thread.run_sync(lambda: s.store.create(columns, rows, f"re-run {key} of {scope}"))
+    return meta.result_id
+
+
+def _rerun(rr: Rerun, text: Text, data: list[str]) -> None:
+    """The re-run request; its body (record data) with the data block. A long body shows its first ids or records,
+    the rest are named by the stored result that holds them all."""
+    text.add(f"Re-run request ({rr.endpoint}; shown as data, nothing is re-run): {rr.note}")
+    if rr.body is None:
+        return
+    if rr.result_id is None:
+        data.append(f"re-run body: {text.excerpt(_compact(rr.body), RERUN_SHOWN, 'rerun.body')}")
+        return
+    key, items = _items(rr.body)
+    empty = _compact({**rr.body, "data": {**rr.body["data"], key: []}})
+    head, _, tail = empty.rpartition(f'"{key}":[]')
+    head += f'"{key}":'
+    shown: list[str] = []
+    used = len(head) + len(tail) + 3  # the brackets and the ellipsis
+    for item in items:
+        used += len(_compact(item)) + 1
+        if used > RERUN_SHOWN:
+            break
+        shown.append(_compact(item))
+    k, n, rid = len(shown), len(items), rr.result_id
+    noun = "record ids" if key == "ids" else "records"
+    data.append(f"re-run body: {head}[{','.join([*shown, '…'])}]{tail}")
+    text.add(
+        f"   The body (in the data block) lists {k:,} of its {n:,} {noun}; all {n:,} are stored as result {rid} "
+        f"(a row each): save_result(result_id={rid!r}, path='rerun.csv') writes them to a file."
+    )
+    more = call("read_result", result_id=rid, offset=k, limit=n - k)
+    text.leave_out([f"rerun.body.data.{key}[{k}:]"], f"{n - k:,} more of its {n:,} {noun}", f"call {more}")
 
 
 def failure_text(r: FailureReport, again: Callable[[int], str]) -> str:
@@ -117,11 +173,7 @@ def failure_text(r: FailureReport, again: Callable[[int], str]) -> str:
         if b.error_message:
             data.append(f"batch error: {text.excerpt(b.error_message, 2000, 'batch.error_message')}")
     _failed_batches(r, text, data)
-    cancelled = f" (of which {t.cancelled:,} cancelled)" if t.cancelled else ""
-    text.add(
-        f"Runs {t.runs:,}, finished {t.finished:,}{cancelled}, failed {t.failed:,} "
-        f"({pct(t.failed, t.finished - t.cancelled)} of executed); credits on failed runs {num(t.failed_credits)}"
-    )
+    text.add(f"Runs {t.runs:,}, {_outcome(t)}; credits on failed runs {num(t.failed_credits)}")
     text.add(*_records(r), *_releases(r))
     if r.nodes:
         text.add(
@@ -151,10 +203,7 @@ def failure_text(r: FailureReport, again: Callable[[int], str]) -> str:
             + (f"; it read: {text.excerpt(_pairs(s.seen), 1000, f'filter_stops[{i}].seen')}" if s.seen else "")
         )
     if r.rerun:
-        body = text.excerpt(json.dumps(r.rerun.body, separators=(",", ":")), RERUN_SHOWN, "rerun.body")
-        text.add(
-            f"Re-run request ({r.rerun.endpoint}; shown as data, nothing is re-run): {r.rerun.note}", f"   body: {body}"
-        )
+        _rerun(r.rerun, text, data)
     if not r.error_groups:
         text.add(
             "No failed node executions in this scope"
@@ -171,8 +220,8 @@ def workspace_text(r: FailureReport) -> str:
     t, w = r.totals, r.window
     text = Text(
         f"Failures across the workspace, runs created {when(w['created_after'])} → "
-        f"{when(w['created_before']) if w['created_before'] else 'now'}: {t.runs:,} runs, {t.failed:,} failed "
-        f"({pct(t.failed, t.finished - t.cancelled)} of executed); credits on failed runs {num(t.failed_credits)}"
+        f"{when(w['created_before']) if w['created_before'] else 'now'}: {t.runs:,} runs, {_outcome(t)}; "
+        f"credits on failed runs {num(t.failed_credits)}"
     )
     text.add(*_records(r))
     if r.workflows:
@@ -180,7 +229,8 @@ def workspace_text(r: FailureReport) -> str:
     for i, f in enumerate(r.workflows[:WORKFLOW_LINES], 1):
         rate = f"{f.failure_rate:.1%}" if f.failure_rate is not None else "n/a"
         text.add(
-            f"{i}. {f.name or '(ad-hoc)'} ({f.kind or 'workflow'} {f.workflow_uuid}): {f.failed:,} failed of "
+            f"{i}. {f'{f.name} ({f.kind} {f.workflow_uuid})' if f.name else f'workflow {f.workflow_uuid} ({UNLISTED})'}"
+            f": {f.failed:,} failed of "
             f"{f.runs:,} runs ({rate}) = {f.failed_records:,} records → {f.next_call}"
         )
     rest = r.workflows[WORKFLOW_LINES:]
@@ -209,6 +259,16 @@ def workspace_text(r: FailureReport) -> str:
         text.data(data)
     text.add(*(f"Note: {n}" for n in r.notes))
     return str(text)
+
+
+def _outcome(t: Totals) -> str:
+    """Finished, cancelled and failed runs, and the failure rate with what it is a rate of."""
+    cancelled = f" (of which {t.cancelled:,} cancelled)" if t.cancelled else ""
+    executed = t.finished - t.cancelled
+    return (
+        f"finished {t.finished:,}{cancelled}, failed {t.failed:,} ({pct(t.failed, executed)} of the {executed:,} "
+        "executed: finished, not cancelled)"
+    )
 
 
 def _failed_batches(r: FailureReport, text: Text, data: list[str]) -> None:
@@ -290,7 +350,8 @@ def _group(head: str, g: ErrorGroup, r: FailureReport) -> list[str]:
     where = f"{_workflow_name(r, g.workflow_uuid)} / " if r.workflow_uuid is None else ""
     lines = [
         f"{head} [{g.classification}] {where}{g.node_slug} ({node}): {g.count:,} errors in {g.runs:,} runs "
-        f"({g.share:.1%}), {num(g.credits)} credits — {g.pattern}",
+        f"({g.share:.1%}{' of the errors fallbacks absorbed' if g.classification == 'fallback' else ''}), "
+        f"{num(g.credits)} credits — {g.pattern}",
         f"   cause: {g.cause}; seen {when(g.first_seen)} → {when(g.last_seen)}"
         f"{' (clustered)' if g.clustered else ''} {g.time_profile}",
         f"   exemplar runs: {', '.join(g.exemplar_runs)} (records {', '.join(g.exemplar_records)})",

@@ -25,7 +25,7 @@ from cargo_mcp.server.render import Text, call, page_range
 from cargo_mcp.server.scope import DOWNLOADS, ScopeArgs, resolve, scoped
 from cargo_mcp.server.services import Services
 from cargo_mcp.server.tooling import add_tool, answer, doc, services, tool_errors
-from cargo_mcp.server.tools.results import result_calls
+from cargo_mcp.server.tools.results import distinct_records, result_calls, rows_of
 
 
 class OutputPage(BaseModel):
@@ -39,6 +39,7 @@ class OutputPage(BaseModel):
     offset: int
     returned: int
     next_offset: int | None = None
+    records: int | None = Field(default=None, description="Distinct recordId values of the rows (a row is a run).")
     filters: dict[str, Any]
     notes: list[str] = Field(default_factory=list)
 
@@ -126,18 +127,20 @@ async def download_outputs(
             offset=offset,
             returned=len(rows),
             next_offset=nxt,
+            records=await anyio.to_thread.run_sync(distinct_records, s.store, meta.result_id, None),
             filters=filters,
             notes=notes,
         )
         rid = meta.result_id
-        where = page_range(offset, len(rows), meta.rows)
-        head = f"{meta.rows:,} row(s) in result {rid} (output node {slug!r}, workflow {scope.workflow_uuid}); {where}"
-        head += f" (next_offset={nxt})" if nxt is not None else ""
-        text = Text(head, f"Filters sent: {json.dumps(filters)}")
+        text = Text(f"Filters sent: {json.dumps(filters)}")
         text.add(*(f"Note: {n}" for n in ([slug_note] if slug_note else []) + notes))
         text.add("Columns: " + ", ".join(meta.columns))
+        printed = text.table(rows, shown, data=True, **result_calls(rid, offset, len(rows))) if rows else 0
+        where = page_range(offset, len(rows), meta.rows, printed)
+        head = f"{rows_of(meta.rows, page.records)} in result {rid} (output node {slug!r}, workflow "
+        head += f"{scope.workflow_uuid}); {where}" + (f" (next_offset={nxt})" if nxt is not None else "")
+        text.prepend(head)
         if rows:
-            text.table(rows, shown, data=True, **result_calls(rid, offset, len(rows)))
             hidden = [c for c in meta.columns if c not in shown]
             if hidden:
                 more = call("read_result", result_id=rid, columns=hidden, offset=offset, limit=len(rows))

@@ -71,7 +71,12 @@ async def execute_query(
         more = more if max_rows < MAX_RESULT_ROWS else "aggregate or filter more"
         head += f" (truncated at {max_rows:,}: more rows exist; {more})"
     applied = max_rows if verdict.limit_applied is not None else None
-    limit = f"; row limit {applied:,} applied by the guard" if applied is not None else ""
+    limit = (
+        f"; the guard set the outer LIMIT {verdict.limit_applied:,}: max_rows {max_rows:,} plus one row that tells "
+        "whether more exist"
+        if verdict.limit_applied is not None
+        else ""
+    )
     text = Text(head + limit)
     text.add(f"SQL sent: {text.excerpt(verdict.sql, 2000, 'sql')}", *(f"Advice: {a}" for a in verdict.advice))
     s = services(ctx)

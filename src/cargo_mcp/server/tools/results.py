@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from cargo_mcp.api.vocabulary import InputError
 from cargo_mcp.results import export
-from cargo_mcp.results.store import ResultNotFound
+from cargo_mcp.results.store import ResultNotFound, ResultStore
 from cargo_mcp.server.render import Text, call, page_range
 from cargo_mcp.server.services import Services
 from cargo_mcp.server.tooling import READ_LOCAL, WRITES_FILE, add_tool, answer, services, tool_errors
@@ -33,11 +33,27 @@ class ResultPage(BaseModel):
     next_offset: int | None = None
     resource_uri: str
     empty: dict[str, int] = Field(default_factory=dict, description='Empty (null or "") cells per column.')
+    records: int | None = Field(default=None, description="Distinct recordId values of the matching rows.")
     groups: list[dict[str, Any]] | None = Field(default=None, description='[{"values": {…}, "count": n}]')
     group_count: int | None = None
 
 
 EMPTY = "(empty)"
+RECORD = "recordId"  # the column that names a row's record (a download has a row per run)
+
+
+def distinct_records(store: ResultStore, result_id: str, where: dict[str, Any] | None) -> int | None:
+    """How many distinct records the rows matching ``where`` hold (None: the result has no recordId column)."""
+    if RECORD not in store.meta(result_id).columns:
+        return None
+    return store.groups(result_id, [RECORD], where, limit=0)[1]
+
+
+def rows_of(rows: int, records: int | None, noun: str = "row(s)") -> str:
+    """``1,954 row(s)``, and the distinct records they hold when some repeat one: runs are not records."""
+    if records is None or records == rows:
+        return f"{rows:,} {noun}"
+    return f"{rows:,} {noun} = {records:,} distinct record(s) (a record repeats in a row per run)"
 
 
 def result_calls(result_id: str, offset: int, count: int, **read: Any) -> dict[str, Any]:
@@ -82,13 +98,14 @@ async def read_result(
     desc = bool(order_by and order_by.startswith("-"))
     key = order_by.lstrip("-") if order_by else None
 
-    def read() -> tuple[list[str], list[dict[str, Any]], int, dict[str, int]]:
+    def read() -> tuple[list[str], list[dict[str, Any]], int, dict[str, int], int | None]:
         shown, rows, matching = s.store.read(
             result_id, offset=offset, limit=limit, columns=columns, where=where, order_by=key, descending=desc
         )
-        return shown, rows, matching, s.store.empty_cells(result_id, shown, where)
+        records = distinct_records(s.store, result_id, where)
+        return shown, rows, matching, s.store.empty_cells(result_id, shown, where), records
 
-    shown, rows, matching, empty = await anyio.to_thread.run_sync(read)
+    shown, rows, matching, empty, records = await anyio.to_thread.run_sync(read)
     nxt = offset + len(rows) if offset + len(rows) < matching else None
     uri = f"cargo://results/{result_id}"
     page = ResultPage(
@@ -100,10 +117,9 @@ async def read_result(
         next_offset=nxt,
         resource_uri=uri,
         empty=empty,
+        records=records,
     )
-    head = f"{matching:,} matching row(s) in {result_id}; {page_range(offset, len(rows), matching)}"
-    head += f" (next_offset={nxt})" if nxt is not None else ""
-    text = Text(head + f"; the whole result as CSV: {uri}")
+    text = Text()
     if empty:
         cells = ", ".join(f"{c} {n:,}" for c, n in empty.items())
         rest = len(shown) - len(empty)
@@ -113,9 +129,11 @@ async def read_result(
         )
     elif shown and matching:
         text.add(f"No empty cell in the matching rows' {len(shown)} column(s).")
-    if rows:
-        asked = {"columns": columns, "where": where, "order_by": order_by}
-        text.table(rows, shown, data=True, **result_calls(result_id, offset, len(rows), **asked))
+    asked = {"columns": columns, "where": where, "order_by": order_by}
+    printed = text.table(rows, shown, data=True, **result_calls(result_id, offset, len(rows), **asked)) if rows else 0
+    head = f"{rows_of(matching, records, 'matching row(s)')} in {result_id}; "
+    head += page_range(offset, len(rows), matching, printed) + (f" (next_offset={nxt})" if nxt is not None else "")
+    text.prepend(head + f"; the whole result as CSV: {uri}")
     return answer(page, str(text))
 
 

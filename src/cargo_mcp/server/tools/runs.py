@@ -111,13 +111,11 @@ async def list_runs(
     page = RunPage(
         runs=rows, total=total, offset=offset, next_offset=nxt, filters=scope.filters.wire(), notes=scope.notes
     )
-    head = f"{total:,} run(s) match; {page_range(offset, len(rows), total)}"
-    head += f" (next_offset={nxt})" if nxt is not None else ""
-    text = Text(head, *_notes(scope.notes), f"Filters sent: {json.dumps(page.filters)}")
+    text = Text(*_notes(scope.notes), f"Filters sent: {json.dumps(page.filters)}")
     view = [{**r.model_dump(), "created_at": when(r.created_at), "finished_at": when(r.finished_at)} for r in rows]
     columns = ["uuid", "status", "record_id", "record_title", "created_at", "finished_at", "failed_node", "error"]
     given = args.given()
-    text.table(
+    printed = text.table(
         view,
         columns,
         data=True,
@@ -126,6 +124,8 @@ async def list_runs(
         rest=lambda i: call("list_runs", **given, limit=len(rows) - i, offset=offset + i),
         cells=lambda _, i, n: call("get_run", run_uuid=rows[i].uuid),
     )
+    head = f"{total:,} run(s) match; {page_range(offset, len(rows), total, printed)}"
+    text.prepend(head + (f" (next_offset={nxt})" if nxt is not None else ""))
     for i, r in enumerate(runs):
         if is_cut(_error(r), ERROR_CHARS):
             text.leave_out(
