@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"\nLast full run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, **{duration(took)}** in all, "
                 f"{load.text()} on {machine_line()}.\n"
             )
-        write_doc(header, sections, out)
+        write_doc(header, sections, out, keep_others=bool(args.only))  # a full run rewrites the whole document
         print(f"bench: wrote {out}", file=sys.stderr)
     return 0 if ok else 1
 

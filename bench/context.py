@@ -6,12 +6,14 @@ from __future__ import annotations
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from bench import procs
 from bench.cli_pattern import Cli
+
+N = TypeVar("N", int, float)
 
 
 class Run:
@@ -28,7 +30,7 @@ class Run:
     def __exit__(self, *exc: object) -> None:
         self.stack.close()  # stops every process started, then removes the folder
 
-    def n(self, full: int, quick: int) -> int:
+    def n(self, full: N, quick: N) -> N:
         """A count for this kind of run."""
         return quick if self.quick else full
 

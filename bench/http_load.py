@@ -25,7 +25,7 @@ LAYOUTS = ("one server", "two replicas")
 
 
 @dataclass
-class Load:
+class Traffic:
     latencies: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
@@ -51,7 +51,7 @@ def mix(run: Run, sb: procs.SandboxProcess) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-async def session(n: int, url: str, plan: list[tuple[str, dict[str, Any]]], load: Load, until: float) -> None:
+async def session(n: int, url: str, plan: list[tuple[str, dict[str, Any]]], load: Traffic, until: float) -> None:
     rng = random.Random(n)
     try:
         async with mcp_over_http(url) as client:
@@ -75,8 +75,8 @@ async def session(n: int, url: str, plan: list[tuple[str, dict[str, Any]]], load
         load.errors[f"session: {type(e).__name__}"] += 1
 
 
-async def drive(urls: Sequence[str], sessions: int, seconds: float, plan: list[tuple[str, dict[str, Any]]]) -> Load:
-    load = Load()
+async def drive(urls: Sequence[str], sessions: int, seconds: float, plan: list[tuple[str, dict[str, Any]]]) -> Traffic:
+    load = Traffic()
     until = time.monotonic() + seconds
     t0 = time.monotonic()
     async with anyio.create_task_group() as tg:
@@ -90,7 +90,7 @@ async def measure(run: Run) -> tuple[list[Row], list[str]]:
     sb = run.sandbox()
     plan = mix(run, sb)
     rounds, seconds = run.n(2, 1), run.n(10.0, 3.0)
-    loads: dict[tuple[str, int], list[Load]] = {(lay, s): [] for s in SESSIONS for lay in LAYOUTS}
+    loads: dict[tuple[str, int], list[Traffic]] = {(lay, s): [] for s in SESSIONS for lay in LAYOUTS}
     with ExitStack() as stack:
         servers = [stack.enter_context(procs.http_server(sb.server_env(), run.tmp, f"replica-{i}", stateless=True))
                    for i in range(2)]  # fmt: skip

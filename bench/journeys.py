@@ -175,10 +175,12 @@ async def measure(run: Run) -> Section:
             times: dict[str, list[float]] = {"mcp": [], "cli": []}
             for _ in range(rounds):  # interleaved: cargo-mcp, then the CLI steps, each round
                 m, c = McpPath(client), CliPath(run.cli())
-                for key, path, walk in (("mcp", m, j.mcp), ("cli", c, j.cli)):
-                    t = time.perf_counter()
-                    await walk(path)  # type: ignore[operator]
-                    times[key].append(time.perf_counter() - t)
+                t = time.perf_counter()
+                await j.mcp(m)
+                times["mcp"].append(time.perf_counter() - t)
+                t = time.perf_counter()
+                await j.cli(c)
+                times["cli"].append(time.perf_counter() - t)
             mine, theirs = m.reading, c.reading
             steps.append(
                 f"{len(steps) + 1}. cargo-mcp: {' → '.join(s for s, _ in mine.steps)}; "

@@ -122,7 +122,7 @@ async def measure(run: Run) -> Section:
         every = {name: node_every for name in variants if name.endswith("|CLI pattern")}
         samples = await interleaved(variants, rounds, warmup=2, every=every)
         calls = {op.tool: await api_calls(memory, op) for op in ops}
-        profiles = {op.tool: await profile(lambda op=op: _repeat(tool_call(memory, op), PROFILED_CALLS)) for op in ops}
+        profiles = {op.tool: await profile(_repeat(tool_call(memory, op), PROFILED_CALLS)) for op in ops}
     node_alone, node_client = cli.fixed_cost()
 
     rows: list[Row] = []
@@ -177,6 +177,9 @@ async def measure(run: Run) -> Section:
     )
 
 
-async def _repeat(call: Callable[[], Awaitable[None]], n: int) -> None:
-    for _ in range(n):
-        await call()
+def _repeat(call: Callable[[], Awaitable[None]], n: int) -> Callable[[], Awaitable[None]]:
+    async def calls() -> None:
+        for _ in range(n):
+            await call()
+
+    return calls

@@ -46,7 +46,7 @@ def _wait(url: str, proc: subprocess.Popen[bytes], log: Path, headers: dict[str,
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode}:\n{log.read_text()[-2000:]}")
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}:\n{log.read_text()[-2000:]}")
         try:
             if httpx.get(url, headers=headers, timeout=5).status_code == 200:
                 return

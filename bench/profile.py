@@ -8,8 +8,8 @@ import pstats
 import re
 import subprocess
 import sys
-from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping
 
 WAITING = "waiting for answers (event loop idle)"
 
@@ -30,15 +30,23 @@ def _package(filename: str, func: str) -> str:
     return f"stdlib {m[1].removesuffix('.py')}" if m else filename.rsplit("/", 1)[-1]
 
 
-def by_package(stats: pstats.Stats) -> Counter[str]:
+Times = dict[str, float]  # seconds per package
+
+
+def top(times: Mapping[str, float], n: int) -> list[tuple[str, float]]:
+    """The ``n`` largest entries, largest first."""
+    return sorted(times.items(), key=lambda kv: -kv[1])[:n]
+
+
+def by_package(stats: pstats.Stats) -> Times:
     """Own time (seconds) per package."""
-    out: Counter[str] = Counter()
+    out: Times = defaultdict(float)
     for (filename, _, func), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
         out[_package(filename, func)] += tottime
     return out
 
 
-async def profile(work: Callable[[], Awaitable[object]]) -> Counter[str]:
+async def profile(work: Callable[[], Awaitable[object]]) -> Times:
     """Own time per package while awaiting ``work`` (this thread: other processes' work shows as waiting)."""
     prof = cProfile.Profile()
     prof.enable()
@@ -49,18 +57,18 @@ async def profile(work: Callable[[], Awaitable[object]]) -> Counter[str]:
     return by_package(pstats.Stats(prof))
 
 
-def shares(times: Counter[str], top: int = 4) -> str:
+def shares(times: Mapping[str, float], n: int = 4) -> str:
     """`42% waiting …, 20% pydantic, …` of the largest entries."""
     total = sum(times.values()) or 1.0
-    return ", ".join(f"{v / total:.0%} {k}" for k, v in times.most_common(top))
+    return ", ".join(f"{v / total:.0%} {k}" for k, v in top(times, n))
 
 
-def import_times(code: str) -> tuple[float, Counter[str]]:
+def import_times(code: str) -> tuple[float, Times]:
     """Total seconds of imports in a fresh interpreter running ``code``, and own seconds per top-level package."""
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
-    per: Counter[str] = Counter()
+    per: Times = defaultdict(float)
     for line in proc.stderr.splitlines():
         m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|\s+(\S.*)$", line)
         if m:

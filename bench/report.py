@@ -65,9 +65,9 @@ class Row:
 
     @property
     def ratio(self) -> float | None:
-        if self.figure is None or self.baseline in (None, 0):
+        if self.figure is None or not self.baseline:
             return None
-        return self.figure / self.baseline  # type: ignore[operator]
+        return self.figure / self.baseline
 
     @property
     def met(self) -> bool | None:
@@ -163,8 +163,9 @@ def header_of(existing: str) -> str:
     return _split(existing)[0]
 
 
-def write_doc(header: str, sections: Sequence[str], path: Path = DOC) -> None:
-    existing = path.read_text() if path.exists() else ""
+def write_doc(header: str, sections: Sequence[str], path: Path = DOC, *, keep_others: bool = True) -> None:
+    """Write the document; ``keep_others``: keep the existing sections not among ``sections`` (else drop them)."""
+    existing = path.read_text() if keep_others and path.exists() else ""
     path.write_text(render_doc(header, sections, existing).rstrip() + "\n")
 
 

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from collections import Counter
+from collections import defaultdict
 from pathlib import Path
 
 from mcp import Client
@@ -17,6 +17,7 @@ from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from bench.context import Run
+from bench.profile import top
 from bench.report import Row, Section, Target
 from cargo_mcp.server.app import build_server
 from cargo_mcp.server.manual import READ_BUDGET, TOTAL_BUDGET, size, sizes
@@ -40,7 +41,7 @@ def wheel_sizes() -> dict[tuple[str, str], int]:
     """(name, version) → size of the lock's wheel that best matches this interpreter."""
     lock = tomllib.loads((ROOT / "uv.lock").read_text())
     rank = {tag: i for i, tag in enumerate(sys_tags())}
-    out = {}
+    out: dict[tuple[str, str], int] = {}
     for package in lock["package"]:
         best: tuple[int, int] | None = None
         for w in package.get("wheels", []):
@@ -53,7 +54,7 @@ def wheel_sizes() -> dict[tuple[str, str], int]:
     return out
 
 
-def install(wheel: Path, extra: str, into: Path) -> tuple[int, float, float, Counter[str]]:
+def install(wheel: Path, extra: str, into: Path) -> tuple[int, float, float, dict[str, float]]:
     """Packages, installed MB, downloaded MB, and MB per top-level folder of site-packages."""
     venv = into / ("venv" + extra)
     uv("venv", "--quiet", "--python", sys.executable, str(venv))
@@ -63,7 +64,7 @@ def install(wheel: Path, extra: str, into: Path) -> tuple[int, float, float, Cou
     sizes_ = wheel_sizes()
     downloaded = sum(sizes_.get((canonicalize_name(p["name"]), p["version"]), 0) for p in listed)
     files = [f for f in venv.rglob("*") if f.is_file() and not f.is_symlink()]
-    per: Counter[str] = Counter()
+    per: dict[str, float] = defaultdict(float)
     for f in files:
         parts = f.relative_to(venv).parts
         top = parts[parts.index("site-packages") + 1] if "site-packages" in parts[:-1] else parts[0]
@@ -94,7 +95,7 @@ async def measure(run: Run) -> Section:
         uv("build", "--wheel", "--quiet", "--out-dir", str(out), str(ROOT))
         (wheel,) = out.glob("*.whl")
         lean, full = install(wheel, "", out), install(wheel, "[sandbox]", out)
-        heavy = ", ".join(f"{k} {v:.0f} MB" for k, v in lean[3].most_common(5))
+        heavy = ", ".join(f"{k} {v:.0f} MB" for k, v in top(lean[3], 5))
         rows += [
             Row("lean install (the real Cargo API), installed", lean[1], "MB", full[1], "with the sandbox extra",
                 Target("<=", LEAN_TARGET_MB), note=f"{lean[0]} packages", why=f"the largest folders: {heavy}."),

@@ -20,7 +20,7 @@ from mcp import Client, StdioServerParameters
 from bench import procs
 from bench.context import Run
 from bench.interleave import interleaved, median
-from bench.profile import import_times
+from bench.profile import import_times, top
 from bench.report import Row, Section, Target
 from cargo_mcp.settings import Settings
 
@@ -136,10 +136,10 @@ async def measure(run: Run) -> Section:
     phases: dict[str, Any] = json.loads(
         subprocess.run([procs.PYTHON, "-c", PHASES], capture_output=True, text=True, check=True).stdout.splitlines()[-1]
     )
-    top = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in imports.most_common(5))
+    heaviest = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in top(imports, 5))
     where = (
         f"imports of `cargo-mcp serve` {imports_total * 1000:.0f} ms in all (`python -X importtime`, own time per "
-        f"package: {top}); the sandbox's own imports (chdb, pyarrow, the generator) {sandbox_imports * 1000:.0f} ms; "
+        f"package: {heaviest}); the sandbox's own imports (chdb, pyarrow, the generator) {sandbox_imports * 1000:.0f} ms; "
         f"a fresh sandbox build {phases['build']:.1f} s (generate {phases['runs']:,} runs and {phases['spans']:,} "
         "spans, build the tables, load the SQL engine)"
     )

@@ -3,11 +3,13 @@ replaces sections of the document. (The figures themselves are measured by `pyth
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import anyio
 import pytest
 from bench.interleave import interleaved, quantile, schedule
 from bench.journeys import McpPath
-from bench.report import Row, Section, Target, render_doc, render_section
+from bench.report import Row, Section, Target, render_doc, render_section, write_doc
 
 
 def test_rounds_run_every_variant_in_the_same_order() -> None:
@@ -91,6 +93,13 @@ def test_a_section_replaces_its_namesake_and_leaves_the_others_in_place() -> Non
     old = "# B\n\nold header\n\n## One\n\nold one\n\n## Two\n\nold two\n"
     doc = render_doc("# B\n\nnew header\n", ["## Two\n\nnew two\n", "## Three\n\nnew three\n"], old)
     assert doc == "# B\n\nnew header\n\n## One\n\nold one\n\n## Two\n\nnew two\n\n## Three\n\nnew three\n"
+
+
+def test_a_full_run_rewrites_the_whole_document(tmp_path: Path) -> None:
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# B\n\nold header\n\n## Old script\n\nstale\n\n## Two\n\nold two\n")
+    write_doc("# B\n\nnew header\n", ["## Two\n\nnew two\n"], doc, keep_others=False)
+    assert doc.read_text() == "# B\n\nnew header\n\n## Two\n\nnew two\n"
 
 
 @pytest.mark.parametrize(
