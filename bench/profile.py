@@ -57,6 +57,13 @@ async def profile(work: Callable[[], Awaitable[object]]) -> Times:
     return by_package(pstats.Stats(prof))
 
 
+def profile_call(work: Callable[[], object]) -> Times:
+    """Own time per package while ``work()`` runs."""
+    prof = cProfile.Profile()
+    prof.runcall(work)
+    return by_package(pstats.Stats(prof))
+
+
 def shares(times: Mapping[str, float], n: int = 4) -> str:
     """`42% waiting …, 20% pydantic, …` of the largest entries."""
     total = sum(times.values()) or 1.0
