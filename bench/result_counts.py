@@ -1,26 +1,15 @@
 """Counts over a stored result: what read_result's empty-cell counts and group_by, and download_outputs' release
-split, cost on a large result (200,000 rows of 30 columns by default).
-
-Usage: uv run python bench/result_counts.py [--rows 200000]
-Writes the "Counts over a stored result" section of docs/benchmarks.md.
-"""
+split, cost on a large result (30 columns, a seventh of the cells empty)."""
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from report import write_section
-
+from bench.report import Row, Target
 from cargo_mcp.results.store import ResultStore
 
 COLUMNS = 30
@@ -37,11 +26,8 @@ def timed(fn: Callable[[], Any], n: int = 3) -> float:
     return statistics.median(runs)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, default=200_000)
-    rows = ap.parse_args().rows
-    store = ResultStore(Path(tempfile.mkdtemp(prefix="cargo-mcp-bench-")))
+def measure(rows: int, folder: Path) -> tuple[list[Row], list[str]]:
+    store = ResultStore(folder)
     cols = ["runUuid", *(f"c{i}" for i in range(1, COLUMNS))]
     data = (
         {"runUuid": f"run-{i}", **{c: None if (i + j) % 7 == 0 else f"v{i % 50}" for j, c in enumerate(cols[1:])}}
@@ -49,38 +35,27 @@ def main() -> None:
     )
     rid = store.create(cols, data, "bench").result_id
     minority = {f"run-{i}": "old" for i in range(0, rows, 5)}  # a fifth of the runs on another release
-    cold = timed(lambda: store.empty_cells(rid, cols, {"c1": "v3"}), n=1)
-    results = [
-        ("first page (100 rows)", timed(lambda: store.read(rid, limit=100))),
-        ("empty cells of every column, first call", timed(lambda: store.empty_cells(rid, cols, None), n=1)),
-        ("empty cells again (kept per result and where)", timed(lambda: store.empty_cells(rid, cols, None))),
-        ("empty cells with a where, first call", cold),
-        ("group_by one column", timed(lambda: store.groups(rid, ["c3"], None))),
-        ("group_by two columns", timed(lambda: store.groups(rid, ["c3", "c4"], None))),
-        (
-            "release split: columns filled per release",
-            timed(lambda: store.filled_by_group(rid, "runUuid", minority, "new", cols[1:])),
-        ),
+    try:
+        first_page = timed(lambda: store.read(rid, limit=100))
+        calls = {
+            "empty cells of every column, first call": timed(lambda: store.empty_cells(rid, cols, None), n=1),
+            "empty cells with a where, first call": timed(lambda: store.empty_cells(rid, cols, {"c1": "v3"}), n=1),
+            "group_by one column": timed(lambda: store.groups(rid, ["c3"], None)),
+            "group_by two columns": timed(lambda: store.groups(rid, ["c3", "c4"], None)),
+        }
+        split = timed(lambda: store.filled_by_group(rid, "runUuid", minority, "new", cols[1:]))
+    finally:
+        store.close()
+    slowest = max(calls, key=calls.__getitem__)
+    out = [
+        Row(f"read_result on {rows:,} rows, slowest call", calls[slowest], "ms", first_page, "a first page of 100",
+            Target("<", TARGET_MS), note=slowest, why=", ".join(f"{k} {v:,.0f} ms" for k, v in calls.items())),
+        Row(f"release split of a {rows:,}-row download", split, "ms", first_page, "a first page of 100",
+            Target("<", SPLIT_TARGET_MS), note="once per download_outputs"),
+    ]  # fmt: skip
+    notes = [
+        f"read_result on a stored result of {rows:,} rows × {COLUMNS} columns (medians of 3; first calls: one): "
+        + ", ".join(f"{k} {v:,.0f} ms" for k, v in calls.items())
+        + "."
     ]
-    store.close()
-    *reads, (_, split) = results
-    worst = max(ms for _, ms in reads)
-    body = [
-        f"A stored result of {rows:,} rows of {COLUMNS} columns (a seventh of the cells empty); medians of 3 calls "
-        f"(first calls: one). Targets: each read_result call < {TARGET_MS:,} ms; the release split of a download "
-        f"(once per download_outputs call) < {SPLIT_TARGET_MS:,} ms. Load average during the run: "
-        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs.",
-        "",
-        "| call | ms |",
-        "|---|---:|",
-        *(f"| {name} | {ms:,.0f} |" for name, ms in results),
-        "",
-        f"Slowest read_result call {worst:,.0f} ms: target {'met' if worst < TARGET_MS else 'MISSED'}; "
-        f"release split {split:,.0f} ms: target {'met' if split < SPLIT_TARGET_MS else 'MISSED'}.",
-    ]
-    write_section("Counts over a stored result", "\n".join(body))
-    print("\n".join(body))
-
-
-if __name__ == "__main__":
-    main()
+    return out, notes

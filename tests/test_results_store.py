@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,26 @@ def test_eviction_skips_a_result_being_read(tmp_path: Path) -> None:
     with pytest.raises(ResultNotFound, match="evicted"):
         store.read(a)
     assert b != c
+
+
+def test_a_download_folder_removed_while_the_store_is_listed_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Concurrent downloads (50 HTTP sessions) remove their temporary folders while another call's eviction lists
+    the store: the eviction must not fail that call (it raised FileNotFoundError from glob)."""
+    store, _ = small_store(tmp_path)
+    (store.root / "cargo-mcp-dl-finishing").mkdir()
+    scandir = os.scandir
+
+    def vanishing(path: Any = ".") -> Any:
+        if "cargo-mcp-dl-" in os.fspath(path):
+            raise FileNotFoundError(2, "No such file or directory", os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", vanishing)
+    a = store.create(["i", "text"], rows(300), "a").result_id
+    b = store.create(["i", "text"], rows(300), "b").result_id  # over the cap: evicts a, listing the folder
+    assert store.path(b).exists() and not store.path(a).exists()  # the eviction still ran
 
 
 def test_eviction_skips_a_result_held_by_its_call(tmp_path: Path) -> None:

@@ -44,6 +44,7 @@ _ID = re.compile(r"r_[0-9a-f]{12}")
 # Files under the store's folder that count toward its size: results, results being written, download pages.
 # (A scope's results are one folder down.)
 _SIZED = ("r_*.sqlite", "r_*.partial", "*/r_*.sqlite", "*/r_*.partial", "cargo-mcp-dl-*/*")
+_GLOB_TRIES = 3  # listings of the store's folder retried when a folder in it vanishes meanwhile
 
 
 class ResultNotFound(InputError):
@@ -359,7 +360,7 @@ class ResultStore:
         """Across every scope, delete the results past the age limit, then the oldest until the folder fits the
         cap; results in use and files being written stay."""
         with self._lock:
-            sizes = {p: _size(p) for pattern in _SIZED for p in self.root.glob(pattern)}
+            sizes = {p: _size(p) for pattern in _SIZED for p in _glob(self.root, pattern)}
             total = sum(sizes.values())
             done = sorted((p for p in sizes if p.suffix == ".sqlite"), key=_mtime)
             now = time.time()
@@ -370,6 +371,17 @@ class ResultStore:
                     continue
                 p.unlink(missing_ok=True)
                 total -= sizes[p]
+
+
+def _glob(root: Path, pattern: str) -> list[Path]:
+    """``root.glob(pattern)``, where a folder may vanish while it is listed (a concurrent download's temporary
+    folder, removed when it is stored): listed again, and skipped if it keeps vanishing."""
+    for _ in range(_GLOB_TRIES):
+        try:
+            return list(root.glob(pattern))
+        except FileNotFoundError:
+            continue
+    return []
 
 
 def _size(path: Path) -> int:
