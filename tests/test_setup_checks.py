@@ -23,7 +23,7 @@ from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.app import build_server
 from cargo_mcp.server.health import SANDBOX_MARK, Health
 from cargo_mcp.server.services import Services
-from cargo_mcp.settings import KNOWN_VARIABLES, Settings, misspelled_variables
+from cargo_mcp.settings import KNOWN_VARIABLES, ConfigError, Settings, misspelled_variables
 from tests.conftest import remote_settings
 from tests.support import FAST_RETRY, tool_text
 
@@ -116,7 +116,7 @@ def test_doctor_reports_folders_and_mistyped_variables_separately(tmp_path: Path
     }
     rc, out = doctor(env)
     assert rc == 1, out
-    assert line(out, "results folder").startswith("FAIL") and "must be a folder cargo-mcp can write to" in out
+    assert line(out, "results folder").startswith("FAIL") and f"its parent {str(blocker)!r} is a file" in out
     assert line(out, "export folder").startswith("ok") and line(out, "token").startswith("ok")
     assert line(out, "variables").startswith("warn") and "did you mean CARGO_MCP_MAX_RUNS?" in out
 
@@ -172,7 +172,21 @@ def test_serve_warns_about_a_mistyped_variable() -> None:
         (
             {"CARGO_MCP_RESULTS_DIR": "{file}/results"},
             (),
-            "CARGO_MCP_RESULTS_DIR must be a folder cargo-mcp can write to",
+            "CARGO_MCP_RESULTS_DIR must be a folder, but '{file}/results' does not exist and its parent '{file}' "
+            "is a file.",
+        ),
+        ({"CARGO_MCP_RESULTS_DIR": "{file}"}, (), "CARGO_MCP_RESULTS_DIR must be a folder, but '{file}' is a file."),
+        ({"CARGO_MCP_EXPORT_DIR": "{file}"}, (), "CARGO_MCP_EXPORT_DIR must be a folder, but '{file}' is a file."),
+        (
+            {"CARGO_MCP_EXPORT_DIR": "{missing}"},
+            (),
+            "CARGO_MCP_EXPORT_DIR must be an existing folder, but '{missing}' does not exist. Create the folder",
+        ),
+        (
+            {"CARGO_MCP_RESULTS_DIR": "{missing}/deeper"},
+            (),
+            "CARGO_MCP_RESULTS_DIR must be a folder, but '{missing}/deeper' does not exist and its parent "
+            "'{missing}' does not exist either.",
         ),
         ({"CARGO_MCP_SANDBOX_PORT": "99999"}, (), "CARGO_MCP_SANDBOX_PORT must be a TCP port"),
         ({}, ("--sandbox-port", "{busy}"), "the sandbox port {busy} is in use"),
@@ -187,11 +201,37 @@ def test_configuration_errors_are_one_line_and_exit_2(
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = str(busy.getsockname()[1])
-        fill = {"file": str(blocker), "busy": port}
+        fill = {"file": str(blocker), "busy": port, "missing": str(tmp_path / "missing")}
         proc = serve({k: v.format(**fill) for k, v in env.items()}, *(a.format(**fill) for a in args))
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message.format(**fill) in lines[0] and "Traceback" not in proc.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/1").is_dir(), reason="a folder no user can write to: Linux's /proc/1")
+@pytest.mark.parametrize("variable", ["CARGO_MCP_RESULTS_DIR", "CARGO_MCP_EXPORT_DIR"])
+def test_a_folder_that_exists_but_cannot_be_written_is_called_so(variable: str) -> None:
+    proc = serve({variable: "/proc/1"})  # exists, is a folder, and refuses new files even to root
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].endswith(
+        f": configuration error: {variable} must be a folder cargo-ai-mcp can write to, but "
+        "'/proc/1' is not writable. Give this user write permission or choose another folder."
+    )
+    _, out = doctor({variable: "/proc/1", "CARGO_MCP_SANDBOX_CACHE": "/nonexistent"})
+    name = "results folder" if "RESULTS" in variable else "export folder"
+    assert line(out, name).startswith("FAIL") and "'/proc/1' is not writable" in line(out, name)
+    assert "does not exist" not in out and "create the folder" not in out
+
+
+def test_a_missing_results_folder_is_created_when_its_parent_exists(tmp_path: Path) -> None:
+    wanted = tmp_path / "results"
+    _, out = doctor({"CARGO_MCP_RESULTS_DIR": str(wanted), "CARGO_MCP_SANDBOX_CACHE": str(tmp_path / "cache")})
+    assert line(out, "results folder").startswith("ok") and "does not exist yet: serve creates it" in out
+    assert not wanted.exists()  # doctor only looks
+    assert Settings.from_env({"CARGO_MCP_RESULTS_DIR": str(wanted)}).results_dir == wanted and wanted.is_dir()
+    with pytest.raises(ConfigError, match="must be an existing folder"):  # the export folder is never made up
+        Settings.from_env({"CARGO_MCP_EXPORT_DIR": str(tmp_path / "exports")})
 
 
 def server_with(settings: Settings) -> tuple[Any, dict[str, Services]]:

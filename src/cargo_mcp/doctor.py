@@ -22,7 +22,7 @@ from cargo_mcp.api.probe import PROBE_RETRY, PROBE_TIMEOUT, Probe, probe
 from cargo_mcp.extras import sandbox_unavailable
 from cargo_mcp.guard.sql import check as guard_check
 from cargo_mcp.http_settings import HTTP_VARIABLES
-from cargo_mcp.settings import ConfigError, Settings, folder_problem, misspelled_variables
+from cargo_mcp.settings import UNFILLED, ConfigError, Settings, folder_problem, misspelled_variables
 
 SQL_PROBE = "SELECT count() AS batches FROM batches"
 TOKEN_HINT = "set CARGO_API_TOKEN to a workspace API token (Cargo → Settings → API)"
@@ -56,22 +56,19 @@ def run_doctor(env: Mapping[str, str] | None = None, out: TextIO = sys.stdout) -
 async def _checks(env: dict[str, str]) -> list[Check]:
     checks = [_variables(env)]
     folders = [
-        _folder(env, "CARGO_MCP_EXPORT_DIR", "export folder", must_exist=True),
-        _folder(env, "CARGO_MCP_RESULTS_DIR", "results folder", must_exist=False),
-    ]
-    for name, check in folders:  # reported on their own line: the other checks go on without them
-        if check.verdict == "FAIL":
-            env.pop(name)
+        _folder(env.pop("CARGO_MCP_EXPORT_DIR", ""), "CARGO_MCP_EXPORT_DIR", "export folder", create=False),
+        _folder(env.pop("CARGO_MCP_RESULTS_DIR", ""), "CARGO_MCP_RESULTS_DIR", "results folder", create=True),
+    ]  # reported on their own lines (checked without creating anything): the other checks go on without them
     try:
         settings = Settings.from_env(env)
     except ConfigError as e:
         checks.append(Check("configuration", "FAIL", str(e), "fix that variable; serve exits with code 2 until then"))
-        return checks + [c for _, c in folders]
+        return checks + folders
     if settings.sandbox:
         checks += _sandbox(settings)
     else:
         checks += await _cargo(settings)
-    return checks + [c for _, c in folders]
+    return checks + folders
 
 
 def _variables(env: Mapping[str, str]) -> Check:
@@ -81,19 +78,20 @@ def _variables(env: Mapping[str, str]) -> Check:
     return Check("variables", "warn", " ".join(warnings), "rename the variable(s); cargo-mcp ignores them")
 
 
-def _folder(env: Mapping[str, str], variable: str, name: str, *, must_exist: bool) -> tuple[str, Check]:
-    raw = (env.get(variable) or "").strip()
-    if not raw:
+def _folder(raw: str, variable: str, name: str, *, create: bool) -> Check:
+    if not (raw := raw.strip()) or UNFILLED.fullmatch(raw):
         unset = {
             "export folder": "not set: save_result writes only into folders the client shares (its roots)",
             "results folder": "not set: a private temporary folder, removed when the server stops",
         }[name]
-        return variable, Check(name, "ok", unset)
+        return Check(name, "ok", unset)
     path = Path(raw).expanduser().resolve()
-    problem = folder_problem(path, must_exist=must_exist)
+    problem = folder_problem(path, create=create)
     if problem:
-        return variable, Check(name, "FAIL", f"{variable} {problem}", f"create the folder or change {variable}")
-    return variable, Check(name, "ok", f"{path} (writable)")
+        return Check(name, "FAIL", f"{variable} {problem.what}", f"{problem.fix} (or unset {variable})")
+    if not path.exists():
+        return Check(name, "ok", f"{path} does not exist yet: serve creates it (its parent folder is writable)")
+    return Check(name, "ok", f"{path} (writable)")
 
 
 def _sandbox(settings: Settings) -> list[Check]:
