@@ -17,7 +17,7 @@ from typing import Literal, TextIO
 import anyio
 
 from cargo_mcp.api.client import CargoClient
-from cargo_mcp.api.errors import CargoError
+from cargo_mcp.api.errors import TOKEN_SOURCE, CargoError
 from cargo_mcp.api.probe import PROBE_RETRY, PROBE_TIMEOUT, Probe, probe
 from cargo_mcp.extras import sandbox_unavailable
 from cargo_mcp.guard.sql import check as guard_check
@@ -25,7 +25,7 @@ from cargo_mcp.http_settings import HTTP_VARIABLES
 from cargo_mcp.settings import UNFILLED, ConfigError, Settings, folder_problem, misspelled_variables
 
 SQL_PROBE = "SELECT count() AS batches FROM batches"
-TOKEN_HINT = "set CARGO_API_TOKEN to a workspace API token (Cargo → Settings → API)"
+TOKEN_HINT = f"set CARGO_API_TOKEN to a workspace API token ({TOKEN_SOURCE})"
 
 
 @dataclass(frozen=True)

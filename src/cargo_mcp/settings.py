@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cargo_mcp.api.client import DEFAULT_BASE_URL
+from cargo_mcp.api.errors import TOKEN_SOURCE
 from cargo_mcp.api.vocabulary import is_uuid
 from cargo_mcp.results.fetch import DEFAULT_HOSTS
 from cargo_mcp.results.fetch import DEFAULT_MAX_BYTES as DEFAULT_DOWNLOAD_BYTES
@@ -80,6 +81,11 @@ class Settings:
         token = (env.get("CARGO_API_TOKEN") or "").strip() or None
         workspace = (env.get("CARGO_WORKSPACE_UUID") or "").strip().lower() or None
         base_url = (env.get("CARGO_API_BASE_URL") or "").strip() or DEFAULT_BASE_URL
+        if token is not None and _placeholder(token):
+            raise ConfigError(
+                "CARGO_API_TOKEN still holds the placeholder of the setup instructions, not a token: replace it "
+                f"with a workspace API token ({TOKEN_SOURCE})."
+            )
         if token is not None and any(c.isspace() for c in token):
             raise ConfigError("CARGO_API_TOKEN contains whitespace; paste the token alone, without 'Bearer '.")
         if workspace is not None and not is_uuid(workspace):
@@ -139,6 +145,14 @@ def misspelled_variables(env: Mapping[str, str] | None = None, *, also_known: tu
 
 # An optional MCPB user_config the user left empty can reach us unsubstituted: it means "not set".
 UNFILLED = re.compile(r"\$\{user_config\.[A-Za-z0-9_]+\}")
+
+
+def _placeholder(token: str) -> bool:
+    """A token left as the docs' placeholder: ``<your Cargo API token>``, ``...``, ``YOUR_API_TOKEN``."""
+    words = re.split(r"[^a-z0-9]+", token.lower())
+    return (
+        "<" in token or ">" in token or set(token) == {"."} or ("your" in words and bool({"token", "key"} & set(words)))
+    )
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
