@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import pytest
 from mcp import Client
 from mcp.types import TextContent
 
+from cargo_mcp.doctor import _step, run_doctor
 from cargo_mcp.http_settings import HTTP_VARIABLES
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.app import build_server
@@ -88,8 +90,10 @@ def test_doctor_with_a_wrong_token_fails_the_token_only(shared_sandbox: Sandbox)
     rc, out = doctor({"CARGO_API_TOKEN": "wrong-token-123", "CARGO_API_BASE_URL": shared_sandbox.base_url})
     assert rc == 1, out
     assert line(out, "base URL").startswith("ok")
-    assert line(out, "token").startswith("FAIL") and "HTTP 401" in line(out, "token")
-    assert "next: The API token is missing or invalid" in out
+    token = line(out, "token")
+    assert token.startswith("FAIL") and "refused the CARGO_API_TOKEN that is set (HTTP 401)" in token
+    assert "invalid, expired or for another workspace" in token and "missing" not in out
+    assert "next: create a workspace API token in Cargo → Settings → API and set CARGO_API_TOKEN to it\n" in out
     assert line(out, "SQL endpoint").startswith("warn") and "wrong-token-123" not in out
 
 
@@ -99,7 +103,7 @@ def test_doctor_with_a_url_that_is_not_cargo_says_so(website: str) -> None:
     assert rc == 1, out
     url = line(out, "base URL")
     assert url.startswith("FAIL") and "does not answer like Cargo's API" in url
-    assert "next: Set CARGO_API_BASE_URL to Cargo's API (https://api.getcargo.io" in out
+    assert "next: set CARGO_API_BASE_URL to Cargo's API (https://api.getcargo.io" in out
     assert line(out, "token").startswith("warn") and "not checked" in line(out, "token")
     assert "UUID" not in out and "some-token-456" not in out
 
@@ -126,6 +130,32 @@ def test_doctor_without_a_token_describes_the_sandbox(tmp_path: Path) -> None:
     assert rc == 0, out
     assert line(out, "token").startswith("warn") and "embedded sandbox" in line(out, "token")
     assert line(out, "backend").startswith("ok") and f"{tmp_path} is empty" in line(out, "backend")
+
+
+def test_doctor_on_a_lean_install_without_a_token_gives_one_next_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "chdb" else real(name, *a))
+    out = io.StringIO()
+    assert run_doctor({}, out) == 1
+    text = out.getvalue()
+    backend, token = line(text, "backend"), line(text, "token")
+    assert backend.startswith("FAIL") and "no CARGO_API_TOKEN" in backend and "(missing: chdb)" in backend
+    assert token.startswith("FAIL")
+    step = (
+        "next: set CARGO_API_TOKEN to a workspace API token (Cargo → Settings → API), or to try the demo install "
+        "the sandbox extra: `uvx 'cargo-ai-mcp[sandbox]' doctor`"
+    )
+    steps = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("next:")]
+    assert len(steps) == 2 and all(s.startswith(step) for s in steps), text  # one next step, the same for both
+    assert "run `uvx" not in text
+
+
+def test_doctor_next_steps_continue_the_line() -> None:
+    assert _step("Set CARGO_API_BASE_URL to Cargo's API.") == "set CARGO_API_BASE_URL to Cargo's API"
+    assert _step("CARGO_API_TOKEN must be set.") == "CARGO_API_TOKEN must be set"  # a name keeps its capitals
+    assert _step("fix the base URL first") == "fix the base URL first"
 
 
 def test_mistyped_variables_name_the_closest_one() -> None:
@@ -253,7 +283,8 @@ async def test_a_failed_start_check_leads_every_answer(shared_sandbox: Sandbox, 
         "unreachable": ("http://127.0.0.1:9", shared_sandbox.workspaces[0].token),
     }[case]
     expected = {
-        "wrong_token": "[setup problem: Cargo refused CARGO_API_TOKEN (HTTP 401). Fix: The API token is missing",
+        "wrong_token": "[setup problem: Cargo refused the CARGO_API_TOKEN that is set (HTTP 401): it is invalid, "
+        "expired or for another workspace. Fix: Create a workspace API token in Cargo → Settings → API",
         "not_cargo": f"[setup problem: {website} does not answer like Cargo's API",
         "unreachable": "[setup problem: could not reach Cargo at http://127.0.0.1:9",
     }[case]

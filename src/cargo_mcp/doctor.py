@@ -19,7 +19,7 @@ import anyio
 from cargo_mcp.api.client import CargoClient
 from cargo_mcp.api.errors import TOKEN_SOURCE, CargoError
 from cargo_mcp.api.probe import PROBE_RETRY, PROBE_TIMEOUT, Probe, probe
-from cargo_mcp.extras import sandbox_unavailable
+from cargo_mcp.extras import sandbox_install, sandbox_missing
 from cargo_mcp.guard.sql import check as guard_check
 from cargo_mcp.http_settings import HTTP_VARIABLES
 from cargo_mcp.settings import UNFILLED, ConfigError, Settings, folder_problem, misspelled_variables
@@ -43,7 +43,7 @@ def run_doctor(env: Mapping[str, str] | None = None, out: TextIO = sys.stdout) -
     for c in checks:
         print(f"{c.verdict:<5} {c.name:<15} {c.detail}", file=out)
         if c.next_step:
-            print(f"{'':<5} {'':<15} next: {c.next_step}", file=out)
+            print(f"{'':<5} {'':<15} next: {_step(c.next_step)}", file=out)
     failed = sum(c.verdict == "FAIL" for c in checks)
     warned = sum(c.verdict == "warn" for c in checks)
     if failed:
@@ -51,6 +51,13 @@ def run_doctor(env: Mapping[str, str] | None = None, out: TextIO = sys.stdout) -
     else:
         print(f"All {len(checks)} checks passed" + (f" ({warned} with a warning)." if warned else "."), file=out)
     return 1 if failed else 0
+
+
+def _step(text: str) -> str:
+    """A next step continues the line "next: …": a sentence's capital and full stop go (not a name's capital)."""
+    text = text.strip().removesuffix(".")
+    first = text.split(" ", 1)[0]
+    return text[0].lower() + text[1:] if first[:1].isupper() and first[1:].islower() else text
 
 
 async def _checks(env: dict[str, str]) -> list[Check]:
@@ -101,9 +108,12 @@ def _sandbox(settings: Settings) -> list[Check]:
         "CARGO_API_TOKEN is not set: serve uses the embedded sandbox (synthetic demo data, not your workspace)",
         TOKEN_HINT,
     )
-    missing = sandbox_unavailable("doctor")
+    missing = sandbox_missing()
     if missing:
-        return [Check("backend", "FAIL", missing, TOKEN_HINT), token]
+        install = sandbox_install("doctor")
+        step = f"{TOKEN_HINT}, or to try the demo install the sandbox extra: {install}" if install else TOKEN_HINT
+        detail = f"no CARGO_API_TOKEN, so serve would use the embedded sandbox, but {missing}"
+        return [Check("backend", "FAIL", detail, step), Check("token", "FAIL", "CARGO_API_TOKEN is not set", step)]
     from cargo_mcp.sandbox.cache import SandboxCache, default_root
 
     cache = SandboxCache(settings.sandbox_cache or default_root(), settings.sandbox_seed, 1.0)
