@@ -184,12 +184,13 @@ def http_settings_from_args(args: argparse.Namespace) -> HttpSettings:
     names += ("oauth_jwks_url", "oauth_scopes", "allowed_hosts", "allowed_origins", "forwarded_allow_ips")
     names += ("metrics_port", "metrics_host", "log_format", "caller_file_writes", "allow_unauthenticated")
     return HttpSettings.from_env(**{n: getattr(args, n) for n in names})
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
+
+
+def _free(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET).close()
+    except OSError:
+        return False
     return True
 
 
@@ -216,20 +217,28 @@ def _sandbox(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"cargo-mcp: configuration error: {e}", file=sys.stderr)
         return 2
+    if args.port and not _free(args.port, args.host):  # before a build that can take a minute
+        print(
+            f"cargo-mcp: configuration error: the sandbox port {args.port} is in use on {args.host}; choose another "
+            "--port (or 0 for any free port).",
+            file=sys.stderr,
+        )
+        return 2
     t0 = time.perf_counter()
     sandbox = Sandbox(seed=args.seed, scale=args.scale, token=args.token, cache=cache)
     try:
         url = sandbox.serve_in_thread(args.host, args.port)
     except OSError as e:
         sandbox.close()
-        print(f"cargo-mcp: configuration error: {e}", file=sys.stderr)
+        print(f"cargo-mcp: configuration error: {e.strerror or e}.", file=sys.stderr)
         return 2
     took = time.perf_counter() - t0
-    print(f"Cargo sandbox ready in {took:.1f} s at {url}/v1 ({sandbox.cache_note})", file=sys.stderr)
+    print(f"cargo-mcp: Cargo sandbox ready in {took:.1f} s ({sandbox.cache_note})", file=sys.stderr)
     for ws in sandbox.workspaces:
         print(f"  workspace {ws.name!r} {ws.uuid}: {len(ws.runs)} runs, token {ws.token}", file=sys.stderr)
+    first = sandbox.workspaces[0].token
     print(
-        f"Point cargo-ai-mcp at it: CARGO_API_BASE_URL={url} CARGO_API_TOKEN=<token> cargo-ai-mcp serve",
+        f"Point cargo-ai-mcp at it: CARGO_API_BASE_URL={url} CARGO_API_TOKEN={first} cargo-ai-mcp serve",
         file=sys.stderr,
     )
     try:
