@@ -55,7 +55,7 @@ def test_the_sandbox_command_on_a_busy_port_says_so_in_one_line() -> None:
     assert proc.returncode == 2, err
     lines = err.splitlines()
     assert len(lines) == 1 and lines[0].endswith(
-        f": configuration error: the sandbox port {port} is in use on 127.0.0.1; choose another --port "
+        f"cargo-ai-mcp: configuration error: the sandbox port {port} is in use on 127.0.0.1; choose another --port "
         "(or 0 for any free port)."
     ), err
 

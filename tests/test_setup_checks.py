@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import tomllib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from mcp import Client
 from mcp.types import TextContent
 
+from cargo_mcp.console import COMMAND
 from cargo_mcp.doctor import _step, run_doctor
 from cargo_mcp.http_settings import HTTP_VARIABLES
 from cargo_mcp.sandbox.server import Sandbox
@@ -161,8 +163,8 @@ def test_doctor_next_steps_continue_the_line() -> None:
 def test_mistyped_variables_name_the_closest_one() -> None:
     env = {"CARGO_API_TOKNE": "x", "CARGO_HOME": "/r", "CARGO_TARGET_DIR": "t", "CARGO_MCP_COLOUR": "1"}
     assert misspelled_variables(env) == [
-        "CARGO_API_TOKNE is not a cargo-mcp variable (ignored); did you mean CARGO_API_TOKEN?",
-        "CARGO_MCP_COLOUR is not a cargo-mcp variable (ignored); known: "
+        "CARGO_API_TOKNE is not a cargo-ai-mcp variable (ignored); did you mean CARGO_API_TOKEN?",
+        "CARGO_MCP_COLOUR is not a cargo-ai-mcp variable (ignored); known: "
         + ", ".join(v for v in KNOWN_VARIABLES if v.startswith("CARGO_MCP_"))
         + ".",
     ]  # Rust's own CARGO_HOME and CARGO_TARGET_DIR pass silently
@@ -171,7 +173,7 @@ def test_mistyped_variables_name_the_closest_one() -> None:
 def test_the_http_deployments_variables_are_known_to_serve_and_doctor(tmp_path: Path) -> None:
     env = {"CARGO_MCP_HTTP_TOKENS": "x", "CARGO_MCP_LOG_FORMAT": "json", "CARGO_MCP_HTTP_TOKEN": "x"}
     assert misspelled_variables(env, also_known=HTTP_VARIABLES) == [
-        "CARGO_MCP_HTTP_TOKEN is not a cargo-mcp variable (ignored); did you mean CARGO_MCP_HTTP_TOKENS?"
+        "CARGO_MCP_HTTP_TOKEN is not a cargo-ai-mcp variable (ignored); did you mean CARGO_MCP_HTTP_TOKENS?"
     ]
     _, out = doctor({**env, "CARGO_MCP_SANDBOX_CACHE": str(tmp_path)})
     assert "CARGO_MCP_HTTP_TOKEN " in line(out, "variables") and "CARGO_MCP_LOG_FORMAT" not in line(out, "variables")
@@ -192,7 +194,8 @@ def serve(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 def test_serve_warns_about_a_mistyped_variable() -> None:
     proc = serve({"CARGO_API_TOKNE": "abc", "CARGO_API_TOKEN": "t", "CARGO_API_BASE_URL": "http://127.0.0.1:9"})
     assert (
-        "warning: CARGO_API_TOKNE is not a cargo-mcp variable (ignored); did you mean CARGO_API_TOKEN?" in proc.stderr
+        "cargo-ai-mcp: warning: CARGO_API_TOKNE is not a cargo-ai-mcp variable (ignored); did you mean CARGO_API_TOKEN?"
+        in proc.stderr
     )
 
 
@@ -236,6 +239,7 @@ def test_configuration_errors_are_one_line_and_exit_2(
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message.format(**fill) in lines[0] and "Traceback" not in proc.stderr
+    assert lines[0].startswith("cargo-ai-mcp: configuration error: ")  # the command's name, as the user typed it
 
 
 @pytest.mark.skipif(not Path("/proc/1").is_dir(), reason="a folder no user can write to: Linux's /proc/1")
@@ -245,7 +249,7 @@ def test_a_folder_that_exists_but_cannot_be_written_is_called_so(variable: str) 
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].endswith(
-        f": configuration error: {variable} must be a folder cargo-ai-mcp can write to, but "
+        f"cargo-ai-mcp: configuration error: {variable} must be a folder cargo-ai-mcp can write to, but "
         "'/proc/1' is not writable. Give this user write permission or choose another folder."
     )
     _, out = doctor({variable: "/proc/1", "CARGO_MCP_SANDBOX_CACHE": "/nonexistent"})
@@ -262,6 +266,15 @@ def test_a_missing_results_folder_is_created_when_its_parent_exists(tmp_path: Pa
     assert Settings.from_env({"CARGO_MCP_RESULTS_DIR": str(wanted)}).results_dir == wanted and wanted.is_dir()
     with pytest.raises(ConfigError, match="must be an existing folder"):  # the export folder is never made up
         Settings.from_env({"CARGO_MCP_EXPORT_DIR": str(tmp_path / "exports")})
+
+
+def test_every_stderr_line_is_prefixed_with_the_command_users_type() -> None:
+    scripts = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["scripts"]
+    assert COMMAND in scripts and scripts[COMMAND] == "cargo_mcp.cli:main"
+    proc = serve({"CARGO_API_TOKEN": "t", "CARGO_API_BASE_URL": "http://127.0.0.1:9", "CARGO_MCP_MAXRUNS": "5"})
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) >= 2 and all(ln.startswith("cargo-ai-mcp: ") for ln in lines), proc.stderr
+    assert "cargo-mcp" not in proc.stderr
 
 
 def server_with(settings: Settings) -> tuple[Any, dict[str, Services]]:

@@ -19,6 +19,7 @@ import anyio
 from cargo_mcp.api.client import CargoClient
 from cargo_mcp.api.errors import TOKEN_SOURCE, CargoError
 from cargo_mcp.api.probe import PROBE_RETRY, PROBE_TIMEOUT, Probe, probe
+from cargo_mcp.console import COMMAND
 from cargo_mcp.extras import sandbox_install, sandbox_missing
 from cargo_mcp.guard.sql import check as guard_check
 from cargo_mcp.http_settings import HTTP_VARIABLES
@@ -39,7 +40,7 @@ class Check:
 def run_doctor(env: Mapping[str, str] | None = None, out: TextIO = sys.stdout) -> int:
     """Print every check's verdict; return 0 when none failed, 1 otherwise."""
     checks = anyio.run(_checks, dict(os.environ if env is None else env))
-    print("cargo-ai-mcp doctor: the setup `cargo-ai-mcp serve` would use", file=out)
+    print(f"{COMMAND} doctor: the setup `{COMMAND} serve` would use", file=out)
     for c in checks:
         print(f"{c.verdict:<5} {c.name:<15} {c.detail}", file=out)
         if c.next_step:
@@ -82,7 +83,7 @@ def _variables(env: Mapping[str, str]) -> Check:
     warnings = misspelled_variables(env, also_known=HTTP_VARIABLES)
     if not warnings:
         return Check("variables", "ok", "no mistyped CARGO_* variable")
-    return Check("variables", "warn", " ".join(warnings), "rename the variable(s); cargo-mcp ignores them")
+    return Check("variables", "warn", " ".join(warnings), f"rename the variable(s); {COMMAND} ignores them")
 
 
 def _folder(raw: str, variable: str, name: str, *, create: bool) -> Check:

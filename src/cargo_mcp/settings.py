@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from cargo_mcp.api.client import DEFAULT_BASE_URL
 from cargo_mcp.api.errors import TOKEN_SOURCE
 from cargo_mcp.api.vocabulary import is_uuid
+from cargo_mcp.console import COMMAND
 from cargo_mcp.results.fetch import DEFAULT_HOSTS
 from cargo_mcp.results.fetch import DEFAULT_MAX_BYTES as DEFAULT_DOWNLOAD_BYTES
 from cargo_mcp.results.s3 import S3Location
@@ -136,10 +137,10 @@ def misspelled_variables(env: Mapping[str, str] | None = None, *, also_known: tu
             continue
         close = difflib.get_close_matches(name, names, n=1, cutoff=0.8)
         if close:
-            warnings.append(f"{name} is not a cargo-mcp variable (ignored); did you mean {close[0]}?")
+            warnings.append(f"{name} is not a {COMMAND} variable (ignored); did you mean {close[0]}?")
         elif name.startswith("CARGO_MCP_"):
             known = ", ".join(v for v in names if v.startswith("CARGO_MCP_"))
-            warnings.append(f"{name} is not a cargo-mcp variable (ignored); known: {known}.")
+            warnings.append(f"{name} is not a {COMMAND} variable (ignored); known: {known}.")
     return warnings
 
 
@@ -258,7 +259,7 @@ def folder_problem(path: Path, *, create: bool = False) -> FolderProblem | None:
         why = f" ({e.strerror.lower()})" if e.errno in _TELLING and e.strerror else ""
         what = f"{shown} is not writable" if probe == path else f"its parent folder {str(probe)!r} is not writable"
         return FolderProblem(
-            f"must be a folder cargo-ai-mcp can write to, but {what}{why}.",
+            f"must be a folder {COMMAND} can write to, but {what}{why}.",
             "give this user write permission or choose another folder",
         )
     return None
