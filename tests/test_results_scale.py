@@ -41,7 +41,7 @@ def big_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         while time.monotonic() < deadline and not (url and token):
             line = proc.stderr.readline()
             assert line or proc.poll() is None, "sandbox process exited"
-            if m := re.search(r"ready in .* at (http://\S+)/v1", line):
+            if m := re.search(r"CARGO_API_BASE_URL=(\S+)", line):
                 url = m.group(1)
             if m := re.search(r"'Acme Revenue' .* token (\S+)", line):
                 token = m.group(1)

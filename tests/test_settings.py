@@ -47,6 +47,20 @@ def test_bad_config(env: dict[str, str], message: str) -> None:
         Settings.from_env(env)
 
 
+@pytest.mark.parametrize("token", ["<your Cargo API token>", "  <token> ", "...", "YOUR_API_TOKEN", "your-cargo-token"])
+def test_a_placeholder_token_is_called_the_placeholder(token: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        Settings.from_env({"CARGO_API_TOKEN": token})
+    message = str(e.value)
+    assert message.startswith("CARGO_API_TOKEN still holds the placeholder of the setup instructions, not a token")
+    assert "Cargo → Settings → API" in message and "whitespace" not in message and token.strip() not in message
+
+
+@pytest.mark.parametrize("token", ["wrong-token-123", "t", "abc.DEF_456", "token"])
+def test_a_token_that_looks_real_is_kept(token: str) -> None:
+    assert Settings.from_env({"CARGO_API_TOKEN": token}).token == token
+
+
 def test_serve_with_bad_config_exits_2_with_one_line() -> None:
     env = {"CARGO_API_TOKEN": "t", "CARGO_WORKSPACE_UUID": "not-a-uuid", "PATH": ""}
     proc = subprocess.run(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import socket
 import subprocess
 import sys
 import threading
+import tomllib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,12 +20,14 @@ import pytest
 from mcp import Client
 from mcp.types import TextContent
 
+from cargo_mcp.console import COMMAND
+from cargo_mcp.doctor import _step, run_doctor
 from cargo_mcp.http_settings import HTTP_VARIABLES
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.app import build_server
 from cargo_mcp.server.health import SANDBOX_MARK, Health
 from cargo_mcp.server.services import Services
-from cargo_mcp.settings import KNOWN_VARIABLES, Settings, misspelled_variables
+from cargo_mcp.settings import KNOWN_VARIABLES, ConfigError, Settings, misspelled_variables
 from tests.conftest import remote_settings
 from tests.support import FAST_RETRY, tool_text
 
@@ -88,8 +92,10 @@ def test_doctor_with_a_wrong_token_fails_the_token_only(shared_sandbox: Sandbox)
     rc, out = doctor({"CARGO_API_TOKEN": "wrong-token-123", "CARGO_API_BASE_URL": shared_sandbox.base_url})
     assert rc == 1, out
     assert line(out, "base URL").startswith("ok")
-    assert line(out, "token").startswith("FAIL") and "HTTP 401" in line(out, "token")
-    assert "next: The API token is missing or invalid" in out
+    token = line(out, "token")
+    assert token.startswith("FAIL") and "refused the CARGO_API_TOKEN that is set (HTTP 401)" in token
+    assert "invalid, expired or for another workspace" in token and "missing" not in out
+    assert "next: create a workspace API token in Cargo → Settings → API and set CARGO_API_TOKEN to it\n" in out
     assert line(out, "SQL endpoint").startswith("warn") and "wrong-token-123" not in out
 
 
@@ -99,7 +105,7 @@ def test_doctor_with_a_url_that_is_not_cargo_says_so(website: str) -> None:
     assert rc == 1, out
     url = line(out, "base URL")
     assert url.startswith("FAIL") and "does not answer like Cargo's API" in url
-    assert "next: Set CARGO_API_BASE_URL to Cargo's API (https://api.getcargo.io" in out
+    assert "next: set CARGO_API_BASE_URL to Cargo's API (https://api.getcargo.io" in out
     assert line(out, "token").startswith("warn") and "not checked" in line(out, "token")
     assert "UUID" not in out and "some-token-456" not in out
 
@@ -116,7 +122,7 @@ def test_doctor_reports_folders_and_mistyped_variables_separately(tmp_path: Path
     }
     rc, out = doctor(env)
     assert rc == 1, out
-    assert line(out, "results folder").startswith("FAIL") and "must be a folder cargo-mcp can write to" in out
+    assert line(out, "results folder").startswith("FAIL") and f"its parent {str(blocker)!r} is a file" in out
     assert line(out, "export folder").startswith("ok") and line(out, "token").startswith("ok")
     assert line(out, "variables").startswith("warn") and "did you mean CARGO_MCP_MAX_RUNS?" in out
 
@@ -128,11 +134,37 @@ def test_doctor_without_a_token_describes_the_sandbox(tmp_path: Path) -> None:
     assert line(out, "backend").startswith("ok") and f"{tmp_path} is empty" in line(out, "backend")
 
 
+def test_doctor_on_a_lean_install_without_a_token_gives_one_next_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "chdb" else real(name, *a))
+    out = io.StringIO()
+    assert run_doctor({}, out) == 1
+    text = out.getvalue()
+    backend, token = line(text, "backend"), line(text, "token")
+    assert backend.startswith("FAIL") and "no CARGO_API_TOKEN" in backend and "(missing: chdb)" in backend
+    assert token.startswith("FAIL")
+    step = (
+        "next: set CARGO_API_TOKEN to a workspace API token (Cargo → Settings → API), or to try the demo install "
+        "the sandbox extra: `uvx 'cargo-ai-mcp[sandbox]' doctor`"
+    )
+    steps = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("next:")]
+    assert len(steps) == 2 and all(s.startswith(step) for s in steps), text  # one next step, the same for both
+    assert "run `uvx" not in text
+
+
+def test_doctor_next_steps_continue_the_line() -> None:
+    assert _step("Set CARGO_API_BASE_URL to Cargo's API.") == "set CARGO_API_BASE_URL to Cargo's API"
+    assert _step("CARGO_API_TOKEN must be set.") == "CARGO_API_TOKEN must be set"  # a name keeps its capitals
+    assert _step("fix the base URL first") == "fix the base URL first"
+
+
 def test_mistyped_variables_name_the_closest_one() -> None:
     env = {"CARGO_API_TOKNE": "x", "CARGO_HOME": "/r", "CARGO_TARGET_DIR": "t", "CARGO_MCP_COLOUR": "1"}
     assert misspelled_variables(env) == [
-        "CARGO_API_TOKNE is not a cargo-mcp variable (ignored); did you mean CARGO_API_TOKEN?",
-        "CARGO_MCP_COLOUR is not a cargo-mcp variable (ignored); known: "
+        "CARGO_API_TOKNE is not a cargo-ai-mcp variable (ignored); did you mean CARGO_API_TOKEN?",
+        "CARGO_MCP_COLOUR is not a cargo-ai-mcp variable (ignored); known: "
         + ", ".join(v for v in KNOWN_VARIABLES if v.startswith("CARGO_MCP_"))
         + ".",
     ]  # Rust's own CARGO_HOME and CARGO_TARGET_DIR pass silently
@@ -141,7 +173,7 @@ def test_mistyped_variables_name_the_closest_one() -> None:
 def test_the_http_deployments_variables_are_known_to_serve_and_doctor(tmp_path: Path) -> None:
     env = {"CARGO_MCP_HTTP_TOKENS": "x", "CARGO_MCP_LOG_FORMAT": "json", "CARGO_MCP_HTTP_TOKEN": "x"}
     assert misspelled_variables(env, also_known=HTTP_VARIABLES) == [
-        "CARGO_MCP_HTTP_TOKEN is not a cargo-mcp variable (ignored); did you mean CARGO_MCP_HTTP_TOKENS?"
+        "CARGO_MCP_HTTP_TOKEN is not a cargo-ai-mcp variable (ignored); did you mean CARGO_MCP_HTTP_TOKENS?"
     ]
     _, out = doctor({**env, "CARGO_MCP_SANDBOX_CACHE": str(tmp_path)})
     assert "CARGO_MCP_HTTP_TOKEN " in line(out, "variables") and "CARGO_MCP_LOG_FORMAT" not in line(out, "variables")
@@ -162,7 +194,8 @@ def serve(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 def test_serve_warns_about_a_mistyped_variable() -> None:
     proc = serve({"CARGO_API_TOKNE": "abc", "CARGO_API_TOKEN": "t", "CARGO_API_BASE_URL": "http://127.0.0.1:9"})
     assert (
-        "warning: CARGO_API_TOKNE is not a cargo-mcp variable (ignored); did you mean CARGO_API_TOKEN?" in proc.stderr
+        "cargo-ai-mcp: warning: CARGO_API_TOKNE is not a cargo-ai-mcp variable (ignored); did you mean CARGO_API_TOKEN?"
+        in proc.stderr
     )
 
 
@@ -172,7 +205,21 @@ def test_serve_warns_about_a_mistyped_variable() -> None:
         (
             {"CARGO_MCP_RESULTS_DIR": "{file}/results"},
             (),
-            "CARGO_MCP_RESULTS_DIR must be a folder cargo-mcp can write to",
+            "CARGO_MCP_RESULTS_DIR must be a folder, but '{file}/results' does not exist and its parent '{file}' "
+            "is a file.",
+        ),
+        ({"CARGO_MCP_RESULTS_DIR": "{file}"}, (), "CARGO_MCP_RESULTS_DIR must be a folder, but '{file}' is a file."),
+        ({"CARGO_MCP_EXPORT_DIR": "{file}"}, (), "CARGO_MCP_EXPORT_DIR must be a folder, but '{file}' is a file."),
+        (
+            {"CARGO_MCP_EXPORT_DIR": "{missing}"},
+            (),
+            "CARGO_MCP_EXPORT_DIR must be an existing folder, but '{missing}' does not exist. Create the folder",
+        ),
+        (
+            {"CARGO_MCP_RESULTS_DIR": "{missing}/deeper"},
+            (),
+            "CARGO_MCP_RESULTS_DIR must be a folder, but '{missing}/deeper' does not exist and its parent "
+            "'{missing}' does not exist either.",
         ),
         ({"CARGO_MCP_SANDBOX_PORT": "99999"}, (), "CARGO_MCP_SANDBOX_PORT must be a TCP port"),
         ({}, ("--sandbox-port", "{busy}"), "the sandbox port {busy} is in use"),
@@ -187,11 +234,47 @@ def test_configuration_errors_are_one_line_and_exit_2(
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = str(busy.getsockname()[1])
-        fill = {"file": str(blocker), "busy": port}
+        fill = {"file": str(blocker), "busy": port, "missing": str(tmp_path / "missing")}
         proc = serve({k: v.format(**fill) for k, v in env.items()}, *(a.format(**fill) for a in args))
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message.format(**fill) in lines[0] and "Traceback" not in proc.stderr
+    assert lines[0].startswith("cargo-ai-mcp: configuration error: ")  # the command's name, as the user typed it
+
+
+@pytest.mark.skipif(not Path("/proc/1").is_dir(), reason="a folder no user can write to: Linux's /proc/1")
+@pytest.mark.parametrize("variable", ["CARGO_MCP_RESULTS_DIR", "CARGO_MCP_EXPORT_DIR"])
+def test_a_folder_that_exists_but_cannot_be_written_is_called_so(variable: str) -> None:
+    proc = serve({variable: "/proc/1"})  # exists, is a folder, and refuses new files even to root
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].endswith(
+        f"cargo-ai-mcp: configuration error: {variable} must be a folder cargo-ai-mcp can write to, but "
+        "'/proc/1' is not writable. Give this user write permission or choose another folder."
+    )
+    _, out = doctor({variable: "/proc/1", "CARGO_MCP_SANDBOX_CACHE": "/nonexistent"})
+    name = "results folder" if "RESULTS" in variable else "export folder"
+    assert line(out, name).startswith("FAIL") and "'/proc/1' is not writable" in line(out, name)
+    assert "does not exist" not in out and "create the folder" not in out
+
+
+def test_a_missing_results_folder_is_created_when_its_parent_exists(tmp_path: Path) -> None:
+    wanted = tmp_path / "results"
+    _, out = doctor({"CARGO_MCP_RESULTS_DIR": str(wanted), "CARGO_MCP_SANDBOX_CACHE": str(tmp_path / "cache")})
+    assert line(out, "results folder").startswith("ok") and "does not exist yet: serve creates it" in out
+    assert not wanted.exists()  # doctor only looks
+    assert Settings.from_env({"CARGO_MCP_RESULTS_DIR": str(wanted)}).results_dir == wanted and wanted.is_dir()
+    with pytest.raises(ConfigError, match="must be an existing folder"):  # the export folder is never made up
+        Settings.from_env({"CARGO_MCP_EXPORT_DIR": str(tmp_path / "exports")})
+
+
+def test_every_stderr_line_is_prefixed_with_the_command_users_type() -> None:
+    scripts = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["scripts"]
+    assert COMMAND in scripts and scripts[COMMAND] == "cargo_mcp.cli:main"
+    proc = serve({"CARGO_API_TOKEN": "t", "CARGO_API_BASE_URL": "http://127.0.0.1:9", "CARGO_MCP_MAXRUNS": "5"})
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) >= 2 and all(ln.startswith("cargo-ai-mcp: ") for ln in lines), proc.stderr
+    assert "cargo-mcp" not in proc.stderr
 
 
 def server_with(settings: Settings) -> tuple[Any, dict[str, Services]]:
@@ -213,7 +296,8 @@ async def test_a_failed_start_check_leads_every_answer(shared_sandbox: Sandbox, 
         "unreachable": ("http://127.0.0.1:9", shared_sandbox.workspaces[0].token),
     }[case]
     expected = {
-        "wrong_token": "[setup problem: Cargo refused CARGO_API_TOKEN (HTTP 401). Fix: The API token is missing",
+        "wrong_token": "[setup problem: Cargo refused the CARGO_API_TOKEN that is set (HTTP 401): it is invalid, "
+        "expired or for another workspace. Fix: Create a workspace API token in Cargo → Settings → API",
         "not_cargo": f"[setup problem: {website} does not answer like Cargo's API",
         "unreachable": "[setup problem: could not reach Cargo at http://127.0.0.1:9",
     }[case]

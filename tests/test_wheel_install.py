@@ -93,6 +93,21 @@ def test_without_the_extra_sandbox_mode_says_how_to_add_it(
     assert "the optional 'sandbox' extra" in proc.stderr and fix in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_doctor_on_a_lean_install_without_a_token_names_one_next_step(lean_install: LeanInstall) -> None:
+    proc = subprocess.run(
+        [str(lean_install.script("cargo-ai-mcp")), "doctor"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
+    steps = {ln.strip() for ln in proc.stdout.splitlines() if ln.strip().startswith("next:")}
+    assert len(steps) == 1, proc.stdout  # the backend and the token checks agree on what to do
+    (step,) = steps
+    assert step.startswith("next: set CARGO_API_TOKEN") and "or to try the demo install the sandbox extra" in step
+
+
 @pytest.mark.anyio
 async def test_lean_install_serves_every_tool_over_stdio(
     lean_install: LeanInstall, shared_sandbox: Sandbox, tmp_path: Path

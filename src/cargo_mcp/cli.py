@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from cargo_mcp import __version__
+from cargo_mcp.console import COMMAND, say
 from cargo_mcp.extras import sandbox_unavailable
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_doctor()
     if args.command in ("demo", "sandbox") and (missing := sandbox_unavailable(args.command)):
-        print(f"cargo-mcp: {missing}", file=sys.stderr)
+        say(f"{missing}")
         return 2
     if args.command == "demo":
         from cargo_mcp.demo import run_demo
@@ -41,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line: serve, doctor, demo, sandbox, check-sql."""
-    parser = argparse.ArgumentParser(prog="cargo-ai-mcp", description="Read-only MCP server for Cargo.")
-    parser.add_argument("--version", action="version", version=f"cargo-ai-mcp {__version__}")
+    parser = argparse.ArgumentParser(prog=COMMAND, description="Read-only MCP server for Cargo.")
+    parser.add_argument("--version", action="version", version=f"{COMMAND} {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the MCP server (stdio by default)")
@@ -130,7 +131,7 @@ def _serve(args: argparse.Namespace) -> int:
     from cargo_mcp.settings import ConfigError, Settings, misspelled_variables
 
     for warning in misspelled_variables(also_known=HTTP_VARIABLES):
-        print(f"cargo-mcp: warning: {warning}", file=sys.stderr)
+        say(f"warning: {warning}")
     try:
         http = http_settings_from_args(args) if args.http else None
         settings = Settings.from_env(force_sandbox=args.sandbox, token_optional=bool(http and http.caller_tokens))
@@ -147,26 +148,25 @@ def _serve(args: argparse.Namespace) -> int:
                 "CARGO_MCP_SANDBOX_PORT (or leave it unset for any free port)."
             )
     except ConfigError as e:
-        print(f"cargo-mcp: configuration error: {e}", file=sys.stderr)
+        say(f"configuration error: {e}")
         return 2
     refusal = http.refusal() if http is not None else None
     if refusal is not None:
-        print(f"cargo-mcp: {refusal}", file=sys.stderr)
+        say(f"{refusal}")
         return 2
     why = "--sandbox given" if args.sandbox else "no CARGO_API_TOKEN set"
     if settings.sandbox and (missing := sandbox_unavailable("serve --sandbox" if args.sandbox else "serve")):
-        print(f"cargo-mcp: {why}: {missing} Set CARGO_API_TOKEN to use Cargo.", file=sys.stderr)
+        say(f"{why}: {missing} Set CARGO_API_TOKEN to use Cargo.")
         return 2
     from cargo_mcp.server.app import build_server
 
     if settings.sandbox:
-        print(
-            f"cargo-mcp: {why}: using the embedded SANDBOX (synthetic demo data, not your Cargo workspace). "
-            "Set CARGO_API_TOKEN to use Cargo.",
-            file=sys.stderr,
+        say(
+            f"{why}: using the embedded SANDBOX (synthetic demo data, not your Cargo workspace). "
+            "Set CARGO_API_TOKEN to use Cargo."
         )
     else:
-        print(f"cargo-mcp: using Cargo at {settings.base_url}", file=sys.stderr)
+        say(f"using Cargo at {settings.base_url}")
     if http is not None:
         from cargo_mcp.server.http import serve_http
 
@@ -184,12 +184,13 @@ def http_settings_from_args(args: argparse.Namespace) -> HttpSettings:
     names += ("oauth_jwks_url", "oauth_scopes", "allowed_hosts", "allowed_origins", "forwarded_allow_ips")
     names += ("metrics_port", "metrics_host", "log_format", "caller_file_writes", "allow_unauthenticated")
     return HttpSettings.from_env(**{n: getattr(args, n) for n in names})
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
+
+
+def _free(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET).close()
+    except OSError:
+        return False
     return True
 
 
@@ -214,7 +215,13 @@ def _sandbox(args: argparse.Namespace) -> int:
     try:
         cache = Settings.from_env(force_sandbox=True).sandbox_cache or default_root()
     except ConfigError as e:
-        print(f"cargo-mcp: configuration error: {e}", file=sys.stderr)
+        say(f"configuration error: {e}")
+        return 2
+    if args.port and not _free(args.port, args.host):  # before a build that can take a minute
+        say(
+            f"configuration error: the sandbox port {args.port} is in use on {args.host}; choose another --port "
+            "(or 0 for any free port)."
+        )
         return 2
     t0 = time.perf_counter()
     sandbox = Sandbox(seed=args.seed, scale=args.scale, token=args.token, cache=cache)
@@ -222,14 +229,15 @@ def _sandbox(args: argparse.Namespace) -> int:
         url = sandbox.serve_in_thread(args.host, args.port)
     except OSError as e:
         sandbox.close()
-        print(f"cargo-mcp: configuration error: {e}", file=sys.stderr)
+        say(f"configuration error: {e.strerror or e}.")
         return 2
     took = time.perf_counter() - t0
-    print(f"Cargo sandbox ready in {took:.1f} s at {url}/v1 ({sandbox.cache_note})", file=sys.stderr)
+    say(f"Cargo sandbox ready in {took:.1f} s ({sandbox.cache_note})")
     for ws in sandbox.workspaces:
         print(f"  workspace {ws.name!r} {ws.uuid}: {len(ws.runs)} runs, token {ws.token}", file=sys.stderr)
+    first = sandbox.workspaces[0].token
     print(
-        f"Point cargo-ai-mcp at it: CARGO_API_BASE_URL={url} CARGO_API_TOKEN=<token> cargo-ai-mcp serve",
+        f"Point cargo-ai-mcp at it: CARGO_API_BASE_URL={url} CARGO_API_TOKEN={first} cargo-ai-mcp serve",
         file=sys.stderr,
     )
     try:

@@ -17,15 +17,16 @@ from typing import Literal, TextIO
 import anyio
 
 from cargo_mcp.api.client import CargoClient
-from cargo_mcp.api.errors import CargoError
+from cargo_mcp.api.errors import TOKEN_SOURCE, CargoError
 from cargo_mcp.api.probe import PROBE_RETRY, PROBE_TIMEOUT, Probe, probe
-from cargo_mcp.extras import sandbox_unavailable
+from cargo_mcp.console import COMMAND
+from cargo_mcp.extras import sandbox_install, sandbox_missing
 from cargo_mcp.guard.sql import check as guard_check
 from cargo_mcp.http_settings import HTTP_VARIABLES
-from cargo_mcp.settings import ConfigError, Settings, folder_problem, misspelled_variables
+from cargo_mcp.settings import UNFILLED, ConfigError, Settings, folder_problem, misspelled_variables
 
 SQL_PROBE = "SELECT count() AS batches FROM batches"
-TOKEN_HINT = "set CARGO_API_TOKEN to a workspace API token (Cargo → Settings → API)"
+TOKEN_HINT = f"set CARGO_API_TOKEN to a workspace API token ({TOKEN_SOURCE})"
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,11 @@ class Check:
 def run_doctor(env: Mapping[str, str] | None = None, out: TextIO = sys.stdout) -> int:
     """Print every check's verdict; return 0 when none failed, 1 otherwise."""
     checks = anyio.run(_checks, dict(os.environ if env is None else env))
-    print("cargo-ai-mcp doctor: the setup `cargo-ai-mcp serve` would use", file=out)
+    print(f"{COMMAND} doctor: the setup `{COMMAND} serve` would use", file=out)
     for c in checks:
         print(f"{c.verdict:<5} {c.name:<15} {c.detail}", file=out)
         if c.next_step:
-            print(f"{'':<5} {'':<15} next: {c.next_step}", file=out)
+            print(f"{'':<5} {'':<15} next: {_step(c.next_step)}", file=out)
     failed = sum(c.verdict == "FAIL" for c in checks)
     warned = sum(c.verdict == "warn" for c in checks)
     if failed:
@@ -53,47 +54,52 @@ def run_doctor(env: Mapping[str, str] | None = None, out: TextIO = sys.stdout) -
     return 1 if failed else 0
 
 
+def _step(text: str) -> str:
+    """A next step continues the line "next: …": a sentence's capital and full stop go (not a name's capital)."""
+    text = text.strip().removesuffix(".")
+    first = text.split(" ", 1)[0]
+    return text[0].lower() + text[1:] if first[:1].isupper() and first[1:].islower() else text
+
+
 async def _checks(env: dict[str, str]) -> list[Check]:
     checks = [_variables(env)]
     folders = [
-        _folder(env, "CARGO_MCP_EXPORT_DIR", "export folder", must_exist=True),
-        _folder(env, "CARGO_MCP_RESULTS_DIR", "results folder", must_exist=False),
-    ]
-    for name, check in folders:  # reported on their own line: the other checks go on without them
-        if check.verdict == "FAIL":
-            env.pop(name)
+        _folder(env.pop("CARGO_MCP_EXPORT_DIR", ""), "CARGO_MCP_EXPORT_DIR", "export folder", create=False),
+        _folder(env.pop("CARGO_MCP_RESULTS_DIR", ""), "CARGO_MCP_RESULTS_DIR", "results folder", create=True),
+    ]  # reported on their own lines (checked without creating anything): the other checks go on without them
     try:
         settings = Settings.from_env(env)
     except ConfigError as e:
         checks.append(Check("configuration", "FAIL", str(e), "fix that variable; serve exits with code 2 until then"))
-        return checks + [c for _, c in folders]
+        return checks + folders
     if settings.sandbox:
         checks += _sandbox(settings)
     else:
         checks += await _cargo(settings)
-    return checks + [c for _, c in folders]
+    return checks + folders
 
 
 def _variables(env: Mapping[str, str]) -> Check:
     warnings = misspelled_variables(env, also_known=HTTP_VARIABLES)
     if not warnings:
         return Check("variables", "ok", "no mistyped CARGO_* variable")
-    return Check("variables", "warn", " ".join(warnings), "rename the variable(s); cargo-mcp ignores them")
+    return Check("variables", "warn", " ".join(warnings), f"rename the variable(s); {COMMAND} ignores them")
 
 
-def _folder(env: Mapping[str, str], variable: str, name: str, *, must_exist: bool) -> tuple[str, Check]:
-    raw = (env.get(variable) or "").strip()
-    if not raw:
+def _folder(raw: str, variable: str, name: str, *, create: bool) -> Check:
+    if not (raw := raw.strip()) or UNFILLED.fullmatch(raw):
         unset = {
             "export folder": "not set: save_result writes only into folders the client shares (its roots)",
             "results folder": "not set: a private temporary folder, removed when the server stops",
         }[name]
-        return variable, Check(name, "ok", unset)
+        return Check(name, "ok", unset)
     path = Path(raw).expanduser().resolve()
-    problem = folder_problem(path, must_exist=must_exist)
+    problem = folder_problem(path, create=create)
     if problem:
-        return variable, Check(name, "FAIL", f"{variable} {problem}", f"create the folder or change {variable}")
-    return variable, Check(name, "ok", f"{path} (writable)")
+        return Check(name, "FAIL", f"{variable} {problem.what}", f"{problem.fix} (or unset {variable})")
+    if not path.exists():
+        return Check(name, "ok", f"{path} does not exist yet: serve creates it (its parent folder is writable)")
+    return Check(name, "ok", f"{path} (writable)")
 
 
 def _sandbox(settings: Settings) -> list[Check]:
@@ -103,9 +109,12 @@ def _sandbox(settings: Settings) -> list[Check]:
         "CARGO_API_TOKEN is not set: serve uses the embedded sandbox (synthetic demo data, not your workspace)",
         TOKEN_HINT,
     )
-    missing = sandbox_unavailable("doctor")
+    missing = sandbox_missing()
     if missing:
-        return [Check("backend", "FAIL", missing, TOKEN_HINT), token]
+        install = sandbox_install("doctor")
+        step = f"{TOKEN_HINT}, or to try the demo install the sandbox extra: {install}" if install else TOKEN_HINT
+        detail = f"no CARGO_API_TOKEN, so serve would use the embedded sandbox, but {missing}"
+        return [Check("backend", "FAIL", detail, step), Check("token", "FAIL", "CARGO_API_TOKEN is not set", step)]
     from cargo_mcp.sandbox.cache import SandboxCache, default_root
 
     cache = SandboxCache(settings.sandbox_cache or default_root(), settings.sandbox_seed, 1.0)

@@ -14,6 +14,15 @@ SANDBOX_MODULES = ("chdb", "pyarrow", "platformdirs")
 
 def sandbox_unavailable(command: str) -> str | None:
     """None when the sandbox's packages are installed; otherwise why not and what to run instead of `command`."""
+    missing = sandbox_missing()
+    if missing is None:
+        return None
+    install = sandbox_install(command)
+    return f"{missing[:-1]}: run {install}." if install else missing
+
+
+def sandbox_missing() -> str | None:
+    """None when the sandbox's packages are installed; otherwise why the sandbox cannot run (a sentence)."""
     missing = [name for name in SANDBOX_MODULES if importlib.util.find_spec(name) is None]
     if not missing:
         return None
@@ -22,10 +31,16 @@ def sandbox_unavailable(command: str) -> str | None:
             f"the embedded sandbox needs chdb, which has no build for {_platform_name()} (only macOS and glibc "
             "Linux on x86_64/arm64)."
         )
+    return f"the embedded sandbox needs the optional 'sandbox' extra (missing: {', '.join(missing)})."
+
+
+def sandbox_install(command: str) -> str | None:
+    """How to run `command` with the sandbox extra, or None where chdb has no build."""
+    if not _chdb_builds_here():
+        return None
     return (
-        f"the embedded sandbox needs the optional 'sandbox' extra (missing: {', '.join(missing)}): run "
         f"`uvx 'cargo-ai-mcp[sandbox]' {command}` (or `pip install 'cargo-ai-mcp[sandbox]'`; in a checkout "
-        "`uv sync --extra sandbox`)."
+        "`uv sync --extra sandbox`)"
     )
 
 

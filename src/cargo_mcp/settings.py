@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 import re
 import tempfile
@@ -12,7 +13,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cargo_mcp.api.client import DEFAULT_BASE_URL
+from cargo_mcp.api.errors import TOKEN_SOURCE
 from cargo_mcp.api.vocabulary import is_uuid
+from cargo_mcp.console import COMMAND
 from cargo_mcp.results.fetch import DEFAULT_HOSTS
 from cargo_mcp.results.fetch import DEFAULT_MAX_BYTES as DEFAULT_DOWNLOAD_BYTES
 from cargo_mcp.results.s3 import S3Location
@@ -75,10 +78,15 @@ class Settings:
 
         Without a token the embedded sandbox is used, unless ``token_optional`` (callers bring their own
         tokens) and ``CARGO_API_BASE_URL`` names a Cargo API."""
-        env = {k: v for k, v in (os.environ if env is None else env).items() if not _UNFILLED.fullmatch(v.strip())}
+        env = {k: v for k, v in (os.environ if env is None else env).items() if not UNFILLED.fullmatch(v.strip())}
         token = (env.get("CARGO_API_TOKEN") or "").strip() or None
         workspace = (env.get("CARGO_WORKSPACE_UUID") or "").strip().lower() or None
         base_url = (env.get("CARGO_API_BASE_URL") or "").strip() or DEFAULT_BASE_URL
+        if token is not None and _placeholder(token):
+            raise ConfigError(
+                "CARGO_API_TOKEN still holds the placeholder of the setup instructions, not a token: replace it "
+                f"with a workspace API token ({TOKEN_SOURCE})."
+            )
         if token is not None and any(c.isspace() for c in token):
             raise ConfigError("CARGO_API_TOKEN contains whitespace; paste the token alone, without 'Bearer '.")
         if workspace is not None and not is_uuid(workspace):
@@ -93,7 +101,7 @@ class Settings:
         if parts.path.rstrip("/").endswith("/v1"):
             base_url = base_url.rstrip("/")[: -len("/v1")]
         export_dir = _folder(env, "CARGO_MCP_EXPORT_DIR")
-        results_dir = _folder(env, "CARGO_MCP_RESULTS_DIR", must_exist=False)
+        results_dir = _folder(env, "CARGO_MCP_RESULTS_DIR", create=True)
         hosts = tuple(
             h.strip().lower().lstrip(".") for h in env.get("CARGO_MCP_DOWNLOAD_HOSTS", "").split(",") if h.strip()
         )
@@ -129,15 +137,23 @@ def misspelled_variables(env: Mapping[str, str] | None = None, *, also_known: tu
             continue
         close = difflib.get_close_matches(name, names, n=1, cutoff=0.8)
         if close:
-            warnings.append(f"{name} is not a cargo-mcp variable (ignored); did you mean {close[0]}?")
+            warnings.append(f"{name} is not a {COMMAND} variable (ignored); did you mean {close[0]}?")
         elif name.startswith("CARGO_MCP_"):
             known = ", ".join(v for v in names if v.startswith("CARGO_MCP_"))
-            warnings.append(f"{name} is not a cargo-mcp variable (ignored); known: {known}.")
+            warnings.append(f"{name} is not a {COMMAND} variable (ignored); known: {known}.")
     return warnings
 
 
 # An optional MCPB user_config the user left empty can reach us unsubstituted: it means "not set".
-_UNFILLED = re.compile(r"\$\{user_config\.[A-Za-z0-9_]+\}")
+UNFILLED = re.compile(r"\$\{user_config\.[A-Za-z0-9_]+\}")
+
+
+def _placeholder(token: str) -> bool:
+    """A token left as the docs' placeholder: ``<your Cargo API token>``, ``...``, ``YOUR_API_TOKEN``."""
+    words = re.split(r"[^a-z0-9]+", token.lower())
+    return (
+        "<" in token or ">" in token or set(token) == {"."} or ("your" in words and bool({"token", "key"} & set(words)))
+    )
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -194,24 +210,60 @@ def _path(env: Mapping[str, str], name: str) -> Path | None:
     return Path(raw).expanduser().resolve() if raw else None
 
 
-def _folder(env: Mapping[str, str], name: str, must_exist: bool = True) -> Path | None:
+def _folder(env: Mapping[str, str], name: str, *, create: bool = False) -> Path | None:
     path = _path(env, name)
     if path is None:
         return None
-    problem = folder_problem(path, must_exist=must_exist)
+    problem = folder_problem(path, create=create)
     if problem:
-        raise ConfigError(f"{name} {problem}")
+        raise ConfigError(f"{name} {problem.what} {problem.fix[0].upper()}{problem.fix[1:]}.")
+    if create:
+        try:
+            path.mkdir(exist_ok=True)  # folder_problem found its parent writable: a missing folder is created
+        except OSError as e:
+            raise ConfigError(f"{name}: could not create the folder {str(path)!r} ({e.strerror or e}).") from e
     return path
 
 
-def folder_problem(path: Path, *, must_exist: bool = True) -> str | None:
-    """Why ``path`` cannot be used as a writable folder (a sentence fragment), or None when it can."""
-    if must_exist and not path.is_dir():
-        return f"must be an existing folder, got {str(path)!r}."
+@dataclass(frozen=True)
+class FolderProblem:
+    """Why a folder cannot be used: ``what`` follows the variable's name, ``fix`` is the next step."""
+
+    what: str
+    fix: str
+
+
+def folder_problem(path: Path, *, create: bool = False) -> FolderProblem | None:
+    """Why ``path`` cannot be used as a writable folder, or None when it can.
+
+    With ``create`` a missing folder whose parent folder exists is fine: the caller creates it."""
+    shown = repr(str(path))
+    if path.exists() and not path.is_dir():
+        return FolderProblem(f"must be a folder, but {shown} is a file.", "point it at a folder instead")
+    if not path.exists():
+        if not create:
+            return FolderProblem(f"must be an existing folder, but {shown} does not exist.", "create the folder first")
+        if not path.parent.is_dir():
+            parent = "is a file" if path.parent.exists() else "does not exist either"
+            return FolderProblem(
+                f"must be a folder, but {shown} does not exist and its parent {str(path.parent)!r} {parent}.",
+                "create the parent folder or choose another one",
+            )
+        probe = path.parent
+    else:
+        probe = path
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
+        with tempfile.TemporaryFile(dir=probe):
             pass
     except OSError as e:
-        return f"must be a folder cargo-mcp can write to: {str(path)!r} is not ({e.strerror or e})."
+        why = f" ({e.strerror.lower()})" if e.errno in _TELLING and e.strerror else ""
+        what = f"{shown} is not writable" if probe == path else f"its parent folder {str(probe)!r} is not writable"
+        return FolderProblem(
+            f"must be a folder {COMMAND} can write to, but {what}{why}.",
+            "give this user write permission or choose another folder",
+        )
     return None
+
+
+# The errors whose own words help (a virtual file system such as /proc answers "No such file", which misleads).
+_TELLING = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT)

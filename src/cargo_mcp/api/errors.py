@@ -15,6 +15,9 @@ from __future__ import annotations
 
 from cargo_mcp.api.sql import EXPORT_CAP
 
+# Where a workspace API token comes from (every message that asks for one says so).
+TOKEN_SOURCE = "Cargo → Settings → API"
+
 # What to do next, by Cargo reason (docs/cargo-contract.md §2.3) — written for the model reading a tool error.
 HINTS: dict[str, str] = {
     "runNotFound": "Check the run UUID; list_runs(workflow_uuid=…) lists the runs of a workflow.",
@@ -34,7 +37,7 @@ HINTS: dict[str, str] = {
     "invalidPayload": "Fix the argument named in the message and call again.",
     "queryFailed": "Fix the SQL as the ClickHouse message says and call again.",
     "unauthorized": "The API token is missing or invalid: set CARGO_API_TOKEN to a workspace API token "
-    "(Cargo → Settings → API).",
+    f"({TOKEN_SOURCE}).",
     "forbidden": "The token cannot access this workspace: check CARGO_WORKSPACE_UUID or use a token of that workspace.",
 }
 

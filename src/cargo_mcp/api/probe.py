@@ -8,7 +8,7 @@ from typing import Literal
 import httpx
 
 from cargo_mcp.api.client import DEFAULT_BASE_URL, CargoClient
-from cargo_mcp.api.errors import HINTS, CargoApiError, CargoNetworkError, CargoShapeError, NotCargoError
+from cargo_mcp.api.errors import HINTS, TOKEN_SOURCE, CargoApiError, CargoNetworkError, CargoShapeError, NotCargoError
 from cargo_mcp.api.models import Workspace
 from cargo_mcp.api.retry import RetryPolicy
 
@@ -58,7 +58,12 @@ async def probe(
             return Probe("unreachable", e.message, e.hint or "")
         except CargoApiError as e:
             if e.status == 401:
-                return Probe("bad_token", "Cargo refused CARGO_API_TOKEN (HTTP 401).", HINTS["unauthorized"])
+                return Probe(
+                    "bad_token",
+                    "Cargo refused the CARGO_API_TOKEN that is set (HTTP 401): it is invalid, expired or for "
+                    "another workspace.",
+                    f"Create a workspace API token in {TOKEN_SOURCE} and set CARGO_API_TOKEN to it.",
+                )
             if e.status == 403:
                 return Probe(
                     "forbidden", "The token cannot act in the selected workspace (HTTP 403).", HINTS["forbidden"]

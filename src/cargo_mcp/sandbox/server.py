@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -178,13 +180,19 @@ class Sandbox:
 
     def serve_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on a background thread; return the base URL (``http://host:port``)."""
+        try:  # bound here, so a port in use is this OSError, not a uvicorn log line
+            listening = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+        except OSError as e:
+            why = os.strerror(e.errno).lower() if e.errno else str(e)
+            raise OSError(e.errno, f"the sandbox cannot listen on {host}:{port} ({why}); choose another port") from e
         config = uvicorn.Config(self.app, host=host, port=port, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [listening]}, daemon=True)
         self._thread.start()
         while not self._server.started:
             if not self._thread.is_alive():
-                raise OSError(f"the sandbox could not listen on {host}:{port} (is the port in use?)")
+                listening.close()
+                raise OSError(f"the sandbox could not start serving on {host}:{port}")
             time.sleep(0.01)
         sock = self._server.servers[0].sockets[0]
         self.base_url = f"http://{host}:{sock.getsockname()[1]}"

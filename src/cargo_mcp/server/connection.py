@@ -7,7 +7,6 @@ while they do. ``cargo_mcp.sandbox`` is imported only then, so the real-API path
 
 from __future__ import annotations
 
-import sys
 import time
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,7 @@ import httpx
 from cargo_mcp.api.client import DEFAULT_TIMEOUT, CargoClient
 from cargo_mcp.api.errors import CargoError
 from cargo_mcp.api.retry import RetryPolicy
+from cargo_mcp.console import say
 from cargo_mcp.server import notify
 from cargo_mcp.settings import Settings
 
@@ -97,10 +97,9 @@ class EmbeddedSandbox:
         self._on_step(0.95, "starting the sandbox's HTTP server")
         url = sandbox.serve_in_thread(port=self.settings.sandbox_port)
         reach = f"; token {sandbox.workspaces[0].token}" if self.settings.sandbox_port else ""
-        print(
-            f"cargo-mcp: embedded sandbox ready at {url} in {time.monotonic() - started:.1f} s "
-            f"({sandbox.cache_note}{reach}; synthetic data, not your Cargo workspace).",
-            file=sys.stderr,
+        say(
+            f"embedded sandbox ready at {url} in {time.monotonic() - started:.1f} s "
+            f"({sandbox.cache_note}{reach}; synthetic data, not your Cargo workspace)."
         )
         return sandbox
 

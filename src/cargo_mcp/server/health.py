@@ -7,13 +7,13 @@ line — the reason and the fix — in front of every tool answer, and on stderr
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import anyio
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
 from cargo_mcp.api.probe import probe
+from cargo_mcp.console import say
 from cargo_mcp.settings import Settings
 
 SANDBOX_MARK = "[sandbox: synthetic demo data — set CARGO_API_TOKEN for your workspace]"
@@ -42,7 +42,7 @@ class Health:
                         f"[setup problem: {found.reason} Fix: {found.fix} `cargo-ai-mcp doctor` checks it all.]"
                     )
                     self._transient = found.verdict == "unreachable"
-                    print(f"cargo-mcp: {self.problem[1:-1]}", file=sys.stderr)
+                    say(self.problem[1:-1])
         finally:
             self.checked.set()
 

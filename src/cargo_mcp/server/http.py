@@ -14,7 +14,6 @@ import dataclasses
 import json
 import logging
 import re
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -43,6 +42,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cargo_mcp import metrics
 from cargo_mcp.api.retry import RetryPolicy
+from cargo_mcp.console import say
 from cargo_mcp.http_settings import HEALTH_PATH, MCP_PATH, METRICS_PATH, READY_PATH, HttpSettings, is_loopback
 from cargo_mcp.logs import REQUEST_ID
 from cargo_mcp.logs import configure as configure_logs
@@ -401,16 +401,14 @@ def serve_http(settings: Settings, http: HttpSettings) -> None:
         )
         if on
     )
-    print(
-        f"cargo-mcp: streamable HTTP on http://{_bracketed(http.host)}:{http.port}{MCP_PATH} ({mode}; "
-        f"authentication: {auth or 'none'})" + (f"; metrics at {metrics_url}" if metrics_url else ""),
-        file=sys.stderr,
+    say(
+        f"streamable HTTP on http://{_bracketed(http.host)}:{http.port}{MCP_PATH} ({mode}; "
+        f"authentication: {auth or 'none'})" + (f"; metrics at {metrics_url}" if metrics_url else "")
     )
     if http.host in WILDCARD_BINDS and not http.allowed_hosts:
-        print(
-            "cargo-mcp: note: only loopback Host names are accepted; list the names clients use in "
-            "--allowed-hosts (CARGO_MCP_HTTP_ALLOWED_HOSTS).",
-            file=sys.stderr,
+        say(
+            "note: only loopback Host names are accepted; list the names clients use in "
+            "--allowed-hosts (CARGO_MCP_HTTP_ALLOWED_HOSTS)."
         )
     uvicorn.run(
         http_app(settings, http),
