@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import chdb
 import httpx
 import pytest
 
@@ -21,7 +20,7 @@ from cargo_mcp.api.sql import (
     MAX_SUBQUERY_DEPTH,
     TABLES,
 )
-from cargo_mcp.sandbox.engine import CAPS
+from cargo_mcp.sandbox.engine import CAPS, connect
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.sandbox.workspace import SandboxWorkspace, build_sandbox
 
@@ -154,7 +153,7 @@ def test_sql_tables_and_caps_are_the_contracts(
     for row in rows:
         served.setdefault(row["table"], []).append((row["name"], row["type"]))
     assert served == TABLES
-    conn = chdb.connect(f"{engine._path}?{CAPS}")  # type: ignore[no-untyped-call]
+    conn = connect(f"{engine._path}?{CAPS}")
     try:
         names = "'max_execution_time', 'max_rows_to_read', 'max_columns_to_read', 'max_subquery_depth', 'readonly'"
         result = conn.query(f"SELECT name, value FROM system.settings WHERE name IN ({names})", "JSONEachRow")

@@ -221,7 +221,7 @@ class Engine:
         self._kill(f"%/* sbx:{query_id} */%")
 
     def _kill(self, pattern: str) -> None:
-        conn = _connect(self._path)
+        conn = connect(self._path)
         try:
             conn.query(
                 f"KILL QUERY WHERE query LIKE '{pattern}' AND query NOT LIKE '%system.processes%' "
@@ -335,7 +335,7 @@ class Engine:
         """
         self._check_open()
         db = self._db(workspace_uuid)
-        conn = _connect(f"{self._path}?database={db}&output_format_json_quote_64bit_integers=0")
+        conn = connect(f"{self._path}?database={db}&output_format_json_quote_64bit_integers=0")
         try:
             kwargs = {"params": {k: _esc(v) for k, v in params.items()}} if params else {}
             res = conn.query(sql, "JSONCompact", **kwargs)
@@ -358,7 +358,7 @@ class Engine:
             raise ValueError(f"bad query id {query_id!r}")
         qid = query_id or uuid.uuid4().hex
         start = time.perf_counter()
-        conn = _connect(f"{self._path}?{CAPS}&database={db}")
+        conn = connect(f"{self._path}?{CAPS}&database={db}")
         try:
             canonical = self._validate(conn, sql)
             text = f"SELECT /* sbx:{qid} */ * FROM (\n{canonical}\n) LIMIT {contract.MAX_RESULT_ROWS + 1}"
@@ -484,10 +484,13 @@ def _literal(text: str) -> str:
     return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
-def _connect(conn_str: str) -> Any:
+def connect(conn_str: str) -> Any:
+    """A chdb connection. Both of chdb's wheels (chdb, chdb-core) install chdb/__init__.py, one with annotations and
+    one without, and which one lands depends on the install order: the call goes through ``Any`` either way."""
     import chdb
 
-    return chdb.connect(conn_str)  # type: ignore[no-untyped-call]  # chdb ships py.typed but no annotations here
+    untyped: Any = chdb.connect
+    return untyped(conn_str)
 
 
 def _walk(node: Any) -> Iterator[dict[str, Any]]:
