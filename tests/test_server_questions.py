@@ -66,13 +66,13 @@ async def test_node_durations_match_the_generated_executions(mcp_client: Client,
     since = ws.now - 20 * DAY
     v1, v2 = scorer.releases
     cases = [
-        ({"workflow_uuid": "Lead scorer"}, runs),
+        ({"workflow": "Lead scorer"}, runs),
         (
-            {"workflow_uuid": scorer.uuid, "created_after": iso(since)},
+            {"workflow": scorer.uuid, "created_after": iso(since)},
             [r for r in runs if ms(r.created_at) >= ms(since)],
         ),
         ({"batch_uuid": batch.uuid}, ws.runs_of_batch[batch.uuid]),
-        ({"workflow_uuid": scorer.uuid, "release_uuid": v1.uuid}, [r for r in runs if r.release is v1]),
+        ({"workflow": scorer.uuid, "release_uuid": v1.uuid}, [r for r in runs if r.release is v1]),
     ]
     for args, scope in cases:
         r = await mcp_client.call_tool("get_run_metrics", args)
@@ -98,7 +98,7 @@ async def test_node_durations_match_the_generated_executions(mcp_client: Client,
 
 async def test_node_durations_missing_say_why(mcp_client: Client, shared_sandbox: Sandbox, faults: Any) -> None:
     faults(path="/v1/orchestration/query", kind="status", status=400, count=1)
-    r = await mcp_client.call_tool("get_run_metrics", {"workflow_uuid": "Lead scorer"})
+    r = await mcp_client.call_tool("get_run_metrics", {"workflow": "Lead scorer"})
     text, out = text_of(r), r.structured_content or {}
     assert out["nodes"] and all(n["p50_ms"] is None for n in out["nodes"])  # the metrics still come
     assert out["durations_note"].startswith("not available (") and f"Durations: {out['durations_note']}" in text
