@@ -288,6 +288,32 @@ async def test_get_run_metrics_names_nodes_worst_first(mcp_client: Client, share
     assert all(f"variables | {n['name']} | native | {n['node_uuid']} | {n['release_uuid']}" in text for n in twice)
 
 
+async def test_get_run_metrics_states_its_window_notes_and_slowest_steps(
+    mcp_client: Client, shared_sandbox: Sandbox
+) -> None:
+    scorer = workflow(shared_sandbox, "lead_scorer")
+    r = await mcp_client.call_tool("get_run_metrics", {"workflow": "Lead scorer", "created_after": "7d"})
+    text, out = tool_text(r), r.structured_content or {}
+    head = text.splitlines()[0]
+    assert head.startswith(f"Lead scorer (workflow {scorer.uuid}), runs created 20") and "→ now:" in head
+    assert out["scope"] in head and "'7d' was read as" in text and any("'7d' was read as" in n for n in out["notes"])
+    nodes = out["nodes"]
+    timed = sorted((n for n in nodes if n["p95_ms"] is not None), key=lambda n: -n["p95_ms"])
+    assert out["slowest"] == [n["node_uuid"] for n in timed[:3]] and len(out["slowest"]) == 3
+    top = timed[0]
+    line = next(x for x in text.splitlines() if x.startswith("Slowest by p95: "))
+    assert line.startswith(f"Slowest by p95: {top['slug']} ({top['name']}, node {top['node_uuid']}, release ")
+    assert f"{top['p95_ms']:,} ms" in line
+    keys = [(-n["errors"], -n["error_rate"], -(n["p95_ms"] or -1)) for n in nodes]
+    assert keys == sorted(keys) and "most errors, then error rate, then slowest p95" in text
+    assert len({n["node_uuid"] for n in nodes}) == len(nodes)  # one row per node UUID, repeated slugs apart
+    batch = next(b for b in ws0(shared_sandbox).batches if b.workflow is scorer)
+    by_batch = await mcp_client.call_tool("get_run_metrics", {"batch_uuid": batch.uuid})
+    assert tool_text(by_batch).splitlines()[0].startswith(f"Lead scorer (workflow {scorer.uuid}), batch {batch.uuid}:")
+    everything = await mcp_client.call_tool("get_run_metrics", {"workflow": scorer.uuid})
+    assert "all runs (no batch, release or window)" in tool_text(everything).splitlines()[0]
+
+
 async def test_download_outputs_pages_and_picks_the_output_node(mcp_client: Client, shared_sandbox: Sandbox) -> None:
     b = next(
         b for b in ws0(shared_sandbox).batches if b.workflow.spec.key == "company_enrichment" and b.runs_count > 300
