@@ -40,7 +40,7 @@ def _arg(name: str, annotation: Any, description: str) -> Arg:
     return Arg(name, Annotated[annotation, Field(description=description)])
 
 
-WORKFLOW = _arg("workflow", str | None, "Tool/play name or workflow UUID (or give batch_uuid).")
+WORKFLOW = _arg("workflow", str | None, "Tool/play name or workflow UUID (or batch_uuid).")
 STATUSES = _arg(
     "statuses",
     list[str] | None,

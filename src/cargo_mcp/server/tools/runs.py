@@ -187,7 +187,7 @@ METRIC_COLUMNS = (
 @scoped(METRICS)
 async def get_run_metrics(ctx: Context[Any, Any], args: ScopeArgs) -> Annotated[CallToolResult, RunMetrics]:
     """Per node, worst first: executions, errors, error rate, credits, p50/p95/max ms, with slug, name, UUID,
-    release; over a workflow, batch, release or window; names the slowest nodes by p95."""
+    release; over a workflow, batch, release or window."""
     s = services(ctx)
     scope = await resolve(s, args)
     wf = scope.workflow_uuid
