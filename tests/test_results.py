@@ -121,6 +121,8 @@ async def test_read_result_filters_sorts_and_selects(
     assert ids == sorted(ids, reverse=True)
     failed, text, _ = await call(client, "read_result", {"result_id": out["result_id"], "columns": ["nope"]})
     assert failed and "unknown column(s) ['nope']" in text
+    failed, text, _ = await call(client, "download_outputs", {"batch_uuid": batch, "columns": ["runstatus"]})
+    assert failed and "unknown column(s) ['runstatus' (did you mean 'runStatus'?)]" in text
     failed, text, _ = await call(client, "read_result", {"result_id": "r_000000000000"})
     assert failed and "no result 'r_000000000000'" in text
 

@@ -292,6 +292,10 @@ async def test_a_page_says_how_many_rows_it_shows_and_of_how_many_records(
         ({"group_by": ["status"], "columns": ["email"]}, "drop columns and order_by"),
         ({"group_by": ["no_such"]}, "unknown column(s) ['no_such']"),
         ({"where": {"no_such": ""}}, "unknown column(s) ['no_such']"),
+        ({"where": {"status": "error"}}, "unknown column(s) ['status' (did you mean 'runStatus'?)] in where"),
+        ({"where": {"runstatus": "error"}}, "['runstatus' (did you mean 'runStatus'?)] in where"),
+        ({"group_by": ["RUNSTATUS"]}, "['RUNSTATUS' (did you mean 'runStatus'?)] in group_by"),
+        ({"columns": ["recordtitle"]}, "['recordtitle' (did you mean 'recordTitle'?)] in columns"),
     ],
 )
 async def test_read_result_refuses_bad_aggregations(

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from cargo_mcp.api.vocabulary import InputError
-from cargo_mcp.clip import echo, listing
+from cargo_mcp.api.vocabulary import InputError, unknown_names
+from cargo_mcp.clip import echo
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
 DEFAULT_MAX_AGE = 24 * 3600.0
@@ -432,7 +432,7 @@ def _known(result_id: str, known: list[str], columns: list[str], arg: str) -> No
     unknown = list(dict.fromkeys(c for c in columns if c not in known))
     if unknown:
         raise InputError(
-            f"unknown column(s) [{listing(unknown)}] in {arg}; result {result_id} has the columns {known}."
+            f"unknown column(s) [{unknown_names(unknown, known)}] in {arg}; result {result_id} has the columns {known}."
         )
 
 

@@ -15,8 +15,7 @@ from pydantic import BaseModel, Field
 from cargo_mcp.api import requests as rq
 from cargo_mcp.api.models import Batch
 from cargo_mcp.api.sql import EXPORT_CAP
-from cargo_mcp.api.vocabulary import InputError, text_arg
-from cargo_mcp.clip import listing
+from cargo_mcp.api.vocabulary import InputError, text_arg, unknown_names
 from cargo_mcp.results.download import download_outputs as fetch_all
 from cargo_mcp.results.store import ResultMeta, ResultStore
 from cargo_mcp.server import graph, notify
@@ -169,7 +168,7 @@ def _shown(result_id: str, columns: list[str], asked: list[str] | None) -> list[
         unknown = list(dict.fromkeys(c for c in asked if c not in columns))
         if unknown:
             raise InputError(
-                f"unknown column(s) [{listing(unknown)}]; the columns of result {result_id} "
+                f"unknown column(s) [{unknown_names(unknown, columns)}]; the columns of result {result_id} "
                 f"(downloaded) are {columns}: read_result(result_id={result_id!r}, columns=[…]) shows them."
             )
         return list(dict.fromkeys(asked))
