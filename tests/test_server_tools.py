@@ -403,6 +403,7 @@ MISSING = "3f2b1c9e-8d7a-4b6c-9e5f-1a2b3c4d5e6f"
         ("inspect_failures", {"batch_uuid": MISSING}, "batchNotFound"),
         ("get_run_metrics", {"workflow": "No such workflow"}, "no tool or play is named"),
         ("read_result", {"result_id": "r_000000000000"}, "no result 'r_000000000000'"),
+        ("read_result", {"result_id": "r_000000000000"}, "(download_outputs, inspect_failures (a re-run body) or"),
     ],
 )
 async def test_not_found_names_what_is_missing(

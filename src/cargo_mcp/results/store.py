@@ -68,6 +68,8 @@ class ResultMirror(Protocol):
 
 BATCH = 1000
 EMPTY_COUNTS_KEPT = 256  # (result, where) pairs whose empty cells are kept
+ORIGINS_KEPT = 4096  # result ids whose making call is remembered (to name it once the result is gone)
+MAKERS = "download_outputs, inspect_failures (a re-run body) or execute_query"  # the calls that store a result
 
 
 @dataclass
@@ -100,6 +102,7 @@ class ResultStore:
         self.scope = ""
         self._held: Counter[str] = Counter()
         self._empty: dict[tuple[str, str], dict[str, int]] = {}  # empty_cells by result and where, oldest first
+        self._made_by: dict[str, str] = {}  # the call that made each result, oldest first
         self._lock = threading.Lock()
 
     def scoped(self, scope: str) -> ResultStore:
@@ -150,9 +153,11 @@ class ResultStore:
         description: str,
         *,
         result_id: str | None = None,
+        made_by: str | None = None,
         **extra: Any,
     ) -> ResultMeta:
         """Store ``rows`` (streamed) under ``result_id`` (default: a new id); a failure leaves nothing behind.
+        ``made_by``: the call that made it, named when the result is asked for after its eviction.
 
         Older results may be evicted to stay under the size cap; hold ``result_id`` beforehand to keep the
         new one from a concurrent call's eviction until the caller is done with it.
@@ -170,6 +175,8 @@ class ResultStore:
                     db.execute("CREATE TABLE meta (doc TEXT)")
                     db.execute("INSERT INTO meta VALUES (?)", (json.dumps(meta.__dict__),))
                 tmp.rename(final)
+                if made_by is not None:
+                    self._remember(result_id, made_by)
                 if self.mirror is not None:
                     self.mirror.put(self._name(final), final)
             except BaseException:
@@ -342,14 +349,20 @@ class ResultStore:
                 path.parent.mkdir(exist_ok=True)
                 self.mirror.get(self._name(path), path)
             if not path.exists():
-                raise ResultNotFound(
-                    f"no result {echo(result_id.strip())}: it never existed or was evicted; run download_outputs again."
-                )
+                made_by = self._made_by.get(result_id.strip())
+                again = f"run {made_by} again" if made_by else f"run the call that made it again ({MAKERS})"
+                raise ResultNotFound(f"no result {echo(result_id.strip())}: it never existed or was evicted; {again}.")
             db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
             try:
                 yield db
             finally:
                 db.close()
+
+    def _remember(self, result_id: str, made_by: str) -> None:
+        with self._lock:
+            self._made_by[result_id] = made_by
+            while len(self._made_by) > ORIGINS_KEPT:
+                del self._made_by[next(iter(self._made_by))]
 
     def _name(self, path: Path) -> str:
         """A result file's name relative to the store's folder (its mirror key)."""
