@@ -237,11 +237,16 @@ def when_read(value: str, field: str, now: datetime | None = None) -> tuple[str,
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _LAST = {"hour": "1h", "day": "24h", "week": "7d", "month": "30d", "year": "365d"}
+_PARTS_OF_DAYS = {"last night": "yesterday", "yesterday evening": "yesterday", "this morning": "today"}
 
 
 def _instead(value: str, now: datetime) -> str:
-    """What to send for a relative date :func:`when` does not read: a weekday's date, a unit's age."""
+    """What to send for a relative date :func:`when` does not read: a weekday's date, a unit's age, the day of a
+    part of a day (its whole day: a window starts at 00:00 UTC)."""
     words = value.strip().lower().split()
+    said = " ".join(words)
+    if said in _PARTS_OF_DAYS:
+        return f" For {said} send '{_PARTS_OF_DAYS[said]}' (the whole day, from 00:00 UTC) or an age such as '12h'."
     last = words[-1].rstrip("s") if words else ""
     if last in _WEEKDAYS:
         back = (now.weekday() - _WEEKDAYS.index(last)) % 7 or 7
