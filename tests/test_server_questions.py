@@ -270,6 +270,16 @@ async def test_a_page_says_how_many_rows_it_shows_and_of_how_many_records(
     assert 0 < printed < 100 and out["returned"] == 100 and out["records"] == records
     assert text.startswith(f"{len(runs):,} row(s) = {records:,} distinct record(s) (a record repeats in a row per run)")
     assert f"showing 1-{printed}: {printed} of the 100 rows of this page fit the text" in text.splitlines()[0]
+    succeeded = len({r.record_id for r in runs if r.status == "success"})
+    assert 0 < succeeded < records and out["records_succeeded"] == succeeded
+    assert f"(a record repeats in a row per run), of which {succeeded:,} have a success run in result " in text
+    read = await mcp_client.call_tool("read_result", {"result_id": out["result_id"], "limit": 1})
+    assert (read.structured_content or {})["records_succeeded"] == succeeded
+    assert f", of which {succeeded:,} have a success run in {out['result_id']}" in text_of(read)
+    picked = await mcp_client.call_tool(
+        "read_result", {"result_id": out["result_id"], "where": {"runStatus": "error"}, "limit": 1}
+    )
+    assert (picked.structured_content or {}).get("records_succeeded") is None  # the statuses are already picked
     assert f"call read_result(result_id={out['result_id']!r}, offset={printed}, limit={100 - printed})" in text
     # read_result: the matching rows, their records, and the rows its text shows
     failed = [r for r in runs if r.status == "error"]
