@@ -154,7 +154,7 @@ def test_sql_tables_and_caps_are_the_contracts(
     for row in rows:
         served.setdefault(row["table"], []).append((row["name"], row["type"]))
     assert served == TABLES
-    conn = chdb.connect(f"{engine._path}?{CAPS}")
+    conn = chdb.connect(f"{engine._path}?{CAPS}")  # type: ignore[no-untyped-call]
     try:
         names = "'max_execution_time', 'max_rows_to_read', 'max_columns_to_read', 'max_subquery_depth', 'readonly'"
         result = conn.query(f"SELECT name, value FROM system.settings WHERE name IN ({names})", "JSONEachRow")

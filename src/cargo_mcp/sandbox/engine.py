@@ -487,7 +487,7 @@ def _literal(text: str) -> str:
 def _connect(conn_str: str) -> Any:
     import chdb
 
-    return chdb.connect(conn_str)
+    return chdb.connect(conn_str)  # type: ignore[no-untyped-call]
 
 
 def _walk(node: Any) -> Iterator[dict[str, Any]]:
