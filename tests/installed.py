@@ -105,8 +105,8 @@ async def tour_every_tool(client: Client, exports: Path) -> set[str]:
     await call("trace_run", {"run_uuid": run})
     await call("count_runs", {"batch_uuid": batch, "statuses": ["failed"]})
     await call("list_runs", {"batch_uuid": batch, "limit": 3})
-    await call("get_run_metrics", {"workflow_uuid": tool["workflow_uuid"], "created_after": "7d"})
-    page = await call("download_outputs", {"workflow_uuid": tool["name"], "created_after": "7d", "limit": 5})
+    await call("get_run_metrics", {"workflow": tool["workflow_uuid"], "created_after": "7d"})
+    page = await call("download_outputs", {"workflow": tool["name"], "created_after": "7d", "limit": 5})
     await call("read_result", {"result_id": page["result_id"], "limit": 2})
     saved = await call("save_result", {"result_id": page["result_id"], "path": "tour.csv"})
     assert Path(saved["path"]) == (exports / "tour.csv").resolve() and Path(saved["path"]).stat().st_size > 0

@@ -72,7 +72,7 @@ async def test_past_the_export_cap_with_progress(
         seen.append((p, total, message))
 
     failed, text, out = await call(
-        client, "download_outputs", {"workflow_uuid": wf, "limit": 5}, progress_callback=progress
+        client, "download_outputs", {"workflow": wf, "limit": 5}, progress_callback=progress
     )
     assert not failed, text
     assert out["total"] == len(expected) and "exceed the 10,000-run export cap" in text
@@ -121,13 +121,15 @@ async def test_read_result_filters_sorts_and_selects(
     assert ids == sorted(ids, reverse=True)
     failed, text, _ = await call(client, "read_result", {"result_id": out["result_id"], "columns": ["nope"]})
     assert failed and "unknown column(s) ['nope']" in text
+    failed, text, _ = await call(client, "download_outputs", {"batch_uuid": batch, "columns": ["runstatus"]})
+    assert failed and "unknown column(s) ['runstatus' (did you mean 'runStatus'?)]" in text
     failed, text, _ = await call(client, "read_result", {"result_id": "r_000000000000"})
     assert failed and "no result 'r_000000000000'" in text
 
 
 async def test_values_keep_their_json_types(export_client: tuple[Client, Path, Path], shared_sandbox: Sandbox) -> None:
     client, exports, _ = export_client
-    args = {"workflow_uuid": company(shared_sandbox), "statuses": ["success"], "created_after": "7d", "limit": 50}
+    args = {"workflow": company(shared_sandbox), "statuses": ["success"], "created_after": "7d", "limit": 50}
     failed, text, out = await call(client, "download_outputs", args)
     assert not failed, text
     lines = text.splitlines()
@@ -225,7 +227,7 @@ async def test_chunk_failing_midway_leaves_nothing(
         if p == 1:  # the first page arrived: make the next one fail (500 is not retried)
             faults(path="/v1/orchestration/runs/download-outputs", kind="status", status=500, count=1)
 
-    args = {"workflow_uuid": company(shared_sandbox), "format": "csv"}
+    args = {"workflow": company(shared_sandbox), "format": "csv"}
     failed, text, _ = await call(client, "download_outputs", args, progress_callback=progress)
     assert failed and "HTTP 500" in text
     assert leftovers(exports, results) == []
@@ -336,7 +338,7 @@ async def test_csv_numbers_sort_as_numbers_and_where_takes_a_list(
     export_client: tuple[Client, Path, Path], shared_sandbox: Sandbox
 ) -> None:
     client, _, _ = export_client
-    args = {"workflow_uuid": company(shared_sandbox), "created_after": "7d", "format": "csv", "limit": 0}
+    args = {"workflow": company(shared_sandbox), "created_after": "7d", "format": "csv", "limit": 0}
     failed, text, out = await call(client, "download_outputs", args)
     assert not failed, text
     _, _, page = await call(

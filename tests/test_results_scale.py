@@ -59,9 +59,9 @@ async def test_more_than_25000_runs(big_sandbox: tuple[str, str], tmp_path: Any)
     wf = next(t["workflowUuid"] for t in workflows if t["name"] == "Company enrichment")
     settings = Settings(token=token, base_url=url, results_dir=tmp_path)
     async with Client(build_server(settings)) as client:
-        counted = (await client.call_tool("count_runs", {"workflow_uuid": wf})).structured_content
+        counted = (await client.call_tool("count_runs", {"workflow": wf})).structured_content
         assert counted is not None and counted["count"] > 25_000
-        r = await client.call_tool("download_outputs", {"workflow_uuid": wf, "limit": 1})
+        r = await client.call_tool("download_outputs", {"workflow": wf, "limit": 1})
         assert not r.is_error, r.content
         out = r.structured_content
         assert out is not None and out["total"] == counted["count"]

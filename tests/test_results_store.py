@@ -77,6 +77,17 @@ def test_a_download_folder_removed_while_the_store_is_listed_is_skipped(
     assert store.path(b).exists() and not store.path(a).exists()  # the eviction still ran
 
 
+def test_a_result_gone_names_the_call_that_made_it(tmp_path: Path) -> None:
+    store, _ = small_store(tmp_path)
+    a = store.create(["i", "text"], rows(300), "a", made_by="inspect_failures").result_id
+    store.create(["i", "text"], rows(300), "b", made_by="download_outputs")
+    store.create(["i", "text"], rows(300), "c")  # a and b are evicted
+    with pytest.raises(ResultNotFound, match=r"was evicted; run inspect_failures again\.$"):
+        store.read(a)
+    with pytest.raises(ResultNotFound, match=r"run the call that made it again \(download_outputs, inspect_failures"):
+        store.read(ResultStore.new_id())  # never made here: every call that makes results is named
+
+
 def test_eviction_skips_a_result_held_by_its_call(tmp_path: Path) -> None:
     store, _ = small_store(tmp_path)
     a = store.new_id()

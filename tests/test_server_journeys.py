@@ -55,7 +55,7 @@ async def test_failing_cause_in_four_calls(mcp_client: Client, shared_sandbox: S
     agent = Agent(mcp_client)
     batch = await agent("get_batch", batch_uuid=batch_uuid)
     assert batch["failed_runs_count"] > 0
-    metrics = await agent("get_run_metrics", workflow_uuid=batch["workflow_uuid"], batch_uuid=batch_uuid)
+    metrics = await agent("get_run_metrics", workflow=batch["workflow_uuid"], batch_uuid=batch_uuid)
     worst = metrics["nodes"][0]["slug"]
     runs = await agent("list_runs", batch_uuid=batch_uuid, statuses=["failed"], node_status={worst: "error"}, limit=5)
     run = await agent("get_run", run_uuid=runs["runs"][0]["uuid"])
@@ -71,7 +71,7 @@ async def test_fallback_absorbed_failures_are_shown_as_absorbed(mcp_client: Clie
     batch_uuid, expected = batch_led_by(shared_sandbox, "fallback_absorbed")
     agent = Agent(mcp_client)
     batch = await agent("get_batch", batch_uuid=batch_uuid)
-    metrics = await agent("get_run_metrics", workflow_uuid=batch["workflow_uuid"], batch_uuid=batch_uuid)
+    metrics = await agent("get_run_metrics", workflow=batch["workflow_uuid"], batch_uuid=batch_uuid)
     worst = metrics["nodes"][0]["slug"]
     runs = await agent("list_runs", batch_uuid=batch_uuid, node_status={worst: "error"}, limit=5)
     run = await agent("get_run", run_uuid=runs["runs"][0]["uuid"])

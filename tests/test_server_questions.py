@@ -66,13 +66,13 @@ async def test_node_durations_match_the_generated_executions(mcp_client: Client,
     since = ws.now - 20 * DAY
     v1, v2 = scorer.releases
     cases = [
-        ({"workflow_uuid": "Lead scorer"}, runs),
+        ({"workflow": "Lead scorer"}, runs),
         (
-            {"workflow_uuid": scorer.uuid, "created_after": iso(since)},
+            {"workflow": scorer.uuid, "created_after": iso(since)},
             [r for r in runs if ms(r.created_at) >= ms(since)],
         ),
         ({"batch_uuid": batch.uuid}, ws.runs_of_batch[batch.uuid]),
-        ({"workflow_uuid": scorer.uuid, "release_uuid": v1.uuid}, [r for r in runs if r.release is v1]),
+        ({"workflow": scorer.uuid, "release_uuid": v1.uuid}, [r for r in runs if r.release is v1]),
     ]
     for args, scope in cases:
         r = await mcp_client.call_tool("get_run_metrics", args)
@@ -98,7 +98,7 @@ async def test_node_durations_match_the_generated_executions(mcp_client: Client,
 
 async def test_node_durations_missing_say_why(mcp_client: Client, shared_sandbox: Sandbox, faults: Any) -> None:
     faults(path="/v1/orchestration/query", kind="status", status=400, count=1)
-    r = await mcp_client.call_tool("get_run_metrics", {"workflow_uuid": "Lead scorer"})
+    r = await mcp_client.call_tool("get_run_metrics", {"workflow": "Lead scorer"})
     text, out = text_of(r), r.structured_content or {}
     assert out["nodes"] and all(n["p50_ms"] is None for n in out["nodes"])  # the metrics still come
     assert out["durations_note"].startswith("not available (") and f"Durations: {out['durations_note']}" in text
@@ -270,6 +270,16 @@ async def test_a_page_says_how_many_rows_it_shows_and_of_how_many_records(
     assert 0 < printed < 100 and out["returned"] == 100 and out["records"] == records
     assert text.startswith(f"{len(runs):,} row(s) = {records:,} distinct record(s) (a record repeats in a row per run)")
     assert f"showing 1-{printed}: {printed} of the 100 rows of this page fit the text" in text.splitlines()[0]
+    succeeded = len({r.record_id for r in runs if r.status == "success"})
+    assert 0 < succeeded < records and out["records_succeeded"] == succeeded
+    assert f"(a record repeats in a row per run), of which {succeeded:,} have a success run in result " in text
+    read = await mcp_client.call_tool("read_result", {"result_id": out["result_id"], "limit": 1})
+    assert (read.structured_content or {})["records_succeeded"] == succeeded
+    assert f", of which {succeeded:,} have a success run in {out['result_id']}" in text_of(read)
+    picked = await mcp_client.call_tool(
+        "read_result", {"result_id": out["result_id"], "where": {"runStatus": "error"}, "limit": 1}
+    )
+    assert (picked.structured_content or {}).get("records_succeeded") is None  # the statuses are already picked
     assert f"call read_result(result_id={out['result_id']!r}, offset={printed}, limit={100 - printed})" in text
     # read_result: the matching rows, their records, and the rows its text shows
     failed = [r for r in runs if r.status == "error"]
@@ -292,6 +302,10 @@ async def test_a_page_says_how_many_rows_it_shows_and_of_how_many_records(
         ({"group_by": ["status"], "columns": ["email"]}, "drop columns and order_by"),
         ({"group_by": ["no_such"]}, "unknown column(s) ['no_such']"),
         ({"where": {"no_such": ""}}, "unknown column(s) ['no_such']"),
+        ({"where": {"status": "error"}}, "unknown column(s) ['status' (did you mean 'runStatus'?)] in where"),
+        ({"where": {"runstatus": "error"}}, "['runstatus' (did you mean 'runStatus'?)] in where"),
+        ({"group_by": ["RUNSTATUS"]}, "['RUNSTATUS' (did you mean 'runStatus'?)] in group_by"),
+        ({"columns": ["recordtitle"]}, "['recordtitle' (did you mean 'recordTitle'?)] in columns"),
     ],
 )
 async def test_read_result_refuses_bad_aggregations(

@@ -44,7 +44,7 @@ async def test_the_filter_arguments_are_declared_once(mcp_client: Client) -> Non
         for arg in preset:
             schema = tools[name][arg.name]
             assert seen.setdefault(arg.name, schema) == schema, f"{name}.{arg.name} differs from another tool's"
-    assert scope.WORKFLOW.key == scope.WORKFLOW_UUID.key  # two spellings of one filter, each declared once
+    assert all(scope.WORKFLOW in preset for preset in SCOPED.values())  # one name for the workflow everywhere
 
 
 @pytest.mark.parametrize("tool", sorted(SCOPED))
@@ -60,8 +60,10 @@ async def test_every_scoped_tool_refuses_an_empty_window(
 async def test_metrics_take_the_workflow_from_the_batch(mcp_client: Client, shared_sandbox: Sandbox) -> None:
     batch, wf = a_batch(shared_sandbox)
     by_batch = await mcp_client.call_tool("get_run_metrics", {"batch_uuid": batch})
-    both = await mcp_client.call_tool("get_run_metrics", {"batch_uuid": batch, "workflow_uuid": wf})
-    assert not by_batch.is_error and by_batch.structured_content == both.structured_content
+    both = await mcp_client.call_tool("get_run_metrics", {"batch_uuid": batch, "workflow": wf})
+    took, given = dict(by_batch.structured_content or {}), dict(both.structured_content or {})
+    assert took.pop("notes") == [f"workflow_uuid {wf} taken from batch {batch}"] and given.pop("notes") == []
+    assert not by_batch.is_error and took == given
 
 
 async def test_the_resolver_gives_typed_filters(services: Services, shared_sandbox: Sandbox) -> None:
@@ -79,10 +81,10 @@ async def test_the_resolver_gives_typed_filters(services: Services, shared_sandb
     assert body.wire() == {**got.filters.wire(), "outputNodeSlug": "output", "format": "json", "limit": 10}
 
 
-async def test_the_resolver_names_the_tool_s_workflow_argument(services: Services, shared_sandbox: Sandbox) -> None:
+async def test_the_resolver_names_the_workflow_argument(services: Services, shared_sandbox: Sandbox) -> None:
     batch, _ = a_batch(shared_sandbox)
     other = next(w for w in shared_sandbox.workspaces[0].workflows if w.spec.kind == "play")
     with pytest.raises(InputError, match="give workflow \\("):
-        await scope.resolve(services, scope.ScopeArgs(workflow_arg="workflow"))
+        await scope.resolve(services, scope.ScopeArgs())
     with pytest.raises(InputError, match=f"belongs to workflow .*, not {other.uuid!r}: drop workflow "):
-        await scope.resolve(services, scope.ScopeArgs(workflow_arg="workflow", workflow=other.uuid, batch_uuid=batch))
+        await scope.resolve(services, scope.ScopeArgs(workflow=other.uuid, batch_uuid=batch))

@@ -155,7 +155,7 @@ async def test_get_batch_says_success_with_failures(mcp_client: Client, shared_s
 
 async def test_count_runs_matches_sql_and_ground_truth(mcp_client: Client, shared_sandbox: Sandbox) -> None:
     wf = workflow(shared_sandbox, "contact_finder")
-    counted = await ok(mcp_client, "count_runs", {"workflow_uuid": "Contact finder", "statuses": ["failed"]})
+    counted = await ok(mcp_client, "count_runs", {"workflow": "Contact finder", "statuses": ["failed"]})
     assert counted["filters"]["statuses"] == ["error"] and any("'failed'" in n for n in counted["notes"])
     sql = f"SELECT count() AS n FROM runs WHERE workflow_uuid = '{wf.uuid}' AND status = 'error'"
     assert counted["count"] == int((await ok(mcp_client, "execute_query", {"sql": sql}))["rows"][0]["n"])
@@ -163,7 +163,7 @@ async def test_count_runs_matches_sql_and_ground_truth(mcp_client: Client, share
     rl = await ok(
         mcp_client,
         "count_runs",
-        {"workflow_uuid": wf.uuid, "node_status": {"find_email": {"status": "error", "contains": "429"}}},
+        {"workflow": wf.uuid, "node_status": {"find_email": {"status": "error", "contains": "429"}}},
     )
     assert rl["count"] == truth["runs"] > 0
 
@@ -185,28 +185,28 @@ async def test_an_unknown_batch_points_to_list_batches(mcp_client: Client) -> No
 
 
 async def test_count_runs_rejects_bad_input_before_calling(mcp_client: Client) -> None:
-    text = await fails(mcp_client, "count_runs", {"workflow_uuid": "Contact finder", "statuses": ["broken"]})
+    text = await fails(mcp_client, "count_runs", {"workflow": "Contact finder", "statuses": ["broken"]})
     assert "unknown run status 'broken'" in text
-    text = await fails(mcp_client, "count_runs", {"workflow_uuid": "Contact finder", "created_after": "last tuesday"})
+    text = await fails(mcp_client, "count_runs", {"workflow": "Contact finder", "created_after": "last tuesday"})
     assert "created_after = 'last tuesday' is not a date" in text
-    assert "give workflow_uuid" in await fails(mcp_client, "count_runs", {})
+    assert "give workflow (" in await fails(mcp_client, "count_runs", {})
     text = await fails(
         mcp_client,
         "count_runs",
-        {"workflow_uuid": "Contact finder", "created_after": "2026-11-30", "created_before": "2026-11-01"},
+        {"workflow": "Contact finder", "created_after": "2026-11-30", "created_before": "2026-11-01"},
     )
     assert "is not before created_before" in text
     spaced = await ok(
         mcp_client,
         "count_runs",
-        {"workflow_uuid": "  Contact finder ", "record_id": " ", "node_status": {" find_email ": "error"}},
+        {"workflow": "  Contact finder ", "record_id": " ", "node_status": {" find_email ": "error"}},
     )
     plain = await ok(
-        mcp_client, "count_runs", {"workflow_uuid": "Contact finder", "node_status": {"find_email": "error"}}
+        mcp_client, "count_runs", {"workflow": "Contact finder", "node_status": {"find_email": "error"}}
     )
     assert spaced["count"] == plain["count"] > 0 and "recordId" not in spaced["filters"]
     text = await fails(
-        mcp_client, "count_runs", {"workflow_uuid": "Contact finder", "node_status": {"find_emial": "error"}}
+        mcp_client, "count_runs", {"workflow": "Contact finder", "node_status": {"find_emial": "error"}}
     )
     assert "'find_emial' that no release of this workflow has" in text and "find_email" in text
 
@@ -267,7 +267,7 @@ async def test_get_run_context_budget(mcp_client: Client, shared_sandbox: Sandbo
 
 async def test_get_run_metrics_names_nodes_worst_first(mcp_client: Client, shared_sandbox: Sandbox) -> None:
     wf = workflow(shared_sandbox, "contact_finder")
-    out = await ok(mcp_client, "get_run_metrics", {"workflow_uuid": wf.uuid})
+    out = await ok(mcp_client, "get_run_metrics", {"workflow": wf.uuid})
     errors = [n["errors"] for n in out["nodes"]]
     assert errors == sorted(errors, reverse=True) and out["nodes"][0]["slug"] == "find_email"
     assert all(n["slug"] != "?" and n["name"] for n in out["nodes"])
@@ -277,15 +277,41 @@ async def test_get_run_metrics_names_nodes_worst_first(mcp_client: Client, share
     )
     assert out["total_errors"] == int((await ok(mcp_client, "execute_query", {"sql": sql}))["rows"][0]["n"])
     company = workflow(shared_sandbox, "company_enrichment")
-    r = await mcp_client.call_tool("get_run_metrics", {"workflow_uuid": company.uuid, "created_after": "30d"})
+    r = await mcp_client.call_tool("get_run_metrics", {"workflow": company.uuid, "created_after": "30d"})
     text = tool_text(r)
     assert "may have been absorbed" in text and any(n["has_fallback"] for n in (r.structured_content or {})["nodes"])
     scorer = workflow(shared_sandbox, "lead_scorer")  # its deployed release uses the slug 'variables' twice
-    r = await mcp_client.call_tool("get_run_metrics", {"workflow_uuid": scorer.uuid, "created_after": "30d"})
+    r = await mcp_client.call_tool("get_run_metrics", {"workflow": scorer.uuid, "created_after": "30d"})
     text = tool_text(r)
     twice = [n for n in (r.structured_content or {})["nodes"] if n["slug"] == "variables"]
     assert len(twice) >= 2  # each row of a shared slug carries its node's name, UUID and release
     assert all(f"variables | {n['name']} | native | {n['node_uuid']} | {n['release_uuid']}" in text for n in twice)
+
+
+async def test_get_run_metrics_states_its_window_notes_and_slowest_steps(
+    mcp_client: Client, shared_sandbox: Sandbox
+) -> None:
+    scorer = workflow(shared_sandbox, "lead_scorer")
+    r = await mcp_client.call_tool("get_run_metrics", {"workflow": "Lead scorer", "created_after": "7d"})
+    text, out = tool_text(r), r.structured_content or {}
+    head = text.splitlines()[0]
+    assert head.startswith(f"Lead scorer (workflow {scorer.uuid}), runs created 20") and "→ now:" in head
+    assert out["scope"] in head and "'7d' was read as" in text and any("'7d' was read as" in n for n in out["notes"])
+    nodes = out["nodes"]
+    timed = sorted((n for n in nodes if n["p95_ms"] is not None), key=lambda n: -n["p95_ms"])
+    assert out["slowest"] == [n["node_uuid"] for n in timed[:3]] and len(out["slowest"]) == 3
+    top = timed[0]
+    line = next(x for x in text.splitlines() if x.startswith("Slowest by p95: "))
+    assert line.startswith(f"Slowest by p95: {top['slug']} ({top['name']}, node {top['node_uuid']}, release ")
+    assert f"{top['p95_ms']:,} ms" in line
+    keys = [(-n["errors"], -n["error_rate"], -(n["p95_ms"] or -1)) for n in nodes]
+    assert keys == sorted(keys) and "most errors, then error rate, then slowest p95" in text
+    assert len({n["node_uuid"] for n in nodes}) == len(nodes)  # one row per node UUID, repeated slugs apart
+    batch = next(b for b in ws0(shared_sandbox).batches if b.workflow is scorer)
+    by_batch = await mcp_client.call_tool("get_run_metrics", {"batch_uuid": batch.uuid})
+    assert tool_text(by_batch).splitlines()[0].startswith(f"Lead scorer (workflow {scorer.uuid}), batch {batch.uuid}:")
+    everything = await mcp_client.call_tool("get_run_metrics", {"workflow": scorer.uuid})
+    assert "all runs (no batch, release or window)" in tool_text(everything).splitlines()[0]
 
 
 async def test_download_outputs_pages_and_picks_the_output_node(mcp_client: Client, shared_sandbox: Sandbox) -> None:
@@ -375,8 +401,9 @@ MISSING = "3f2b1c9e-8d7a-4b6c-9e5f-1a2b3c4d5e6f"
         ("count_runs", {"batch_uuid": MISSING}, "batchNotFound"),
         ("download_outputs", {"batch_uuid": MISSING}, "batchNotFound"),
         ("inspect_failures", {"batch_uuid": MISSING}, "batchNotFound"),
-        ("get_run_metrics", {"workflow_uuid": "No such workflow"}, "no tool or play is named"),
+        ("get_run_metrics", {"workflow": "No such workflow"}, "no tool or play is named"),
         ("read_result", {"result_id": "r_000000000000"}, "no result 'r_000000000000'"),
+        ("read_result", {"result_id": "r_000000000000"}, "(download_outputs, inspect_failures (a re-run body) or"),
     ],
 )
 async def test_not_found_names_what_is_missing(
@@ -392,17 +419,17 @@ async def test_a_uuid_of_the_wrong_kind_is_named_not_matched_silently(
     batch = next(b for b in ws.batches if b.runs_count)
     other = next(b for b in ws.batches if b.workflow is not batch.workflow)
     run = ws.runs[0]
-    text = await fails(mcp_client, "list_runs", {"workflow_uuid": batch.uuid})
+    text = await fails(mcp_client, "list_runs", {"workflow": batch.uuid})
     assert f"{batch.uuid} is a batch, not a workflow: pass batch_uuid=" in text and batch.workflow.uuid in text
-    text = await fails(mcp_client, "count_runs", {"workflow_uuid": run.uuid})
+    text = await fails(mcp_client, "count_runs", {"workflow": run.uuid})
     assert f"{run.uuid} is a run, not a workflow" in text
     text = await fails(mcp_client, "get_workflow_nodes", {"workflow": batch.uuid})
     assert "is a batch, not a workflow" in text
-    assert "no workflow, tool or play has UUID" in await fails(mcp_client, "count_runs", {"workflow_uuid": MISSING})
-    text = await fails(mcp_client, "count_runs", {"workflow_uuid": batch.workflow.uuid, "batch_uuid": other.uuid})
+    assert "no workflow, tool or play has UUID" in await fails(mcp_client, "count_runs", {"workflow": MISSING})
+    text = await fails(mcp_client, "count_runs", {"workflow": batch.workflow.uuid, "batch_uuid": other.uuid})
     assert f"batch {other.uuid} belongs to workflow {other.workflow.uuid}" in text
     adhoc = next(w for w in ws.workflows if w.spec.kind == "adhoc")  # no tool or play, but a workflow all the same
-    assert (await ok(mcp_client, "count_runs", {"workflow_uuid": adhoc.uuid}))["count"] == len(
+    assert (await ok(mcp_client, "count_runs", {"workflow": adhoc.uuid}))["count"] == len(
         ws.runs_of_workflow[adhoc.uuid]
     )
 
@@ -415,7 +442,7 @@ async def test_download_outputs_counts_the_rows_without_output(mcp_client: Clien
     note = next(n for n in out["notes"] if "have no output from" in n)
     assert unfinished and f"pending {sum(r.status == 'pending' for r in runs):,}" in note
     company = workflow(shared_sandbox, "company_enrichment")
-    args = {"workflow_uuid": company.uuid, "statuses": ["success"], "created_after": "7d"}
+    args = {"workflow": company.uuid, "statuses": ["success"], "created_after": "7d"}
     out = await ok(mcp_client, "download_outputs", {**args, "limit": 0})
     reached = await ok(mcp_client, "count_runs", {**args, "node_status": {"output": "success"}})
     note = next(n for n in out["notes"] if "have no output from 'output'" in n)

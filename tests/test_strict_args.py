@@ -32,12 +32,15 @@ async def offline() -> Any:
 
 
 async def test_a_misspelled_argument_names_the_one_meant(offline: Client) -> None:
-    text = await error(offline, "count_runs", {"workflow_uuid": "Lead scorer", "status": ["error"]})
+    text = await error(offline, "count_runs", {"workflow": "Lead scorer", "status": ["error"]})
     assert text.startswith("unknown argument 'status' — did you mean 'statuses'?")
-    assert "(the arguments are: workflow_uuid, statuses, batch_uuid" in text
+    assert "(the arguments are: workflow, statuses, batch_uuid" in text
     text = await error(offline, "list_runs", {"batch": "x", "limt": 5})
     assert "unknown argument 'batch' — did you mean 'batch_uuid'?" in text
     assert "unknown argument 'limt' — did you mean 'limit'?" in text
+    for tool in ("count_runs", "list_runs", "get_run_metrics", "download_outputs", "inspect_failures"):
+        text = await error(offline, tool, {"workflow_uuid": "Lead scorer"})
+        assert text.startswith("unknown argument 'workflow_uuid' — did you mean 'workflow'?"), tool
     text = await error(offline, "get_batch", {"batch_uuid": "x", "zzz": 1})
     assert text == "unknown argument 'zzz' (the arguments are: batch_uuid)."
 
@@ -56,18 +59,18 @@ async def test_an_echoed_unknown_name_is_clipped(offline: Client) -> None:
 @pytest.mark.parametrize(
     ("tool", "args", "said"),
     [
-        ("list_runs", {"workflow_uuid": "w", "limit": 500}, "limit must be at most 200, got 500."),
-        ("list_runs", {"workflow_uuid": "w", "offset": -1}, "offset must be at least 0, got -1."),
-        ("list_runs", {"workflow_uuid": "w", "limit": "lots"}, "limit must be a whole number, got 'lots'."),
-        ("list_runs", {"workflow_uuid": "w", "statuses": "error"}, "statuses must be a list, got 'error'."),
-        ("list_runs", {"workflow_uuid": "w", "statuses": ["error", 5]}, "statuses[1] must be a string, got 5."),
+        ("list_runs", {"workflow": "w", "limit": 500}, "limit must be at most 200, got 500."),
+        ("list_runs", {"workflow": "w", "offset": -1}, "offset must be at least 0, got -1."),
+        ("list_runs", {"workflow": "w", "limit": "lots"}, "limit must be a whole number, got 'lots'."),
+        ("list_runs", {"workflow": "w", "statuses": "error"}, "statuses must be a list, got 'error'."),
+        ("list_runs", {"workflow": "w", "statuses": ["error", 5]}, "statuses[1] must be a string, got 5."),
         ("get_run", {"run_uuid": "r", "context_nodes": 5}, "context_nodes must be a list or 'all' or 'failed', got 5."),
         ("execute_query", {"sql": ""}, "sql must have at least 1 character(s), got ''."),
         ("execute_query", {}, "sql is required."),
         ("list_workflows", {"kind": "tools"}, "kind must be 'tool', 'play' or 'all', got 'tools'."),
         (
             "count_runs",
-            {"workflow_uuid": "w", "is_finished": "maybe"},
+            {"workflow": "w", "is_finished": "maybe"},
             "is_finished must be true or false, got 'maybe'.",
         ),
         ("save_result", {"result_id": "r", "path": "p", "format": "xml"}, "format must be 'csv' or 'json', got 'xml'."),
@@ -79,7 +82,7 @@ async def test_bad_values_are_plain_sentences(offline: Client, tool: str, args: 
 
 
 async def test_a_huge_bad_value_is_clipped(offline: Client) -> None:
-    text = await error(offline, "list_runs", {"workflow_uuid": "w", "limit": "9" * 100_000 + "x"})
+    text = await error(offline, "list_runs", {"workflow": "w", "limit": "9" * 100_000 + "x"})
     assert text.startswith("limit must be a whole number, got '999") and "(100,001 characters)" in text
     assert len(text) < 300
 

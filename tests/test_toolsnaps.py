@@ -131,7 +131,7 @@ def calls(sb: Sandbox) -> list[tuple[str, dict[str, Any]]]:
         ("count_runs", {"batch_uuid": batch.uuid, "statuses": ["failed"]}),
         ("list_runs", {"batch_uuid": batch.uuid, "statuses": ["error"], "limit": 3}),
         ("get_run", {"run_uuid": run.uuid}),
-        ("get_run_metrics", {"workflow_uuid": wf.uuid, "batch_uuid": batch.uuid}),
+        ("get_run_metrics", {"workflow": wf.uuid, "batch_uuid": batch.uuid}),
         ("list_releases", {"workflow": wf.spec.name}),
         ("inspect_failures", {"batch_uuid": batch.uuid}),
         ("trace_run", {"run_uuid": run.uuid}),

@@ -145,6 +145,13 @@ def test_a_last_unit_gets_its_relative_age() -> None:
     assert " For " not in str(e.value)
 
 
+def test_a_part_of_a_day_gets_its_day() -> None:
+    for words, day in (("last night", "yesterday"), ("Last  Night", "yesterday"), ("this morning", "today")):
+        with pytest.raises(InputError, match=rf"For {' '.join(words.lower().split())} send '{day}' \(the whole day"):
+            when(words, "created_after", NOW)
+        assert when(day, "created_after", NOW)  # what it says is accepted
+
+
 def test_a_relative_date_is_echoed_as_what_it_was_read_as() -> None:
     assert when_read("yesterday", "created_after", NOW) == (
         "2026-11-23T00:00:00.000Z",

@@ -64,7 +64,7 @@ async def _demo() -> int:
         await call("list_runs", {"batch_uuid": batch["uuid"], "statuses": ["failed"], "limit": 3})
 
         print("\n## Journey 3 — retrieve results")
-        week = {"workflow_uuid": tool["name"], "created_after": "7d"}
+        week = {"workflow": tool["name"], "created_after": "7d"}
         await call("count_runs", {**week, "statuses": ["finished"]})
         page = await call("download_outputs", {**week, "statuses": ["success"], "limit": 5})
         await call("read_result", {"result_id": page["result_id"], "where": {"qualified": "true"}, "limit": 3})

@@ -20,7 +20,7 @@ TOKEN_SOURCE = "Cargo → Settings → API"
 
 # What to do next, by Cargo reason (docs/cargo-contract.md §2.3) — written for the model reading a tool error.
 HINTS: dict[str, str] = {
-    "runNotFound": "Check the run UUID; list_runs(workflow_uuid=…) lists the runs of a workflow.",
+    "runNotFound": "Check the run UUID; list_runs(workflow=…) lists the runs of a workflow.",
     "batchNotFound": "Check the batch UUID; list_batches lists the batches, newest first (workflow=, created_after=).",
     "releaseNotFound": "Check the release UUID, or locate the graph by workflow, batch_uuid or run_uuid.",
     "workflowNotFound": "Check the workflow; list_workflows lists names and UUIDs.",

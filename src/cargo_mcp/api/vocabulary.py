@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from cargo_mcp.api.models import BATCH_STATUSES, NODE_FILTER_STATUSES, RUN_STATUSES, ExecutionsFilter
 from cargo_mcp.api.requests import UUID_RE, iso
-from cargo_mcp.clip import echo
+from cargo_mcp.clip import LISTED_MAX, echo
 
 TEXT_MAX = 1000  # characters of a name, id, title, slug or search text: longer is no such value
 
@@ -237,11 +237,16 @@ def when_read(value: str, field: str, now: datetime | None = None) -> tuple[str,
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _LAST = {"hour": "1h", "day": "24h", "week": "7d", "month": "30d", "year": "365d"}
+_PARTS_OF_DAYS = {"last night": "yesterday", "yesterday evening": "yesterday", "this morning": "today"}
 
 
 def _instead(value: str, now: datetime) -> str:
-    """What to send for a relative date :func:`when` does not read: a weekday's date, a unit's age."""
+    """What to send for a relative date :func:`when` does not read: a weekday's date, a unit's age, the day of a
+    part of a day (its whole day: a window starts at 00:00 UTC)."""
     words = value.strip().lower().split()
+    said = " ".join(words)
+    if said in _PARTS_OF_DAYS:
+        return f" For {said} send '{_PARTS_OF_DAYS[said]}' (the whole day, from 00:00 UTC) or an age such as '12h'."
     last = words[-1].rstrip("s") if words else ""
     if last in _WEEKDAYS:
         back = (now.weekday() - _WEEKDAYS.index(last)) % 7 or 7
@@ -270,6 +275,24 @@ def _when(value: str, field: str, now: datetime) -> str:
     else:
         d = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     return iso(d if d.tzinfo else d.replace(tzinfo=UTC))
+
+
+def closest(name: str, known: list[str]) -> str | None:
+    """The known name meant by ``name``: the same but for case, else the closest one case-insensitively."""
+    by_low = {k.lower(): k for k in reversed(known)}
+    low = name.strip().lower()
+    close = [low] if low in by_low else difflib.get_close_matches(low, list(by_low), n=1)
+    return by_low[close[0]] if close else None
+
+
+def unknown_names(names: list[str], known: list[str]) -> str:
+    """Unknown names echoed, each with the known one it may mean: ``'status' (did you mean 'runStatus'?)``."""
+    said = []
+    for name in names[:LISTED_MAX]:
+        meant = closest(name, known)
+        said.append(echo(name) + (f" (did you mean {meant!r}?)" if meant else ""))
+    more = len(names) - LISTED_MAX
+    return ", ".join(said) + (f" and {more:,} more" if more > 0 else "")
 
 
 def suggestion(name: str, known: list[str]) -> str:

@@ -176,14 +176,15 @@ def _store(
                     hint="Download again; if it repeats, add created_before (a fixed end time) or narrow the filters.",
                 )
 
+    kept: dict[str, Any] = {"result_id": result_id, "made_by": "download_outputs", "filters": payload, "total": total}
     gen = rows()
     first = next(gen, None)
     if first is None:
-        return store.create(first_columns, iter(()), description, result_id=result_id, filters=payload, total=total)
+        return store.create(first_columns, iter(()), description, **kept)
 
     def chained() -> Iterator[dict[str, Any]]:
         yield first
         yield from gen
 
     columns = list(first_columns) or list(first)
-    return store.create(columns, chained(), description, result_id=result_id, filters=payload, total=total)
+    return store.create(columns, chained(), description, **kept)

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from cargo_mcp.api.vocabulary import InputError
-from cargo_mcp.clip import echo, listing
+from cargo_mcp.api.vocabulary import InputError, unknown_names
+from cargo_mcp.clip import echo
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
 DEFAULT_MAX_AGE = 24 * 3600.0
@@ -69,6 +69,8 @@ class ResultMirror(Protocol):
 
 BATCH = 1000
 EMPTY_COUNTS_KEPT = 256  # (result, where) pairs whose empty cells are kept
+ORIGINS_KEPT = 4096  # result ids whose making call is remembered (to name it once the result is gone)
+MAKERS = "download_outputs, inspect_failures (a re-run body) or execute_query"  # the calls that store a result
 
 
 @dataclass
@@ -101,6 +103,7 @@ class ResultStore:
         self.scope = ""
         self._held: Counter[str] = Counter()
         self._empty: dict[tuple[str, str], dict[str, int]] = {}  # empty_cells by result and where, oldest first
+        self._made_by: dict[str, str] = {}  # the call that made each result, oldest first
         self._lock = threading.Lock()
 
     def scoped(self, scope: str) -> ResultStore:
@@ -151,9 +154,11 @@ class ResultStore:
         description: str,
         *,
         result_id: str | None = None,
+        made_by: str | None = None,
         **extra: Any,
     ) -> ResultMeta:
         """Store ``rows`` (streamed) under ``result_id`` (default: a new id); a failure leaves nothing behind.
+        ``made_by``: the call that made it, named when the result is asked for after its eviction.
 
         Older results may be evicted to stay under the size cap; hold ``result_id`` beforehand to keep the
         new one from a concurrent call's eviction until the caller is done with it.
@@ -171,6 +176,8 @@ class ResultStore:
                     db.execute("CREATE TABLE meta (doc TEXT)")
                     db.execute("INSERT INTO meta VALUES (?)", (json.dumps(meta.__dict__),))
                 tmp.rename(final)
+                if made_by is not None:
+                    self._remember(result_id, made_by)
                 if self.mirror is not None:
                     self.mirror.put(self._name(final), final)
             except BaseException:
@@ -343,14 +350,20 @@ class ResultStore:
                 path.parent.mkdir(exist_ok=True)
                 self.mirror.get(self._name(path), path)
             if not path.exists():
-                raise ResultNotFound(
-                    f"no result {echo(result_id.strip())}: it never existed or was evicted; run download_outputs again."
-                )
+                made_by = self._made_by.get(result_id.strip())
+                again = f"run {made_by} again" if made_by else f"run the call that made it again ({MAKERS})"
+                raise ResultNotFound(f"no result {echo(result_id.strip())}: it never existed or was evicted; {again}.")
             db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
             try:
                 yield db
             finally:
                 db.close()
+
+    def _remember(self, result_id: str, made_by: str) -> None:
+        with self._lock:
+            self._made_by[result_id] = made_by
+            while len(self._made_by) > ORIGINS_KEPT:
+                del self._made_by[next(iter(self._made_by))]
 
     def _name(self, path: Path) -> str:
         """A result file's name relative to the store's folder (its mirror key)."""
@@ -444,7 +457,7 @@ def _known(result_id: str, known: list[str], columns: list[str], arg: str) -> No
     unknown = list(dict.fromkeys(c for c in columns if c not in known))
     if unknown:
         raise InputError(
-            f"unknown column(s) [{listing(unknown)}] in {arg}; result {result_id} has the columns {known}."
+            f"unknown column(s) [{unknown_names(unknown, known)}] in {arg}; result {result_id} has the columns {known}."
         )
 
 

@@ -30,7 +30,7 @@ Three journeys:
    classification, the fix and exemplar runs → trace_run(run_uuid) shows one failure end to end.
    Step by step: list_batches → get_batch → get_run_metrics (also durations) → list_runs(statuses=["error"],
    node_status={{"<slug>": "error"}}) → get_run. list_releases: which release ran when.
-3. Retrieve results: download_outputs(workflow_uuid or batch_uuid) fetches the output node's records (any
+3. Retrieve results: download_outputs(workflow or batch_uuid) fetches the output node's records (any
    size) into a result_id and shows a page; read_result pages/filters/sorts it; save_result saves it;
    execute_query runs ClickHouse SQL over the tables {", ".join(TABLES)} (one SELECT, at most
    {MAX_RESULT_ROWS:,} rows, filter on created_at / execution_started_at); columns and examples: cargo://sql/schema.

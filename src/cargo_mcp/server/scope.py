@@ -29,23 +29,18 @@ from cargo_mcp.server.tooling import Uuid
 
 @dataclass(frozen=True)
 class Arg:
-    """One tool argument of the run scope: its name and its type, with the description the model reads."""
+    """One tool argument of the run scope (named as its :class:`ScopeArgs` field), with the description the model
+    reads."""
 
     name: str
     annotation: Any
-    fills: str | None = None  # the ScopeArgs field, when it is not the argument's name
-
-    @property
-    def key(self) -> str:
-        return self.fills or self.name
 
 
-def _arg(name: str, annotation: Any, description: str, fills: str | None = None) -> Arg:
-    return Arg(name, Annotated[annotation, Field(description=description)], fills)
+def _arg(name: str, annotation: Any, description: str) -> Arg:
+    return Arg(name, Annotated[annotation, Field(description=description)])
 
 
-WORKFLOW_UUID = _arg("workflow_uuid", str | None, "Tool/play name or workflow UUID (or give batch_uuid).", "workflow")
-WORKFLOW = _arg("workflow", str | None, "Tool/play name or workflow UUID.")
+WORKFLOW = _arg("workflow", str | None, "Tool/play name or workflow UUID (or batch_uuid).")
 STATUSES = _arg(
     "statuses",
     list[str] | None,
@@ -67,7 +62,7 @@ NODE_STATUS = _arg(
 
 # What each kind of tool takes, in the order the tool lists them.
 RUNS = (
-    WORKFLOW_UUID,
+    WORKFLOW,
     STATUSES,
     BATCH,
     RELEASE,
@@ -78,17 +73,15 @@ RUNS = (
     RECORD_TITLE,
     NODE_STATUS,
 )  # count_runs, list_runs
-DOWNLOADS = (WORKFLOW_UUID, BATCH, STATUSES, NODE_STATUS, CREATED_AFTER, CREATED_BEFORE, RECORD_ID, RECORD_TITLE)
-METRICS = (WORKFLOW_UUID, BATCH, RELEASE, CREATED_AFTER, CREATED_BEFORE)
+DOWNLOADS = (WORKFLOW, BATCH, STATUSES, NODE_STATUS, CREATED_AFTER, CREATED_BEFORE, RECORD_ID, RECORD_TITLE)
+METRICS = (WORKFLOW, BATCH, RELEASE, CREATED_AFTER, CREATED_BEFORE)
 FAILURES = (WORKFLOW, BATCH, CREATED_AFTER, CREATED_BEFORE)
 
 
 @dataclass(frozen=True)
 class ScopeArgs:
-    """The run-scope arguments a tool was called with, as given. ``workflow_arg`` is the tool's name for the
-    workflow argument (for error messages)."""
+    """The run-scope arguments a tool was called with, as given."""
 
-    workflow_arg: str = WORKFLOW_UUID.name
     workflow: str | None = None
     batch_uuid: str | None = None
     release_uuid: str | None = None
@@ -102,9 +95,8 @@ class ScopeArgs:
 
     def given(self) -> dict[str, Any]:
         """The arguments as given, by their tool argument names (to write a follow-up call)."""
-        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "workflow_arg"}
-        named = {self.workflow_arg if k == "workflow" else k: x for k, x in values.items()}
-        return {k: x for k, x in named.items() if x is not None}
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: x for k, x in values.items() if x is not None}
 
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -116,8 +108,6 @@ def scoped(preset: tuple[Arg, ...]) -> Callable[[F], F]:
     The MCP server reads a tool's arguments from its signature, so the signature shown is the tool's with ``args``
     replaced by the preset; a call's values for them are gathered into one :class:`ScopeArgs`.
     """
-    workflow_arg = next((a.name for a in preset if a.key == "workflow"), WORKFLOW_UUID.name)
-
     def decorate(fn: F) -> F:
         sig = inspect.signature(fn, eval_str=True)
         params = list(sig.parameters.values())
@@ -130,8 +120,8 @@ def scoped(preset: tuple[Arg, ...]) -> Callable[[F], F]:
 
         @functools.wraps(fn)
         async def tool(*pos: Any, **kwargs: Any) -> Any:
-            given = {a.key: kwargs.pop(a.name, None) for a in preset}
-            return await fn(*pos, args=ScopeArgs(workflow_arg=workflow_arg, **given), **kwargs)
+            given = {a.name: kwargs.pop(a.name, None) for a in preset}
+            return await fn(*pos, args=ScopeArgs(**given), **kwargs)
 
         tool.__signature__ = shown  # type: ignore[attr-defined]
         tool.__annotations__ = {p.name: p.annotation for p in shown.parameters.values()}
@@ -195,7 +185,7 @@ async def resolve(s: Services, args: ScopeArgs, *, workspace: bool = False) -> S
     silently match no run. ``workspace``: without a workflow or batch the scope is the whole workspace (no
     workflow in the filters) instead of an error."""
     notes: list[str] = []
-    workflow = v.text_arg(args.workflow, args.workflow_arg)
+    workflow = v.text_arg(args.workflow, "workflow")
     record_id, record_title = v.text_arg(args.record_id, "record_id"), v.text_arg(args.record_title, "record_title")
     batch_uuid = v.uuid_arg(args.batch_uuid, "batch_uuid") if args.batch_uuid else None
     release_uuid = v.uuid_arg(args.release_uuid, "release_uuid") if args.release_uuid else None
@@ -203,24 +193,23 @@ async def resolve(s: Services, args: ScopeArgs, *, workspace: bool = False) -> S
     exec_filter, n2 = v.executions_filter(args.node_status)
     notes += n1 + n2
     after, before = window(args.created_after, args.created_before, "run", notes)
-    name = args.workflow_arg
     batch = None
     wf: str | None = None
     if workflow:
-        wf = await workflow_named(s, workflow, args.workflow_arg, notes)
+        wf = await workflow_named(s, workflow, "workflow", notes)
         if batch_uuid:  # a batch of another workflow would silently match no run
             batch = await (await s.cargo()).get_batch(batch_uuid)
             if batch.workflow_uuid != wf:
                 raise InputError(
-                    f"batch {batch_uuid} belongs to workflow {batch.workflow_uuid}, not {echo(workflow)}: drop {name} "
-                    "(the batch implies it) or give that batch's workflow."
+                    f"batch {batch_uuid} belongs to workflow {batch.workflow_uuid}, not {echo(workflow)}: "
+                    "drop workflow (the batch implies it) or give that batch's workflow."
                 )
     elif batch_uuid:
         batch = await (await s.cargo()).get_batch(batch_uuid)
         wf = batch.workflow_uuid
         notes.append(f"workflow_uuid {wf} taken from batch {batch_uuid}")
     elif not workspace:
-        raise InputError(f"give {name} (a tool/play name or workflow UUID), or batch_uuid.")
+        raise InputError("give workflow (a tool/play name or workflow UUID), or batch_uuid.")
     if exec_filter and wf:
         await s.releases.check_slugs(wf, v.filter_slugs(exec_filter), "node_status")
     filters = RunFilters.model_validate(

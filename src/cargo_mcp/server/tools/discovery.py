@@ -168,7 +168,7 @@ async def _unlisted(client: CargoClient, wf_uuid: str) -> str:
     if not runs:
         return head + " It has no run either: check the UUID (list_workflows lists the tools and plays)."
     one = call("get_workflow_nodes", run_uuid=runs[0].uuid)
-    return head + f" The graph one of its {count:,} runs ran: {one} (list_runs(workflow_uuid={wf_uuid!r}) lists them)."
+    return head + f" The graph one of its {count:,} runs ran: {one} (list_runs(workflow={wf_uuid!r}) lists them)."
 
 
 def register(mcp: MCPServer[Any]) -> None:

@@ -119,7 +119,9 @@ async def _store_rerun(s: Services, body: dict[str, Any], scope: str) -> str:
     key, items = _items(body)
     rows = [{"recordId": x} if key == "ids" or not isinstance(x, dict) else x for x in items]
     columns = list(dict.fromkeys(c for row in rows for c in row))
-    meta = await anyio.to_thread.run_sync(lambda: s.store.create(columns, rows, f"re-run {key} of {scope}"))
+    meta = await anyio.to_thread.run_sync(
+        lambda: s.store.create(columns, rows, f"re-run {key} of {scope}", made_by="inspect_failures")
+    )
     return meta.result_id
 
 

@@ -15,8 +15,7 @@ from pydantic import BaseModel, Field
 from cargo_mcp.api import requests as rq
 from cargo_mcp.api.models import Batch
 from cargo_mcp.api.sql import EXPORT_CAP
-from cargo_mcp.api.vocabulary import InputError, text_arg
-from cargo_mcp.clip import listing
+from cargo_mcp.api.vocabulary import InputError, text_arg, unknown_names
 from cargo_mcp.results.download import download_outputs as fetch_all
 from cargo_mcp.results.store import ResultMeta, ResultStore
 from cargo_mcp.server import graph, notify
@@ -25,7 +24,7 @@ from cargo_mcp.server.render import Text, call, page_range
 from cargo_mcp.server.scope import DOWNLOADS, ScopeArgs, resolve, scoped
 from cargo_mcp.server.services import Services
 from cargo_mcp.server.tooling import add_tool, answer, doc, services, tool_errors
-from cargo_mcp.server.tools.results import distinct_records, result_calls, rows_of
+from cargo_mcp.server.tools.results import distinct_records, records_succeeded, result_calls, rows_of
 
 
 class OutputPage(BaseModel):
@@ -40,6 +39,7 @@ class OutputPage(BaseModel):
     returned: int
     next_offset: int | None = None
     records: int | None = Field(default=None, description="Distinct recordId values of the rows (a row is a run).")
+    records_succeeded: int | None = Field(default=None, description="Those with a success run.")
     filters: dict[str, Any]
     notes: list[str] = Field(default_factory=list)
 
@@ -128,6 +128,7 @@ async def download_outputs(
             returned=len(rows),
             next_offset=nxt,
             records=await anyio.to_thread.run_sync(distinct_records, s.store, meta.result_id, None),
+            records_succeeded=await anyio.to_thread.run_sync(records_succeeded, s.store, meta.result_id, None),
             filters=filters,
             notes=notes,
         )
@@ -137,7 +138,8 @@ async def download_outputs(
         text.add("Columns: " + ", ".join(meta.columns))
         printed = text.table(rows, shown, data=True, **result_calls(rid, offset, len(rows))) if rows else 0
         where = page_range(offset, len(rows), meta.rows, printed)
-        head = f"{rows_of(meta.rows, page.records)} in result {rid} (output node {slug!r}, workflow "
+        head = rows_of(meta.rows, page.records, succeeded=page.records_succeeded)
+        head += f" in result {rid} (output node {slug!r}, workflow "
         head += f"{scope.workflow_uuid}); {where}" + (f" (next_offset={nxt})" if nxt is not None else "")
         text.prepend(head)
         if rows:
@@ -169,7 +171,7 @@ def _shown(result_id: str, columns: list[str], asked: list[str] | None) -> list[
         unknown = list(dict.fromkeys(c for c in asked if c not in columns))
         if unknown:
             raise InputError(
-                f"unknown column(s) [{listing(unknown)}]; the columns of result {result_id} "
+                f"unknown column(s) [{unknown_names(unknown, columns)}]; the columns of result {result_id} "
                 f"(downloaded) are {columns}: read_result(result_id={result_id!r}, columns=[…]) shows them."
             )
         return list(dict.fromkeys(asked))

@@ -86,7 +86,7 @@ async def execute_query(
     stored = rid if any(rid in m for m in text.markers) else None
     if stored:  # the text could not show every row or cell: keep them for read_result
         await anyio.to_thread.run_sync(
-            lambda: s.store.create(columns, rows, f"query: {verdict.sql[:200]}", result_id=rid)
+            lambda: s.store.create(columns, rows, f"query: {verdict.sql[:200]}", result_id=rid, made_by="execute_query")
         )
         text.add(
             f"The rows are stored as result {rid}: read_result pages, filters and sorts them; save_result saves them."

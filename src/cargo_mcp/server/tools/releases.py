@@ -106,7 +106,7 @@ def _columns_call(wf: str, served: Sequence[tuple[Release, Window]]) -> str | No
     (_, prev), (_, last) = served[-2], served[-1]
     start = datetime.fromtimestamp(min(prev.last_ms, last.first_ms) / 1000, UTC) - timedelta(days=1)
     end = datetime.fromtimestamp(max(prev.last_ms, last.first_ms) / 1000, UTC) + timedelta(days=1)
-    return f"download_outputs(workflow_uuid='{wf}', created_after='{iso(start)}', created_before='{iso(end)}', limit=0)"
+    return f"download_outputs(workflow='{wf}', created_after='{iso(start)}', created_before='{iso(end)}', limit=0)"
 
 
 def _text(r: ReleaseList) -> str:

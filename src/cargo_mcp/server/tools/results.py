@@ -34,12 +34,14 @@ class ResultPage(BaseModel):
     resource_uri: str
     empty: dict[str, int] = Field(default_factory=dict, description='Empty (null or "") cells per column.')
     records: int | None = Field(default=None, description="Distinct recordId values of the matching rows.")
+    records_succeeded: int | None = Field(default=None, description="Those with a success run.")
     groups: list[dict[str, Any]] | None = Field(default=None, description='[{"values": {…}, "count": n}]')
     group_count: int | None = None
 
 
 EMPTY = "(empty)"
 RECORD = "recordId"  # the column that names a row's record (a download has a row per run)
+STATUS = "runStatus"  # the column of the row's run status
 
 
 def distinct_records(store: ResultStore, result_id: str, where: dict[str, Any] | None) -> int | None:
@@ -49,11 +51,23 @@ def distinct_records(store: ResultStore, result_id: str, where: dict[str, Any] |
     return store.groups(result_id, [RECORD], where, limit=0)[1]
 
 
-def rows_of(rows: int, records: int | None, noun: str = "row(s)") -> str:
-    """``1,954 row(s)``, and the distinct records they hold when some repeat one: runs are not records."""
-    if records is None or records == rows:
-        return f"{rows:,} {noun}"
-    return f"{rows:,} {noun} = {records:,} distinct record(s) (a record repeats in a row per run)"
+def records_succeeded(store: ResultStore, result_id: str, where: dict[str, Any] | None) -> int | None:
+    """How many distinct records of the rows matching ``where`` have a success run (None: the result has no
+    recordId or runStatus column, or ``where`` already picks run statuses)."""
+    if not {RECORD, STATUS} <= set(store.meta(result_id).columns) or STATUS in (where or {}):
+        return None
+    return store.groups(result_id, [RECORD], {**(where or {}), STATUS: "success"}, limit=0)[1]
+
+
+def rows_of(rows: int, records: int | None, noun: str = "row(s)", succeeded: int | None = None) -> str:
+    """``1,954 row(s)``, the distinct records they hold when some repeat one (runs are not records), and how many
+    of them have a success run when some have none (a batch still running, failed runs)."""
+    said = f"{rows:,} {noun}"
+    if records is not None and records != rows:
+        said += f" = {records:,} distinct record(s) (a record repeats in a row per run)"
+    if succeeded is not None and records is not None and succeeded < records:
+        said += f", of which {succeeded:,} have a success run"
+    return said
 
 
 def result_calls(result_id: str, offset: int, count: int, **read: Any) -> dict[str, Any]:
@@ -98,14 +112,15 @@ async def read_result(
     desc = bool(order_by and order_by.startswith("-"))
     key = order_by.lstrip("-") if order_by else None
 
-    def read() -> tuple[list[str], list[dict[str, Any]], int, dict[str, int], int | None]:
+    def read() -> tuple[list[str], list[dict[str, Any]], int, dict[str, int], int | None, int | None]:
         shown, rows, matching = s.store.read(
             result_id, offset=offset, limit=limit, columns=columns, where=where, order_by=key, descending=desc
         )
         records = distinct_records(s.store, result_id, where)
-        return shown, rows, matching, s.store.empty_cells(result_id, shown, where), records
+        succeeded = records_succeeded(s.store, result_id, where)
+        return shown, rows, matching, s.store.empty_cells(result_id, shown, where), records, succeeded
 
-    shown, rows, matching, empty, records = await anyio.to_thread.run_sync(read)
+    shown, rows, matching, empty, records, succeeded = await anyio.to_thread.run_sync(read)
     nxt = offset + len(rows) if offset + len(rows) < matching else None
     uri = f"cargo://results/{result_id}"
     page = ResultPage(
@@ -118,6 +133,7 @@ async def read_result(
         resource_uri=uri,
         empty=empty,
         records=records,
+        records_succeeded=succeeded,
     )
     text = Text()
     if empty:
@@ -131,7 +147,7 @@ async def read_result(
         text.add(f"No empty cell in the matching rows' {len(shown)} column(s).")
     asked = {"columns": columns, "where": where, "order_by": order_by}
     printed = text.table(rows, shown, data=True, **result_calls(result_id, offset, len(rows), **asked)) if rows else 0
-    head = f"{rows_of(matching, records, 'matching row(s)')} in {result_id}; "
+    head = f"{rows_of(matching, records, 'matching row(s)', succeeded)} in {result_id}; "
     head += page_range(offset, len(rows), matching, printed) + (f" (next_offset={nxt})" if nxt is not None else "")
     text.prepend(head + f"; the whole result as CSV: {uri}")
     return answer(page, str(text))

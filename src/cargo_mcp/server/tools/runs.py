@@ -71,13 +71,20 @@ class NodeMetric(BaseModel):
     max_ms: int | None = None
 
 
+METRIC_ORDER = "sorted worst first: most errors, then error rate, then slowest p95"
+SLOWEST = 3  # nodes the slowest-steps line names
+
+
 class RunMetrics(BaseModel):
     workflow_uuid: str
     workflow_name: str | None = None
-    nodes: list[NodeMetric] = Field(description="Sorted worst first (most errors, then error rate).")
+    scope: str = Field(description="The runs measured: a batch, a release, a creation window (UTC) or all runs.")
+    nodes: list[NodeMetric] = Field(description=f"One row per node UUID; {METRIC_ORDER}.")
+    slowest: list[str] = Field(default_factory=list, description=f"The {SLOWEST} slowest nodes by p95 (node UUIDs).")
     total_errors: int
     total_credits: float
     durations_note: str | None = None
+    notes: list[str] = Field(default_factory=list, description="How the inputs were read (relative dates too).")
 
 
 @tool_errors
@@ -220,22 +227,35 @@ async def get_run_metrics(ctx: Context[Any, Any], args: ScopeArgs) -> Annotated[
                 max_ms=took.max_ms if took else None,
             )
         )
-    rows.sort(key=lambda r: (-r.errors, -r.error_rate, r.slug))
+    rows.sort(key=lambda r: (-r.errors, -r.error_rate, -(r.p95_ms or -1), r.slug, r.release_uuid or ""))
+    timed = sorted((r for r in rows if r.p95_ms is not None), key=lambda r: -(r.p95_ms or 0))[:SLOWEST]
     entry = await s.catalog.resolve(wf)
     result = RunMetrics(
         workflow_uuid=wf,
         workflow_name=entry.name if entry else None,
+        scope=_measured(scope),
         nodes=rows,
+        slowest=[r.node_uuid for r in timed],
         total_errors=sum(r.errors for r in rows),
         total_credits=round(sum(r.credits for r in rows), 4),
         durations_note=durations_note,
+        notes=scope.notes,
     )
-    f = scope.filters
-    window = "" if f.batch_uuid or f.created_after or f.created_before else " (all runs: no batch or window)"
     name = result.workflow_name or result.workflow_uuid
     text = Text(
-        f"{name} (workflow {wf}): {result.total_errors:,} node errors, {num(result.total_credits)} credits{window}"
+        f"{name} (workflow {wf}), {result.scope}: {result.total_errors:,} node errors, "
+        f"{num(result.total_credits)} credits",
+        *_notes(scope.notes),
     )
+    if timed:
+        text.add(
+            "Slowest by p95: "
+            + "; ".join(
+                f"{r.slug} ({r.name or '?'}, node {r.node_uuid}, release {r.release_uuid}) {r.p95_ms:,} ms"
+                for r in timed
+            )
+        )
+    text.add(f"Rows: one per node UUID (a slug repeated across releases has a row each), {METRIC_ORDER}.")
     view = [
         {
             **r.model_dump(),
@@ -255,6 +275,17 @@ async def get_run_metrics(ctx: Context[Any, Any], args: ScopeArgs) -> Annotated[
             "inspect_failures tells real failures from absorbed errors."
         )
     return answer(result, str(text))
+
+
+def _measured(scope: Scope) -> str:
+    """The runs the metrics cover, as the head states them."""
+    f = scope.filters
+    parts = [f"batch {f.batch_uuid}"] if f.batch_uuid else []
+    parts += [f"release {f.release_uuid}"] if f.release_uuid else []
+    if f.created_after or f.created_before:
+        start = when(f.created_after) if f.created_after else "the first run"
+        parts.append(f"runs created {start} → {when(f.created_before) if f.created_before else 'now'}")
+    return ", ".join(parts) or "all runs (no batch, release or window)"
 
 
 async def _durations(s: Services, scope: Scope) -> tuple[dict[str, Durations] | None, str | None]:
