@@ -85,3 +85,14 @@ def test_a_sandbox_on_a_busy_port_raises_without_a_log_line() -> None:
         f"[Errno {errno.EADDRINUSE}] the sandbox cannot listen on 127.0.0.1:{port} (address already in use"
     )
     assert "ERROR" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_the_sandbox_listens_so_that_asyncio_turns_nagle_off_on_its_connections() -> None:
+    """asyncio sets TCP_NODELAY only on sockets whose protocol is IPPROTO_TCP; a socket made with protocol 0
+    (socket.create_server) left Nagle on, and every answer waited ~40 ms for a delayed ACK (python -m bench)."""
+    from cargo_mcp.sandbox.server import _listen
+
+    with _listen("127.0.0.1", 0) as listening, socket.create_connection(listening.getsockname()[:2]):
+        accepted, _ = listening.accept()
+        with accepted:
+            assert accepted.proto == socket.IPPROTO_TCP
