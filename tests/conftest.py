@@ -59,9 +59,9 @@ def faults(shared_sandbox: Sandbox) -> Iterator[Callable[..., None]]:
     httpx.delete(url).raise_for_status()
 
 
-def remote_settings(sb: Sandbox, workspace: int = 0) -> Settings:
-    """Settings that reach the sandbox exactly as a real Cargo deployment: base URL + token."""
-    return Settings(token=sb.workspaces[workspace].token, base_url=sb.base_url)
+def remote_settings(sb: Sandbox, workspace: int = 0, **overrides: Any) -> Settings:
+    """Settings that reach the sandbox exactly as a real Cargo deployment: base URL + token (+ ``overrides``)."""
+    return Settings(token=sb.workspaces[workspace].token, base_url=sb.base_url, **overrides)
 
 
 @pytest.fixture

@@ -12,12 +12,15 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from mcp import Client
 
-from tests.support import structured, tool_text
+from tests.support import TOOLS, structured, tool_text
+
+if TYPE_CHECKING:  # the API-mode probe imports this module: it must not load the sandbox
+    from cargo_mcp.sandbox.server import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,6 +79,16 @@ def lean_install(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> LeanI
     # Bytecode compiled up front: the size a first run leaves behind, not the smaller one before it.
     run_uv("pip", "install", "--quiet", "--compile-bytecode", "--python", str(install.python), str(wheel))
     return install
+
+
+async def lists_the_tools_and_answers_get_batch(client: Client, sb: Sandbox) -> None:
+    """The installed server lists every tool and answers get_batch with the sandbox's own count."""
+    assert {t.name for t in (await client.list_tools()).tools} == TOOLS
+    batch = sb.workspaces[0].batches[0]
+    uuid, runs = batch.uuid, batch.runs_count  # plain values: a failure must not print the whole sandbox
+    result = await client.call_tool("get_batch", {"batch_uuid": uuid})
+    assert not result.is_error and result.structured_content
+    assert result.structured_content["runs_count"] == runs
 
 
 async def tour_every_tool(client: Client, exports: Path) -> set[str]:

@@ -20,7 +20,7 @@ from mcp import Client, StdioServerParameters
 
 from cargo_mcp import __version__
 from cargo_mcp.sandbox.server import Sandbox
-from tests.installed import ROOT, clean_env
+from tests.installed import ROOT, clean_env, lists_the_tools_and_answers_get_batch
 from tests.npm_tools import ensure_node_packages, node_executable
 from tests.support import TOOLS
 
@@ -137,12 +137,7 @@ async def test_unpacked_bundle_runs_lean_with_a_token(mcpb_root: Path, unpacked:
     # The bundle would reach api.getcargo.io; point it at the sandbox as a real Cargo deployment.
     with anyio.fail_after(180):
         async with Client(params(config, CARGO_API_BASE_URL=shared_sandbox.base_url)) as client:
-            assert {t.name for t in (await client.list_tools()).tools} == TOOLS
-            batch = shared_sandbox.workspaces[0].batches[0]
-            uuid, runs = batch.uuid, batch.runs_count  # plain values: a failure must not print the whole sandbox
-            result = await client.call_tool("get_batch", {"batch_uuid": uuid})
-            assert not result.is_error and result.structured_content
-            assert result.structured_content["runs_count"] == runs
+            await lists_the_tools_and_answers_get_batch(client, shared_sandbox)
     for package in ("chdb", "pyarrow", "pytest", "ruff", "mypy"):
         assert not installed(unpacked, package), package
 

@@ -22,7 +22,7 @@ from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.app import build_server
 from cargo_mcp.server.render import UNTRUSTED_BEGIN
 from cargo_mcp.server.services import Services
-from cargo_mcp.settings import Settings
+from tests.conftest import remote_settings
 from tests.support import FAST_RETRY, resource_text, tool_text
 
 pytestmark = pytest.mark.anyio
@@ -42,12 +42,8 @@ async def export_client(shared_sandbox: Sandbox, tmp_path: Path) -> AsyncIterato
     """A client whose server may save into ``tmp/exports`` and keeps results in ``tmp/results``."""
     exports, results = tmp_path / "exports", tmp_path / "results"
     exports.mkdir()
-    settings = Settings(
-        token=shared_sandbox.workspaces[0].token,
-        base_url=shared_sandbox.base_url,
-        export_dir=exports,
-        results_dir=results,
-        max_download_bytes=50 * 1024 * 1024,
+    settings = remote_settings(
+        shared_sandbox, export_dir=exports, results_dir=results, max_download_bytes=50 * 1024 * 1024
     )
     server = build_server(settings, services_factory=lambda: Services(settings, retry=FAST_RETRY))
     async with Client(server) as client:
@@ -278,12 +274,7 @@ async def test_an_expired_url_is_requested_once_more(
 
 
 async def test_oversize_file(shared_sandbox: Sandbox, tmp_path: Path) -> None:
-    settings = Settings(
-        token=shared_sandbox.workspaces[0].token,
-        base_url=shared_sandbox.base_url,
-        results_dir=tmp_path,
-        max_download_bytes=2000,
-    )
+    settings = remote_settings(shared_sandbox, results_dir=tmp_path, max_download_bytes=2000)
     async with Client(build_server(settings)) as client:
         failed, text, _ = await call(client, "download_outputs", {"batch_uuid": big_batch(shared_sandbox)})
     assert failed and "larger than the 2,000-byte cap" in text and "CARGO_MCP_MAX_DOWNLOAD_BYTES" in text

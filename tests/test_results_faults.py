@@ -21,7 +21,7 @@ from cargo_mcp.results.store import ResultStore
 from cargo_mcp.sandbox.server import Sandbox
 from cargo_mcp.server.app import build_server
 from cargo_mcp.server.services import Services
-from cargo_mcp.settings import Settings
+from tests.conftest import remote_settings
 from tests.support import FAST_RETRY, tool_text
 
 pytestmark = pytest.mark.anyio
@@ -48,12 +48,7 @@ def direct(sb: Sandbox, timeout: float = 5.0) -> tuple[CargoClient, httpx.AsyncC
 async def env(shared_sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[tuple[Client, Path, Path]]:
     exports, results = tmp_path / "exports", tmp_path / "results"
     exports.mkdir()
-    settings = Settings(
-        token=shared_sandbox.workspaces[0].token,
-        base_url=shared_sandbox.base_url,
-        export_dir=exports,
-        results_dir=results,
-    )
+    settings = remote_settings(shared_sandbox, export_dir=exports, results_dir=results)
     server = build_server(settings, services_factory=lambda: Services(settings, retry=FAST_RETRY))
     async with Client(server) as client:
         yield client, exports, results

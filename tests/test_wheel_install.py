@@ -20,7 +20,7 @@ from mcp import Client, StdioServerParameters
 
 from cargo_mcp import __version__
 from cargo_mcp.sandbox.server import Sandbox
-from tests.installed import ROOT, LeanInstall, clean_env, tour_every_tool, uv
+from tests.installed import ROOT, LeanInstall, clean_env, lists_the_tools_and_answers_get_batch, tour_every_tool, uv
 from tests.support import TOOLS
 
 LEAN_LIMIT = 100_000_000  # bytes the lean install may take on disk (issue 13)
@@ -127,12 +127,7 @@ async def test_uvx_runs_the_wheel(wheel: Path, shared_sandbox: Sandbox) -> None:
     args = [*prefix, "--from", str(wheel), "cargo-ai-mcp", "serve"]
     with anyio.fail_after(180):
         async with Client(StdioServerParameters(command=command, args=args, env=cargo_env(shared_sandbox))) as client:
-            assert {t.name for t in (await client.list_tools()).tools} == TOOLS
-            batch = shared_sandbox.workspaces[0].batches[0]
-            uuid, runs = batch.uuid, batch.runs_count  # plain values: a failure must not print the whole sandbox
-            result = await client.call_tool("get_batch", {"batch_uuid": uuid})
-            assert not result.is_error and result.structured_content
-            assert result.structured_content["runs_count"] == runs
+            await lists_the_tools_and_answers_get_batch(client, shared_sandbox)
 
 
 def compile_for(platform: str, *extra: str) -> subprocess.CompletedProcess[str]:
